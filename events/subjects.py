@@ -1,0 +1,66 @@
+"""Where each event travels and how its duplicates are recognised.
+
+Run events go on `c8s.run.<namespace>.<run>` in stream C8S_RUNS, so one run's history is a subject
+filter. Webhook decisions go on `c8s.webhook.<provider>.<namespace>.<connection>` in C8S_WEBHOOKS.
+Every publish carries a Nats-Msg-Id derived from the event's identity (never from time or a random
+value), so a redelivered handler or a restarted producer publishing the same fact again is dropped
+by the stream's dedupe window.
+"""
+
+from __future__ import annotations
+
+from events.codec import AnyEvent
+from events.run import ArtifactUploaded, RunEvent, StepEvent
+from events.webhook import WebhookEvent
+
+RUN_STREAM = "C8S_RUNS"
+RUN_SUBJECTS = "c8s.run.>"
+WEBHOOK_STREAM = "C8S_WEBHOOKS"
+WEBHOOK_SUBJECTS = "c8s.webhook.>"
+#: Core NATS (not persisted): live log lines for `c8s logs -f`.
+LIVE_LOG_PREFIX = "c8s.logs"
+_UNKNOWN = "_"
+
+
+def token(name: str) -> str:
+    """A Kubernetes name as one subject token. Names may hold '.', which NATS uses as separator;
+    '_' never appears in Kubernetes names, so the mapping is reversible."""
+    return name.replace(".", "_") if name else _UNKNOWN
+
+
+def untoken(tok: str) -> str:
+    return "" if tok == _UNKNOWN else tok.replace("_", ".")
+
+
+def run_subject(namespace: str, run: str) -> str:
+    return f"c8s.run.{token(namespace)}.{token(run)}"
+
+
+def namespace_runs_subject(namespace: str) -> str:
+    return f"c8s.run.{token(namespace)}.*"
+
+
+def webhook_subject(provider: str, namespace: str, connection: str) -> str:
+    return f"c8s.webhook.{token(provider)}.{token(namespace)}.{token(connection)}"
+
+
+def live_log_subject(namespace: str, run: str, step: str) -> str:
+    return f"{LIVE_LOG_PREFIX}.{token(namespace)}.{token(run)}.{token(step)}"
+
+
+def subject_of(event: AnyEvent) -> str:
+    if isinstance(event, RunEvent):
+        return run_subject(event.namespace, event.run)
+    return webhook_subject(event.provider, event.namespace, event.connection)
+
+
+def message_id(event: AnyEvent) -> str:
+    """The identity of the fact: the same fact published twice gets the same id."""
+    if isinstance(event, WebhookEvent):
+        return f"{event.provider}:{event.delivery}"
+    parts = [event.uid, event.type]
+    if isinstance(event, StepEvent):
+        parts.append(event.step)
+    if isinstance(event, ArtifactUploaded):
+        parts.append(event.path)
+    return ":".join(parts)

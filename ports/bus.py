@@ -1,0 +1,71 @@
+"""The event bus port: durable, ordered, deduplicated event streams (JetStream in every mode).
+
+Contract (checked by tests/integration/test_bus_contract.py against every adapter):
+- publish is idempotent per message id (events.subjects.message_id): publishing the same fact twice
+  stores it once and returns the same stream sequence;
+- a consumer is durable: after a crash or restart it resumes after the last acked message;
+- a handler that returns normally acks; one that raises RetryLater is redelivered after the delay;
+  a body that is not a catalog event is terminated (kept in the stream for inspection) and never
+  reaches a handler; any other exception propagates and stops the consumer (crash, restart);
+- history(subject) replays every stored event on a subject in order, without a durable consumer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from msgspec import Struct
+
+from events.codec import AnyEvent
+
+
+class Received(Struct, frozen=True, kw_only=True):
+    """An event as stored: `seq` is its stream sequence (monotonic, the fold's position)."""
+
+    event: AnyEvent
+    seq: int
+    subject: str
+    delivered: int = 1
+
+
+class RetryLater(Exception):
+    """Raised by a handler for a failure that may pass (a conflict, a dependency briefly down)."""
+
+    def __init__(self, reason: str, delay: float = 1.0) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+Handler = Callable[[Received], Awaitable[None]]
+
+
+class StopSignal(Protocol):
+    """What a consumer loop waits on to stop (asyncio.Event fits)."""
+
+    def is_set(self) -> bool: ...
+
+    async def wait(self) -> bool | None: ...
+
+
+class Bus(Protocol):
+    async def publish(self, event: AnyEvent) -> int:
+        """Store the event (awaiting the server's ack); returns its stream sequence."""
+        ...
+
+    async def publish_many(self, events: Sequence[AnyEvent]) -> list[int]:
+        """Pipelined publish of a burst; all acks awaited; sequences in input order."""
+        ...
+
+    async def consume(
+        self, durable: str, subjects: Sequence[str], handler: Handler, stop: StopSignal
+    ) -> None:
+        """Feed every event on `subjects` to `handler` through the durable consumer `durable`,
+        in stream order per subject, until `stop` is set."""
+        ...
+
+    async def history(self, subject: str) -> list[Received]:
+        """Every stored event on `subject` (wildcards allowed), in stream order."""
+        ...
+
+    async def close(self) -> None: ...
