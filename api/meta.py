@@ -18,6 +18,7 @@ Name = Annotated[
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
         max_length=253,
         description="Object name (DNS-1123 subdomain)",
+        extra={"expected": "a DNS-1123 name: lower-case letters, digits, '-' and '.', e.g. my-app-ci"},
     ),
 ]
 

@@ -1,7 +1,8 @@
 """PipelineRun: one execution of a PipelineConfig (spec/data-model.md, entity 2).
 
 The status Structs here are what the projector writes to the status subresource; the fold that
-computes them lives in projections/run_status.py.
+computes them lives in projections/run_status.py. Limits (max lengths) keep the CRD's CEL rules
+(immutable spec, terminal phase) within the apiserver's cost budget.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
-from api.meta import API_VERSION, ObjectMeta
+from api.meta import API_VERSION, Name, ObjectMeta
 
 RunPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
 StepPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Skipped"]
@@ -20,61 +21,100 @@ TERMINAL_RUN_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "Cancell
 TERMINAL_STEP_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "Skipped"})
 
 CommitSHA = Annotated[
-    str, Meta(pattern=r"^[a-f0-9]{7,40}$", description="Git commit SHA (7 to 40 lower-case hex characters)")
+    str,
+    Meta(
+        pattern=r"^[a-f0-9]{7,40}$",
+        max_length=40,
+        description="Git commit SHA (7 to 40 lower-case hex characters)",
+        extra={"expected": "7 to 40 lower-case hex characters, e.g. abc123def456"},
+    ),
 ]
+Text = Annotated[str, Meta(max_length=1024)]
+URL = Annotated[str, Meta(max_length=2048)]
 
 
 class PipelineRunSpec(Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """What to run: a PipelineConfig at a commit. Immutable except cancelRequested."""
+
     pipeline_config_ref: Annotated[
-        str, Meta(min_length=1, description="Name of the PipelineConfig in the same namespace")
+        Name, Meta(min_length=1, description="Name of the PipelineConfig in the same namespace")
     ]
     commit: CommitSHA
-    branch: Annotated[str | None, Meta(description="Branch name")] = None
-    triggered_by: Annotated[str, Meta(description="User or system that triggered the run")] = "system"
+    branch: Annotated[str | None, Meta(max_length=255, description="Branch name")] = None
+    triggered_by: Annotated[
+        str, Meta(max_length=255, description="User or system that triggered the run")
+    ] = "system"
     triggered_at: Annotated[datetime | None, Meta(description="When the run was triggered")] = None
     matrix_index: Annotated[
-        dict[str, str] | None,
-        Meta(description="The matrix combination of this run (dimension to value)"),
+        dict[str, Annotated[str, Meta(max_length=253)]] | None,
+        Meta(max_length=10, description="The matrix combination of this run (dimension to value)"),
     ] = None
     cancel_requested: Annotated[
-        bool, Meta(description="Set to true (kubectl patch) to cancel the run")
+        bool, Meta(description="Set to true (kubectl patch) to cancel the run; cannot be set back to false")
     ] = False
 
 
 class StepStatus(Struct, kw_only=True, rename="camel", omit_defaults=True):
-    name: str
-    phase: StepPhase = "Pending"
-    job_name: str | None = None
-    start_time: datetime | None = None
-    completion_time: datetime | None = None
-    exit_code: int | None = None
+    """Where one step of the run stands."""
+
+    name: Annotated[str, Meta(max_length=63, description="Step name, as in the PipelineConfig")]
+    phase: Annotated[StepPhase, Meta(description="Pending, Running, Succeeded, Failed or Skipped")] = (
+        "Pending"
+    )
+    job_name: Annotated[str | None, Meta(max_length=63, description="Kubernetes Job running this step")] = (
+        None
+    )
+    start_time: Annotated[datetime | None, Meta(description="When the step started running")] = None
+    completion_time: Annotated[datetime | None, Meta(description="When the step finished")] = None
+    exit_code: Annotated[int | None, Meta(description="Exit code of the step's commands")] = None
     reason: Annotated[
-        str | None, Meta(description="Why the step is in this phase (e.g. Timeout, Cancelled, DependencyFailed)")
+        str | None,
+        Meta(
+            max_length=255,
+            description="Why the step is in this phase (e.g. Timeout, Cancelled, DependencyFailed)",
+        ),
     ] = None
-    log_url: Annotated[str | None, Meta(description="Object storage URL of the step's log")] = None
-    artifact_urls: list[str] = field(default_factory=list)
+    log_url: Annotated[URL | None, Meta(description="Object storage URL of the step's log")] = None
+    artifact_urls: Annotated[
+        list[URL], Meta(max_length=100, description="Object storage URLs of the uploaded artifacts")
+    ] = field(default_factory=list)
 
 
 class Condition(Struct, kw_only=True, rename="camel", omit_defaults=True):
-    type: str
-    status: ConditionStatus
-    reason: str | None = None
-    message: str | None = None
-    last_transition_time: datetime | None = None
+    """A Kubernetes-style condition (type Succeeded: True, False or Unknown while running)."""
+
+    type: Annotated[str, Meta(max_length=316, description="Condition type, e.g. Succeeded")]
+    status: Annotated[ConditionStatus, Meta(description="The strings True, False or Unknown")]
+    reason: Annotated[
+        str | None, Meta(max_length=1024, description="One-word CamelCase reason for the status")
+    ] = None
+    message: Annotated[str | None, Meta(max_length=32768, description="Human-readable details")] = None
+    last_transition_time: Annotated[datetime | None, Meta(description="When the status last changed")] = None
 
 
 class PipelineRunStatus(Struct, kw_only=True, rename="camel", omit_defaults=True):
-    phase: RunPhase = "Pending"
-    start_time: datetime | None = None
-    completion_time: datetime | None = None
-    steps: list[StepStatus] = field(default_factory=list)
-    conditions: list[Condition] = field(default_factory=list)
+    """Observed state, a projection of the run's events. A terminal phase never changes."""
+
+    phase: Annotated[
+        RunPhase,
+        Meta(description="Pending, Running, Succeeded, Failed or Cancelled (the last three are final)"),
+    ] = "Pending"
+    start_time: Annotated[datetime | None, Meta(description="When the first step started")] = None
+    completion_time: Annotated[datetime | None, Meta(description="When the run finished")] = None
+    steps: Annotated[list[StepStatus], Meta(max_length=100, description="Status of each step")] = field(
+        default_factory=list
+    )
+    conditions: Annotated[list[Condition], Meta(max_length=20, description="Conditions (type Succeeded)")] = (
+        field(default_factory=list)
+    )
     observed_sequence: Annotated[
-        int, Meta(description="Stream sequence of the last event folded into this status")
+        int, Meta(ge=0, description="Stream sequence of the last event folded into this status")
     ] = 0
 
 
 class PipelineRun(Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """One execution of a PipelineConfig at a commit."""
+
     api_version: str = API_VERSION
     kind: str = "PipelineRun"
     metadata: ObjectMeta = field(default_factory=ObjectMeta)
