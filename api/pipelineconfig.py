@@ -231,7 +231,8 @@ class PipelineConfigStatus(Struct, kw_only=True, rename="camel", omit_defaults=T
     last_run: Annotated[datetime | None, Meta(description="When the latest run was triggered")] = None
     total_runs: Annotated[int, Meta(ge=0, description="Number of runs of this pipeline")] = 0
     success_rate: Annotated[
-        float | None, Meta(ge=0, le=1, description="Fraction of finished runs that succeeded (0 to 1)")
+        Annotated[float, Meta(ge=0, le=1)] | None,
+        Meta(description="Fraction of finished runs that succeeded (0 to 1)"),
     ] = None
     observed_sequence: Annotated[
         int, Meta(ge=0, description="Stream sequence of the last event folded into this status")

@@ -40,14 +40,14 @@ class PipelineRunSpec(Struct, kw_only=True, rename="camel", omit_defaults=True):
         Name, Meta(min_length=1, description="Name of the PipelineConfig in the same namespace")
     ]
     commit: CommitSHA
-    branch: Annotated[str | None, Meta(max_length=255, description="Branch name")] = None
+    branch: Annotated[Annotated[str, Meta(max_length=255)] | None, Meta(description="Branch name")] = None
     triggered_by: Annotated[
         str, Meta(max_length=255, description="User or system that triggered the run")
     ] = "system"
     triggered_at: Annotated[datetime | None, Meta(description="When the run was triggered")] = None
     matrix_index: Annotated[
-        dict[str, Annotated[str, Meta(max_length=253)]] | None,
-        Meta(max_length=10, description="The matrix combination of this run (dimension to value)"),
+        Annotated[dict[str, Annotated[str, Meta(max_length=253)]], Meta(max_length=10)] | None,
+        Meta(description="The matrix combination of this run (dimension to value)"),
     ] = None
     cancel_requested: Annotated[
         bool, Meta(description="Set to true (kubectl patch) to cancel the run; cannot be set back to false")
@@ -61,16 +61,15 @@ class StepStatus(Struct, kw_only=True, rename="camel", omit_defaults=True):
     phase: Annotated[StepPhase, Meta(description="Pending, Running, Succeeded, Failed or Skipped")] = (
         "Pending"
     )
-    job_name: Annotated[str | None, Meta(max_length=63, description="Kubernetes Job running this step")] = (
-        None
-    )
+    job_name: Annotated[
+        Annotated[str, Meta(max_length=63)] | None, Meta(description="Kubernetes Job running this step")
+    ] = None
     start_time: Annotated[datetime | None, Meta(description="When the step started running")] = None
     completion_time: Annotated[datetime | None, Meta(description="When the step finished")] = None
     exit_code: Annotated[int | None, Meta(description="Exit code of the step's commands")] = None
     reason: Annotated[
-        str | None,
+        Annotated[str, Meta(max_length=255)] | None,
         Meta(
-            max_length=255,
             description="Why the step is in this phase (e.g. Timeout, Cancelled, DependencyFailed)",
         ),
     ] = None
@@ -86,9 +85,12 @@ class Condition(Struct, kw_only=True, rename="camel", omit_defaults=True):
     type: Annotated[str, Meta(max_length=316, description="Condition type, e.g. Succeeded")]
     status: Annotated[ConditionStatus, Meta(description="The strings True, False or Unknown")]
     reason: Annotated[
-        str | None, Meta(max_length=1024, description="One-word CamelCase reason for the status")
+        Annotated[str, Meta(max_length=1024)] | None,
+        Meta(description="One-word CamelCase reason for the status"),
     ] = None
-    message: Annotated[str | None, Meta(max_length=32768, description="Human-readable details")] = None
+    message: Annotated[
+        Annotated[str, Meta(max_length=32768)] | None, Meta(description="Human-readable details")
+    ] = None
     last_transition_time: Annotated[datetime | None, Meta(description="When the status last changed")] = None
 
 

@@ -33,7 +33,9 @@ class LastEvent(Struct, kw_only=True, rename="camel", omit_defaults=True):
     """The latest webhook event received for the repository."""
 
     type: Annotated[str, Meta(max_length=255, description="Event type, e.g. push or pull_request")]
-    commit: Annotated[str | None, Meta(max_length=40, description="Commit SHA of the event")] = None
+    commit: Annotated[
+        Annotated[str, Meta(max_length=40)] | None, Meta(description="Commit SHA of the event")
+    ] = None
     timestamp: Annotated[datetime | None, Meta(description="When the event was received")] = None
 
 
@@ -41,7 +43,8 @@ class RepositoryConnectionStatus(Struct, kw_only=True, rename="camel", omit_defa
     """Webhook registration state and the latest event, written by c8s."""
 
     webhook_url: Annotated[
-        str | None, Meta(max_length=2048, description="Webhook endpoint URL to configure in the provider")
+        Annotated[str, Meta(max_length=2048)] | None,
+        Meta(description="Webhook endpoint URL to configure in the provider"),
     ] = None
     webhook_registered: Annotated[
         bool | None, Meta(description="Whether the webhook is registered with the provider")
