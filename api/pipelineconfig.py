@@ -65,10 +65,11 @@ Memory = Annotated[
         extra={"expected": "a size in Mi or Gi such as 512Mi or 2Gi"},
     ),
 ]
+ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EnvVarName = Annotated[
     str,
     Meta(
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        pattern=ENV_VAR_PATTERN,
         max_length=253,
         description="Environment variable name (letters, digits and '_', not starting with a digit)",
         extra={"expected": "letters, digits and '_', not starting with a digit (e.g. DB_PASSWORD)"},

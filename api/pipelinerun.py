@@ -73,10 +73,13 @@ class StepStatus(Struct, kw_only=True, rename="camel", omit_defaults=True):
             description="Why the step is in this phase (e.g. Timeout, Cancelled, DependencyFailed)",
         ),
     ] = None
-    log_url: Annotated[URL | None, Meta(description="Object storage URL of the step's log")] = None
+    # The spec spells these logURL/artifactURLs, not the camel-case logUrl/artifactUrls.
+    log_url: Annotated[URL | None, Meta(description="Object storage URL of the step's log")] = field(
+        default=None, name="logURL"
+    )
     artifact_urls: Annotated[
         list[URL], Meta(max_length=100, description="Object storage URLs of the uploaded artifacts")
-    ] = field(default_factory=list)
+    ] = field(default_factory=list, name="artifactURLs")
 
 
 class Condition(Struct, kw_only=True, rename="camel", omit_defaults=True):

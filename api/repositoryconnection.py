@@ -45,7 +45,7 @@ class RepositoryConnectionStatus(Struct, kw_only=True, rename="camel", omit_defa
     webhook_url: Annotated[
         Annotated[str, Meta(max_length=2048)] | None,
         Meta(description="Webhook endpoint URL to configure in the provider"),
-    ] = None
+    ] = field(default=None, name="webhookURL")  # spelt as in the spec, not webhookUrl
     webhook_registered: Annotated[
         bool | None, Meta(description="Whether the webhook is registered with the provider")
     ] = None
