@@ -1,0 +1,40 @@
+"""The `c8s` entry point: an argparse parser with one subcommand per module.
+
+A subcommand module exposes `register(subparsers)`, which adds its parser and sets `handler`
+(a function from the parsed arguments to an exit code). Add a subcommand by writing such a
+module and listing it in SUBCOMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from c8s import validate_cmd
+
+SUBCOMMANDS = [validate_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line, with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="c8s",
+        description="c8s: Kubernetes-native CI. Pipelines are PipelineConfig resources; "
+        "each step of a PipelineRun runs as a Kubernetes Job.",
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code (0 ok, 1 failure, 2 usage error)."""
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
