@@ -1,0 +1,206 @@
+"""A durable JetStream pull consumer feeding catalog events to a handler, one message at a time.
+
+Invariants:
+- Position is the server's: a message is acked only after its handler returned, so a crash or a
+  restart resumes after the last acked message (handlers must be idempotent: redelivery happens).
+- One message at a time, in stream order: a batch is fetched, then handled sequentially. A message
+  naked with RetryLater comes back after its delay, after later messages (at-least-once, not
+  strictly ordered across retries).
+- Undecodable body -> term (kept in the stream for inspection, never redelivered, logged);
+  RetryLater -> nak(delay); any other exception -> the rest of the batch is naked for prompt
+  redelivery and the exception propagates (crash and be restarted).
+- Recovery: nats-py pull subscriptions can go silent after a server restart (nats-io/nats.py#504):
+  the pull request in flight is lost, and a server that lost its state has no consumer any more.
+  After every reconnect or fetch error the consumer is re-created (create-or-update, idempotent);
+  while idle, every `stall_check` seconds consumer info is read: a consumer that is gone is
+  re-created, one with pending messages while fetches return nothing also gets a fresh inbox.
+  While the server is away the loop sends no pull requests and waits for the reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Sequence
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from adapters.nats_connection import NatsConnection
+from adapters.nats_errors import NotFound, translated
+from adapters.nats_streams import ensure_stream, stream_of
+from events.codec import UndecodableEvent, decode
+from ports.bus import Handler, Received, RetryLater, StopSignal
+from ports.bus_errors import BusUnavailable
+
+log = structlog.get_logger(__name__)
+_MAX_BACKOFF = 5.0
+
+
+class PullConsumer:
+    """Runs one durable consumer until `stop` is set or a handler raises."""
+
+    def __init__(
+        self, conn: NatsConnection, durable: str, subjects: Sequence[str], handler: Handler, stop: StopSignal
+    ) -> None:
+        self._conn = conn
+        self._settings = conn.settings
+        self._durable = durable
+        self._stream = stream_of(subjects)
+        self._config = consumer_config(conn, durable, subjects)
+        self._handler = handler
+        self._stop = stop
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self._generation = -1
+        self._ensured = False
+        self._idle_since = time.monotonic()
+        self._log = log.bind(consumer=durable, stream=self._stream)
+
+    async def run(self) -> None:
+        backoff = 0.1
+        try:
+            while not self._stop.is_set():
+                try:
+                    msgs = await self._next_batch()
+                except (BusUnavailable, NotFound) as e:
+                    backoff = await self._wait_for_server(e, backoff)
+                    continue
+                backoff = 0.1
+                await self._handle_batch(msgs)
+        finally:
+            await self._drop_subscription()
+
+    async def _next_batch(self) -> list[Msg]:
+        if not self._conn.is_connected:
+            raise BusUnavailable("disconnected")
+        sub = await self._subscription()
+        async with translated(f"fetch from {self._durable}"):
+            try:
+                msgs = await sub.fetch(self._settings.fetch_batch, timeout=self._settings.fetch_timeout)
+            except nats.errors.TimeoutError:
+                msgs = []
+        if msgs:
+            self._idle_since = time.monotonic()
+        elif time.monotonic() - self._idle_since > self._settings.stall_check:
+            await self._check_stalled()
+        return msgs
+
+    async def _wait_for_server(self, e: Exception, backoff: float) -> float:
+        if self._conn.is_closing:
+            raise BusUnavailable(f"consumer {self._durable}: connection closed") from e
+        self._log.warning("bus.consumer.unavailable", error=str(e), retry_in=backoff)
+        self._ensured = False
+        await self._conn.wait_reconnected(backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), backoff)
+        return min(backoff * 2, _MAX_BACKOFF)
+
+    async def _check_stalled(self) -> None:
+        """Idle for a while: fine if nothing is pending; rebuild if the consumer is gone or stuck."""
+        self._idle_since = time.monotonic()
+        async with translated(f"consumer info {self._durable}"):
+            info = await self._conn.js.consumer_info(self._stream, self._durable)
+        if info.num_pending:
+            self._log.warning("bus.consumer.stalled", pending=info.num_pending)
+            self._ensured = False
+            await self._drop_subscription()
+
+    async def _subscription(self) -> JetStreamContext.PullSubscription:
+        """The bound subscription; after a reconnect or an error the consumer is re-ensured first.
+
+        The inbox subscription itself is kept across reconnects (nats-py resubscribes it): pull
+        requests buffered while disconnected reach the new server with that inbox as reply, and
+        messages they deliver must not land on a dropped inbox (they would wait out ack_wait).
+        """
+        generation = self._conn.generation
+        if self._sub is not None and self._ensured and self._generation == generation:
+            return self._sub
+        await self._ensure_consumer()
+        if self._sub is None:
+            async with translated(f"bind {self._durable}"):
+                self._sub = await self._conn.js.pull_subscribe_bind(
+                    durable=self._durable, stream=self._stream
+                )
+        if self._generation >= 0:
+            self._log.info("bus.consumer.rebuilt", generation=generation)
+        self._generation, self._ensured = generation, True
+        return self._sub
+
+    async def _ensure_consumer(self) -> None:
+        """Create or update the durable consumer; recreate its stream if the server lost it."""
+        try:
+            async with translated(f"create consumer {self._durable}"):
+                await self._conn.js.add_consumer(self._stream, self._config)
+        except NotFound:
+            await ensure_stream(self._conn.js, self._stream, self._settings)
+            async with translated(f"create consumer {self._durable}"):
+                await self._conn.js.add_consumer(self._stream, self._config)
+
+    async def _drop_subscription(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error, ValueError):
+                await sub.unsubscribe()
+
+    async def _handle_batch(self, msgs: list[Msg]) -> None:
+        for i, msg in enumerate(msgs):
+            if self._stop.is_set():
+                await _release(msgs[i:])
+                return
+            try:
+                await self._handle(msg)
+            except BaseException:
+                await _release(msgs[i:])
+                raise
+
+    async def _handle(self, msg: Msg) -> None:
+        meta = msg.metadata
+        try:
+            event = decode(msg.data)
+        except UndecodableEvent as e:
+            self._log.error("bus.undecodable", seq=meta.sequence.stream, subject=msg.subject, error=str(e))
+            await _settle(msg.term())
+            return
+        received = Received(
+            event=event, seq=meta.sequence.stream, subject=msg.subject, delivered=meta.num_delivered
+        )
+        try:
+            await self._handler(received)
+        except RetryLater as e:
+            self._log.info("bus.retry_later", seq=received.seq, reason=str(e), delay=e.delay)
+            await _settle(msg.nak(delay=e.delay))
+            return
+        await _settle(msg.ack())
+
+
+def consumer_config(conn: NatsConnection, durable: str, subjects: Sequence[str]) -> ConsumerConfig:
+    s = conn.settings
+    many = len(subjects) > 1
+    return ConsumerConfig(
+        name=durable,
+        durable_name=durable,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=s.ack_wait,
+        max_deliver=s.max_deliver,
+        max_ack_pending=s.max_ack_pending,
+        filter_subject=None if many else subjects[0],
+        filter_subjects=list(subjects) if many else None,
+    )
+
+
+async def _settle(reply: Awaitable[None]) -> None:
+    """Send an ack, nak or term, with nats-py failures translated."""
+    async with translated("acknowledge"):
+        await reply
+
+
+async def _release(msgs: list[Msg]) -> None:
+    """Hand fetched but unhandled messages back for immediate redelivery (best effort)."""
+    for msg in msgs:
+        with contextlib.suppress(nats.errors.Error):
+            await msg.nak()
