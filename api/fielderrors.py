@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from msgspec import Struct
 
@@ -69,6 +69,7 @@ _KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
     (str, "a string"),
     (list, "a list"),
     (dict, "a mapping"),
-    (date, "a timestamp"),
+    (datetime, "a timestamp"),
+    (date, "a date"),
     (type(None), "null"),
 )

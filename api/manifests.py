@@ -222,8 +222,10 @@ class _Walker:
     def _literal(self, value: object, t: mi.Type, path: str, hint: str | None) -> object:
         values = [str(v) for v in cast(mi.LiteralType, t).values]
         if value not in values:
+            options = ", ".join(values)
             guess = suggestion(str(value), values)
-            self.error(path, f'unknown value "{value}"{guess}; use one of: {", ".join(values)}')
+            fix = f"{guess} (one of: {options})" if guess else f"; use one of: {options}"
+            self.error(path, f'unknown value "{value}"{fix}')
             return values[0]
         return value
 
@@ -235,8 +237,9 @@ class _Walker:
                 return msgspec.convert(value, datetime)
             except msgspec.ValidationError:
                 pass
-        fix = "; write an RFC 3339 time such as \"2025-10-12T10:30:00Z\""
-        self.error(path, f"expected a timestamp, got {describe(value)} {value!r}{fix}")
+        shown = f" ({_scalar(value)})" if value is not None else ""
+        fix = '; write an RFC 3339 time such as "2025-10-12T10:30:00Z"'
+        self.error(path, f"expected a timestamp, got {describe(value)}{shown}{fix}")
         return None
 
 

@@ -76,8 +76,9 @@ def _dependency_problem(name: str, dep: str, names: list[str], seen: set[str]) -
     if dep == name:
         return f'step "{name}" depends on itself: remove this entry'
     if dep not in names:
-        hint = suggestion(dep, [n for n in names if n != name])
-        return f'unknown step "{dep}"{hint}; dependsOn must name another step of this pipeline'
+        others = [n for n in dict.fromkeys(names) if n != name]
+        hint = suggestion(dep, others) or f": use one of {', '.join(others)}"
+        return f'unknown step "{dep}" in dependsOn{hint}'
     if dep in seen:
         return f'"{dep}" is listed twice: remove one'
     return None

@@ -102,8 +102,8 @@ def _check_type(data: dict[object, object]) -> list[FieldError]:
     if kind is None:
         return [FieldError(path="kind", message=f"required field is missing: add kind (one of {known})")]
     if kind not in KINDS:
-        hint = suggestion(str(kind), KINDS)
-        return [FieldError(path="kind", message=f'unknown kind "{kind}"{hint}; c8s validates {known}')]
+        hint = suggestion(str(kind), KINDS) or f"; c8s validates {known}"
+        return [FieldError(path="kind", message=f'unknown kind "{kind}"{hint}')]
     want = KINDS[str(kind)][0]
     if api_version != want:
         got = "is missing" if api_version is None else f'"{api_version}" does not serve kind {kind}'
