@@ -17,7 +17,7 @@ from events.webhook import WebhookEvents
 AnyEvent: TypeAlias = RunEvents | WebhookEvents
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(AnyEvent)
+_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 
 
 class UndecodableEvent(ValueError):

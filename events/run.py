@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-
-
 from api.pipelineconfig import PipelineConfigSpec
 from api.pipelinerun import PipelineRunSpec
 from events.base import Event
@@ -138,5 +136,3 @@ RunEvents = (
     | LogShipped
     | ArtifactUploaded
 )
-
-
