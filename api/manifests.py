@@ -193,7 +193,8 @@ class _Walker:
             self.wrong_type(value, t, path, hint)
             return ""
         if st.min_length and len(value) < st.min_length:
-            self.error(path, f"must not be empty (at least {st.min_length} characters)")
+            short = "must not be empty" if st.min_length == 1 else f"needs {st.min_length}+ characters"
+            self.error(path, short)
         elif st.max_length is not None and len(value) > st.max_length:
             self.error(path, f"is {len(value)} characters long, over the limit of {st.max_length}")
         elif st.pattern and not re.search(st.pattern, value):
@@ -221,6 +222,11 @@ class _Walker:
 
     def _literal(self, value: object, t: mi.Type, path: str, hint: str | None) -> object:
         values = [str(v) for v in cast(mi.LiteralType, t).values]
+        if not isinstance(value, str):
+            shown = f"{describe(value)} ({_scalar(value)})"
+            quoted = f'; quote it: "{value}"' if str(value) in values else ""
+            self.error(path, f"expected one of {', '.join(values)} as a string, got {shown}{quoted}")
+            return values[0]
         if value not in values:
             options = ", ".join(values)
             guess = suggestion(str(value), values)
