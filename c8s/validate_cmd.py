@@ -40,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Validate every manifest the paths name; print errors and a summary; return the exit code."""
+    out, err = out or sys.stdout, err or sys.stderr
     files = objects = errors = 0
     for name, text in _sources(args.paths, out):
         if text is None:
