@@ -37,6 +37,8 @@ class RunAccepted(RunEvent, frozen=True, kw_only=True, tag="run.accepted"):
     config: str
     snapshot: PipelineConfigSpec
     config_generation: int | None = None
+    #: The RepositoryConnection's authSecretRef at acceptance (git credentials for the checkout).
+    auth_secret_ref: str | None = None
 
 
 class RunRejected(RunEvent, frozen=True, kw_only=True, tag="run.rejected"):

@@ -1,0 +1,36 @@
+"""The life of a service process: configure logging, run until SIGTERM/SIGINT, shut down cleanly.
+
+`run(name, main)` is every `services/<name>/__main__.py`: `main(stop)` gets an asyncio.Event that
+the signals set; it must return once it is set, after draining its NATS connection. A ConfigError
+prints one line and exits 2 (bad configuration is not a crash); anything unexpected propagates and
+the process exits non-zero, to be restarted by its supervisor (kill-and-restart is always safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from adapters.settings import ConfigError
+from adapters.structured_logging import configure
+
+Main = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def run(name: str, main: Main, level: str = "info") -> None:
+    configure(name, level)
+    try:
+        asyncio.run(_run(main))
+    except ConfigError as e:
+        print(f"c8s {name}: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _run(main: Main) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await main(stop)

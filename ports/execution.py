@@ -1,0 +1,31 @@
+"""The executor and step-log ports: how a step's workload is started, stopped and read.
+
+Kubernetes mode: one Job per step (created by the scheduler, watched by job-watcher, logs through
+pods/log). Local mode: the runner process claims StepScheduled events from the stream and runs each
+step as a subprocess, so the local Executor has nothing to create: the event is the request.
+
+Contract:
+- start is idempotent (deterministic workload name; an existing workload means done);
+- cancel is idempotent and returns once the workload is being torn down;
+- follow yields the step's raw output from its first byte, live while it runs, and ends when the
+  step's output ends (the workload finished and everything it wrote was read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from projections.run_context import StepPlan, StepRef
+
+
+class Executor(Protocol):
+    async def start(self, plan: StepPlan) -> str:
+        """Create the step's workload; returns its name (the Job name)."""
+        ...
+
+    async def cancel(self, ref: StepRef) -> None: ...
+
+
+class StepLogs(Protocol):
+    def follow(self, ref: StepRef) -> AsyncIterator[bytes]: ...
