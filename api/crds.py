@@ -195,6 +195,12 @@ def _dict(t: mi.Type) -> Schema:
     return _limits(schema, minProperties=dt.min_length, maxProperties=dt.max_length)
 
 
+def _enum(t: mi.LiteralType) -> Schema:
+    values = [str(v) for v in t.values]
+    # maxLength lets the CEL cost estimator size comparisons of the value (e.g. on status.phase).
+    return {"type": "string", "enum": values, "maxLength": max(len(v) for v in values)}
+
+
 def _limits(schema: Schema, **limits: object) -> Schema:
     return {**schema, **{k: v for k, v in limits.items() if v is not None}}
 
@@ -208,5 +214,5 @@ _BUILDERS: dict[type, Callable[[mi.Type], Schema]] = {
     mi.DictType: _dict,
     mi.BoolType: lambda t: {"type": "boolean"},
     mi.DateTimeType: lambda t: {"type": "string", "format": "date-time"},
-    mi.LiteralType: lambda t: {"type": "string", "enum": [str(v) for v in cast(mi.LiteralType, t).values]},
+    mi.LiteralType: lambda t: _enum(cast(mi.LiteralType, t)),
 }
