@@ -1,0 +1,1 @@
+"""The scheduler: turns requested runs into accepted ones and drives their steps to the end."""
