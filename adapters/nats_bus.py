@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from adapters.nats_connection import NatsConnection
 from adapters.nats_consumer import PullConsumer
-from adapters.nats_errors import translated
+from adapters.nats_errors import NATS_ERRORS, translate, translated
 from adapters.nats_history import history
 from adapters.nats_settings import BusSettings
 from adapters.nats_streams import ensure_streams
@@ -50,8 +50,10 @@ class NatsBus:
 
     async def publish(self, event: AnyEvent) -> int:
         subject, body, headers = self._message(event)
-        async with translated(f"publish to {subject}"):
+        try:
             ack = await self._conn.js.publish(subject, body, headers=headers)
+        except NATS_ERRORS as e:
+            raise translate(e, f"publish to {subject}") from e
         return int(ack.seq)
 
     async def publish_many(self, events: Sequence[AnyEvent]) -> list[int]:
@@ -83,6 +85,5 @@ class NatsBus:
             "ce-type": event.type,
             "ce-source": self._source,
             "ce-id": mid,
-            "content-type": "application/json",
         }
         return subject_of(event), encode(event), headers

@@ -89,7 +89,8 @@ class NatsConnection:
         log.debug("nats.error", error=repr(e))
 
     async def _on_disconnected(self) -> None:
-        log.warning("nats.disconnected")
+        if not self.is_closing:
+            log.warning("nats.disconnected")
 
     async def _on_reconnected(self) -> None:
         self.generation += 1

@@ -31,11 +31,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.nats_connection import NatsConnection
-from adapters.nats_errors import NotFound, translated
+from adapters.nats_errors import NATS_ERRORS, NotFound, translate, translated
 from adapters.nats_streams import ensure_stream, stream_of
 from events.codec import UndecodableEvent, decode
 from ports.bus import Handler, Received, RetryLater, StopSignal
-from ports.bus_errors import BusUnavailable
+from ports.bus_errors import BusRejected, BusUnavailable
 
 log = structlog.get_logger(__name__)
 _MAX_BACKOFF = 5.0
@@ -158,16 +158,14 @@ class PullConsumer:
                 raise
 
     async def _handle(self, msg: Msg) -> None:
-        meta = msg.metadata
+        seq, delivered = position(msg.reply)
         try:
             event = decode(msg.data)
         except UndecodableEvent as e:
-            self._log.error("bus.undecodable", seq=meta.sequence.stream, subject=msg.subject, error=str(e))
+            self._log.error("bus.undecodable", seq=seq, subject=msg.subject, error=str(e))
             await _settle(msg.term())
             return
-        received = Received(
-            event=event, seq=meta.sequence.stream, subject=msg.subject, delivered=meta.num_delivered
-        )
+        received = Received(event=event, seq=seq, subject=msg.subject, delivered=delivered)
         try:
             await self._handler(received)
         except RetryLater as e:
@@ -193,10 +191,25 @@ def consumer_config(conn: NatsConnection, durable: str, subjects: Sequence[str])
     )
 
 
+def position(reply: str) -> tuple[int, int]:
+    """(stream sequence, delivery count) from a JetStream ack subject, either format:
+    $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending> (9 tokens) or
+    $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.... (11 or 12 tokens).
+    Only these two fields, without the timestamp conversion Msg.metadata does: it is per message."""
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        return int(tokens[5]), int(tokens[4])
+    if len(tokens) >= 11 and tokens[0] == "$JS":
+        return int(tokens[7]), int(tokens[6])
+    raise BusRejected(f"not a JetStream delivery: reply subject {reply!r}")
+
+
 async def _settle(reply: Awaitable[None]) -> None:
-    """Send an ack, nak or term, with nats-py failures translated."""
-    async with translated("acknowledge"):
+    """Send an ack, nak or term, with nats-py failures translated (no context manager: hot path)."""
+    try:
         await reply
+    except NATS_ERRORS as e:
+        raise translate(e, "acknowledge") from e
 
 
 async def _release(msgs: list[Msg]) -> None:

@@ -15,7 +15,7 @@ import nats.js.errors
 
 from ports.bus_errors import BusError, BusRejected, BusUnavailable
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
+_TRANSIENT: tuple[type[Exception], ...] = (
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
     nats.errors.ConnectionClosedError,
@@ -36,6 +36,19 @@ class NotFound(BusRejected):
     """A stream or consumer the adapter relies on does not exist (yet, or any more)."""
 
 
+#: What `translate` accepts: every exception nats-py raises for a failed call.
+NATS_ERRORS: tuple[type[Exception], ...] = (nats.errors.Error, TimeoutError, OSError)
+
+
+def translate(e: BaseException, what: str) -> BusError:
+    """The bus error for a nats-py exception (raise it `from e`)."""
+    if isinstance(e, nats.js.errors.NotFoundError):
+        return NotFound(f"{what}: {e}")
+    if isinstance(e, _TRANSIENT):
+        return BusUnavailable(f"{what}: {e!r}")
+    return BusRejected(f"{what}: {e}")
+
+
 @asynccontextmanager
 async def translated(what: str) -> AsyncIterator[None]:
     """Run a block of nats-py calls; re-raise its failures as BusError subclasses."""
@@ -43,9 +56,5 @@ async def translated(what: str) -> AsyncIterator[None]:
         yield
     except BusError:
         raise
-    except nats.js.errors.NotFoundError as e:
-        raise NotFound(f"{what}: {e}") from e
-    except _TRANSIENT as e:
-        raise BusUnavailable(f"{what}: {e!r}") from e
-    except (nats.js.errors.Error, nats.errors.Error) as e:
-        raise BusRejected(f"{what}: {e}") from e
+    except NATS_ERRORS as e:
+        raise translate(e, what) from e
