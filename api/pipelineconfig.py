@@ -235,6 +235,8 @@ class PipelineConfigStatus(Struct, kw_only=True, rename="camel", omit_defaults=T
         Annotated[float, Meta(ge=0, le=1)] | None,
         Meta(description="Fraction of finished runs that succeeded (0 to 1)"),
     ] = None
+    finished_runs: Annotated[int, Meta(ge=0, description="Number of runs that reached a final phase")] = 0
+    succeeded_runs: Annotated[int, Meta(ge=0, description="Number of runs that succeeded")] = 0
     observed_sequence: Annotated[
         int, Meta(ge=0, description="Stream sequence of the last event folded into this status")
     ] = 0

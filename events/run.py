@@ -6,13 +6,23 @@ history is a subject filter away, in order. `uid` tells apart two runs that reus
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Literal, TypedDict
 
 from api.pipelineconfig import PipelineConfigSpec
 from api.pipelinerun import PipelineRunSpec
 from events.base import Event
 
 FinalPhase = Literal["Succeeded", "Failed", "Cancelled"]
+
+
+class RunIdentity(TypedDict):
+    """The fields every run event shares, to build events with `**identity`."""
+
+    namespace: str
+    run: str
+    uid: str
+    at: datetime
 
 
 class RunEvent(Event, frozen=True, kw_only=True):

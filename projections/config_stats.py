@@ -1,30 +1,22 @@
 """The PipelineConfig status fold: run events of one namespace -> per-config run statistics.
 
 `totalRuns` counts accepted runs, `lastRun` is the time the latest one was accepted and
-`successRate` is succeeded / finished (absent until a run finished). Idempotent by stream
-sequence like every fold; the state keeps counts, not run lists, so it stays small forever.
+`successRate` is succeededRuns / finishedRuns (absent until a run finished). The status itself is
+the fold's state (the counts live in it), so the projector needs nothing but the current object;
+idempotent by stream sequence like every fold, and it stays small forever.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from msgspec import Struct
 from msgspec.structs import replace
 
 from api.pipelineconfig import PipelineConfigStatus
 from events.run import RunAccepted, RunEvent, RunFinished
 
-
-class ConfigStats(Struct, frozen=True, kw_only=True):
-    total_runs: int = 0
-    finished_runs: int = 0
-    succeeded_runs: int = 0
-    last_run: datetime | None = None
-    observed_sequence: int = 0
+Stats = PipelineConfigStatus
 
 
-def evolve(stats: ConfigStats, seq: int, event: RunEvent, config: str) -> ConfigStats:
+def evolve(stats: Stats, seq: int, event: RunEvent, config: str) -> Stats:
     """Fold one event into the stats of `config`; events of other configs only advance position."""
     if seq <= stats.observed_sequence:
         return stats
@@ -33,20 +25,8 @@ def evolve(stats: ConfigStats, seq: int, event: RunEvent, config: str) -> Config
         last = event.at if stats.last_run is None else max(stats.last_run, event.at)
         return replace(stats, total_runs=stats.total_runs + 1, last_run=last)
     if isinstance(event, RunFinished) and event.config == config:
-        won = 1 if event.phase == "Succeeded" else 0
-        return replace(
-            stats, finished_runs=stats.finished_runs + 1, succeeded_runs=stats.succeeded_runs + won
-        )
+        finished = stats.finished_runs + 1
+        succeeded = stats.succeeded_runs + (1 if event.phase == "Succeeded" else 0)
+        rate = round(succeeded / finished, 4)
+        return replace(stats, finished_runs=finished, succeeded_runs=succeeded, success_rate=rate)
     return stats
-
-
-def to_status(stats: ConfigStats) -> PipelineConfigStatus:
-    rate = None
-    if stats.finished_runs:
-        rate = round(stats.succeeded_runs / stats.finished_runs, 4)
-    return PipelineConfigStatus(
-        last_run=stats.last_run,
-        total_runs=stats.total_runs,
-        success_rate=rate,
-        observed_sequence=stats.observed_sequence,
-    )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TypedDict
 
 from msgspec import Struct
 
@@ -28,7 +27,7 @@ from api.branches import branch_matches
 from api.dag import topological_order
 from api.durations import parse_duration
 from api.pipelineconfig import Step
-from events.run import FinalPhase, RunCancelled, RunEvent, RunFinished, RunTimedOut, StepSkipped
+from events.run import FinalPhase, RunCancelled, RunEvents, RunFinished, RunIdentity, RunTimedOut, StepSkipped
 from projections.run_context import StepPlan, StepRef, plan, step_ref
 from services.scheduler.progress import SETTLED, RunProgress
 
@@ -42,7 +41,7 @@ class CancelStep(Struct, frozen=True, kw_only=True):
 
 
 class Publish(Struct, frozen=True, kw_only=True):
-    event: RunEvent
+    event: RunEvents
 
 
 Decision = StartStep | CancelStep | Publish
@@ -163,13 +162,6 @@ def _failure(name: str, state: RunProgress) -> str:
     return f"{name} ({code})"
 
 
-class _Ident(TypedDict):
-    namespace: str
-    run: str
-    uid: str
-    at: datetime
-
-
-def _ident(state: RunProgress, at: datetime) -> _Ident:
+def _ident(state: RunProgress, at: datetime) -> RunIdentity:
     ctx = state.ctx
     return {"namespace": ctx.namespace, "run": ctx.run, "uid": ctx.uid, "at": at}

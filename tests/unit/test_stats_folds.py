@@ -20,20 +20,18 @@ def finished(phase: ev.FinalPhase, config: str = CONFIG) -> ev.RunFinished:
 def test_stats_count_runs_and_success_rate() -> None:
     """Two accepted runs, one succeeded and one failed: totalRuns 2, successRate 0.5, lastRun latest."""
     history = [accepted("a", second=1), accepted("a", second=5), finished("Succeeded"), finished("Failed")]
-    stats = config_stats.ConfigStats()
+    status = config_stats.Stats()
     for seq, event in enumerate(history, start=1):
-        stats = config_stats.evolve(stats, seq, event, CONFIG)
-    status = config_stats.to_status(stats)
+        status = config_stats.evolve(status, seq, event, CONFIG)
     assert (status.total_runs, status.success_rate, status.last_run) == (2, 0.5, at(5))
     assert status.observed_sequence == 4
 
 
 def test_stats_ignore_other_configs_and_redelivery() -> None:
     """Events of another config and redelivered sequences do not count."""
-    stats = config_stats.evolve(config_stats.ConfigStats(), 1, accepted("a"), CONFIG)
-    stats = config_stats.evolve(stats, 1, accepted("a"), CONFIG)
-    stats = config_stats.evolve(stats, 2, finished("Succeeded", config="other"), CONFIG)
-    status = config_stats.to_status(stats)
+    status = config_stats.evolve(config_stats.Stats(), 1, accepted("a"), CONFIG)
+    status = config_stats.evolve(status, 1, accepted("a"), CONFIG)
+    status = config_stats.evolve(status, 2, finished("Succeeded", config="other"), CONFIG)
     assert (status.total_runs, status.success_rate, status.observed_sequence) == (1, None, 2)
 
 

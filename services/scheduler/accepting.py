@@ -1,0 +1,54 @@
+"""Accepting a requested run: look the config up once, check it, and snapshot it into RunAccepted.
+
+Everything a run needs from the store is captured here (config spec, its generation, the
+repository connection's auth secret), so the rest of the run never reads a config again: later
+edits never change a running run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from api.pipeline_checks import check_pipeline_spec
+from api.pipelineconfig import PipelineConfig
+from api.repositoryconnection import RepositoryConnection
+from events.run import RunAccepted, RunIdentity, RunRejected
+from ports.resources import NotFound, ResourceStore
+from projections.run_context import RunContext
+
+MAX_REPORTED = 5
+
+
+async def accept_or_reject(store: ResourceStore, ctx: RunContext, now: datetime) -> RunAccepted | RunRejected:
+    assert ctx.spec is not None
+    ident = RunIdentity(namespace=ctx.namespace, run=ctx.run, uid=ctx.uid, at=now)
+    ref = ctx.spec.pipeline_config_ref
+    try:
+        config = await store.get(PipelineConfig, ctx.namespace, ref)
+    except NotFound:
+        message = (
+            f"PipelineConfig {ref!r} not found in namespace {ctx.namespace!r}: "
+            "create it or fix spec.pipelineConfigRef"
+        )
+        return RunRejected(reason="ConfigNotFound", message=message, **ident)
+    errors = check_pipeline_spec(config.spec, "spec")
+    if errors:
+        listed = "; ".join(str(e) for e in errors[:MAX_REPORTED])
+        message = f"PipelineConfig {ref!r} is invalid: {listed}"
+        return RunRejected(reason="InvalidConfig", message=message, **ident)
+    auth = await _auth_secret(store, ctx.namespace, ref)
+    return RunAccepted(
+        config=ref,
+        snapshot=config.spec,
+        config_generation=config.metadata.generation,
+        auth_secret_ref=auth,
+        **ident,
+    )
+
+
+async def _auth_secret(store: ResourceStore, namespace: str, config: str) -> str | None:
+    """The auth secret of the repository connection that runs this config, if any."""
+    for conn in await store.list(RepositoryConnection, namespace):
+        if conn.spec.pipeline_config_ref == config and conn.spec.auth_secret_ref:
+            return conn.spec.auth_secret_ref
+    return None

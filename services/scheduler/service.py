@@ -1,0 +1,168 @@
+"""The scheduler process: the I/O shell around the pure decider.
+
+Three loops share one cache of run states:
+- the durable consumer `scheduler` folds every run event into the run's state and decides;
+- the PipelineRun watch turns new runs into RunRequested and `spec.cancelRequested` into
+  RunCancelRequested (Nats-Msg-Id dedupes repeats), and loads open runs after a restart;
+- a ticker re-decides open runs, which is how the pipeline timeout and the log grace fire.
+A run's state is rebuilt from its history whenever the cache has not seen it (restart, another
+replica), so the process can be killed at any moment. Work on one run is serialised by a lock;
+every effect is idempotent, so a decision repeated after a crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from msgspec import Struct
+
+from adapters.retrying import retry_outages
+from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
+from events.run import RunCancelRequested, RunEvent, RunEvents, RunIdentity, RunRequested, StepScheduled
+from events.subjects import RUN_SUBJECTS, run_subject
+from ports.bus import Bus, Received, StopSignal
+from ports.execution import Executor
+from ports.resources import ResourceStore
+from services.scheduler import progress
+from services.scheduler.accepting import accept_or_reject
+from services.scheduler.deciding import CancelStep, Decision, Publish, StartStep, decide
+from services.scheduler.progress import RunProgress
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Cached(Struct, kw_only=True):
+    uid: str
+    seq: int
+    state: RunProgress
+
+
+class Scheduler:
+    def __init__(
+        self, bus: Bus, store: ResourceStore, executor: Executor, log_grace: timedelta, clock: Clock = utcnow
+    ) -> None:
+        self.bus, self.store, self.executor = bus, store, executor
+        self.log_grace, self.clock = log_grace, clock
+        self.runs: dict[tuple[str, str], Cached] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def handle(self, received: Received) -> None:
+        """Consumer handler: fold the event into its run, then act."""
+        event = received.event
+        if not isinstance(event, RunEvent):
+            return
+        key = (event.namespace, event.run)
+        async with self._lock(key):
+            await self._fold(key, event, received.seq)
+            await self._act(key)
+
+    async def on_run(self, run: PipelineRun) -> None:
+        """Watch handler: request new runs, forward cancel requests, adopt open runs."""
+        meta = run.metadata
+        if run.status is not None and run.status.phase in TERMINAL_RUN_PHASES:
+            self.runs.pop((meta.namespace, meta.name), None)
+            return
+        key = (meta.namespace, meta.name)
+        async with self._lock(key):
+            cached = await self._load(key, meta.uid)
+            ident = RunIdentity(namespace=meta.namespace, run=meta.name, uid=meta.uid, at=self.clock())
+            if cached.state.ctx.spec is None:
+                await self._publish(key, RunRequested(spec=run.spec, **ident))
+            if run.spec.cancel_requested and cached.state.cancel_requested is None and not cached.state.done:
+                await self._publish(key, RunCancelRequested(by="spec.cancelRequested", **ident))
+
+    async def tick(self) -> None:
+        for key in list(self.runs):
+            async with self._lock(key):
+                if key in self.runs:
+                    await self._act(key)
+
+    async def _fold(self, key: tuple[str, str], event: RunEvent, seq: int) -> None:
+        cached = self.runs.get(key)
+        if cached is None or cached.uid != event.uid:
+            await self._load(key, event.uid)
+        elif seq > cached.seq:
+            cached.state, cached.seq = progress.evolve(cached.state, event), seq
+
+    async def _load(self, key: tuple[str, str], uid: str) -> Cached:
+        cached = self.runs.get(key)
+        if cached is not None and cached.uid == uid:
+            return cached
+        state, seq = RunProgress(), 0
+        for r in await self.bus.history(run_subject(*key)):
+            if isinstance(r.event, RunEvent) and r.event.uid == uid:
+                state, seq = progress.evolve(state, r.event), r.seq
+        self.runs[key] = cached = Cached(uid=uid, seq=seq, state=state)
+        return cached
+
+    async def _act(self, key: tuple[str, str]) -> None:
+        cached = self.runs[key]
+        state = cached.state
+        if state.ctx.spec is not None and not state.accepted and not state.done:
+            await self._publish(key, await accept_or_reject(self.store, state.ctx, self.clock()))
+        for decision in decide(cached.state, self.clock(), self.log_grace):
+            await self._perform(key, decision)
+        if cached.state.done:
+            self.runs.pop(key, None)
+            self._locks.pop(key, None)
+
+    async def _perform(self, key: tuple[str, str], decision: Decision) -> None:
+        match decision:
+            case StartStep(plan=plan):
+                job = await self.executor.start(plan)
+                ref = plan.ref
+                scheduled = StepScheduled(
+                    namespace=ref.namespace,
+                    run=ref.run,
+                    uid=ref.uid,
+                    step=ref.step,
+                    job_name=job,
+                    at=self.clock(),
+                )
+                await self._publish(key, scheduled)
+            case CancelStep(ref=ref):
+                await self.executor.cancel(ref)
+            case Publish(event=event):
+                await self._publish(key, event)
+
+    async def _publish(self, key: tuple[str, str], event: RunEvents) -> None:
+        """Publish, and fold at once so the next decision already knows (the fold is idempotent)."""
+        await self.bus.publish(event)
+        cached = self.runs.get(key)
+        if cached is not None and cached.uid == event.uid:
+            cached.state = progress.evolve(cached.state, event)
+
+    def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+
+async def serve(scheduler: Scheduler, stop: StopSignal, tick_seconds: float) -> None:
+    """Run the consumer, the watch and the ticker until `stop` is set."""
+    async with asyncio.TaskGroup() as tasks:
+        consumer = tasks.create_task(
+            scheduler.bus.consume("scheduler", [RUN_SUBJECTS], retry_outages(scheduler.handle), stop)
+        )
+        watcher = tasks.create_task(_watch(scheduler))
+        ticker = tasks.create_task(_tick(scheduler, tick_seconds))
+        await stop.wait()
+        watcher.cancel()
+        ticker.cancel()
+        await consumer
+
+
+async def _watch(scheduler: Scheduler) -> None:
+    async for change in scheduler.store.watch(PipelineRun):
+        if change.type != "DELETED" and isinstance(change.object, PipelineRun):
+            await scheduler.on_run(change.object)
+
+
+async def _tick(scheduler: Scheduler, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await scheduler.tick()
