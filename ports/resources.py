@@ -5,14 +5,18 @@ Secrets, adapters/kube_store.py). One contract suite (tests/integration/test_res
 runs against both.
 
 Contract:
-- create assigns metadata.uid, creationTimestamp and resourceVersion and fails with AlreadyExists
-  when the name is taken (so deterministic names make creation idempotent);
-- apply creates or replaces spec/metadata.labels/annotations, keeping uid and status;
+- create assigns metadata.uid, creationTimestamp, generation 1 and resourceVersion, ignores status
+  (as the apiserver does for a status subresource), fills a name from metadata.generateName when
+  there is none, and fails with AlreadyExists when the name is taken (so deterministic names make
+  creation idempotent); a Secret's stringData is folded into data (base64), as the apiserver does;
+- apply creates or replaces spec/metadata.labels/annotations, keeping uid and status; generation
+  grows when the spec changes;
 - patch_status writes the status subresource only, never going backwards: a status whose
   observedSequence is below the stored one is dropped (returns None), conflicts are retried inside,
   and `uid` (when given) must match, so a status for a deleted-and-recreated object is dropped;
-- watch yields the current objects as ADDED, then every change, in order per object; it survives
-  connection loss and expired watches by re-listing (consumers must treat ADDED as upsert);
+- watch yields the current objects as ADDED, then every change, in order per object (a deletion as
+  DELETED with the last known object); it survives connection loss and expired watches by
+  re-listing (consumers must treat ADDED as upsert and tolerate MODIFIED for an unseen object);
 - every library failure leaves the adapter as one of the errors below.
 """
 
@@ -59,6 +63,10 @@ class Conflict(StoreError):
 
 class StoreUnavailable(StoreError):
     """The backend cannot be reached right now (retryable)."""
+
+
+class Invalid(StoreError):
+    """The request cannot succeed as made (no name, a status of another kind, an undecodable object)."""
 
 
 class WatchEvent(Struct, frozen=True, kw_only=True):
