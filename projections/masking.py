@@ -1,0 +1,163 @@
+"""Secret masking of a step's output stream, before anything is stored or published.
+
+Invariant: every byte of the input that lies inside an occurrence of a secret value or of one of
+its encodings (a *pattern*) leaves as part of a `***`, whatever the chunk boundaries; every other
+byte leaves unchanged and in order. A maximal run of masked bytes (overlapping or touching
+occurrences, also across chunks) becomes one `***`, so the output does not depend on chunking.
+
+Patterns of a value (`patterns`):
+- the value itself, and each of its lines when it has several (a key file printed line by line);
+- standard and URL-safe base64 of the value, padded, and the part of its encoding that is the
+  same wherever the value sits inside a longer encoded blob (`echo "user:$TOKEN" | base64`, a
+  JSON document encoded whole): at each of the three byte alignments, the characters that depend
+  on the value's bytes only (a partial first and last character are left out);
+- percent-encoding (`quote` with and without '/' safe, `quote_plus`, upper and lower case hex).
+
+Values shorter than MIN_SECRET_LENGTH are not masked: masking every `a` or `42` would destroy the
+log without protecting anything (so short a value is guessable, and its masked positions would
+reveal it anyway); the service warns about them.
+
+Streaming (`Masker`): bytes, never str, so invalid UTF-8 cannot break it. No occurrence that is
+still incomplete can start before the last (longest pattern - 1) bytes, so `feed` emits everything
+before them and holds back at most that many; the masked prefix of what it holds is remembered.
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterable
+from urllib.parse import quote, quote_plus
+
+MIN_SECRET_LENGTH = 3
+MASK = b"***"
+#: Live lines longer than this are cut (a NATS message has a size limit; a log line rarely does).
+MAX_LINE = 16 * 1024
+
+Encoder = Callable[[bytes], bytes]
+_B64: tuple[Encoder, ...] = (base64.b64encode, base64.urlsafe_b64encode)
+_HEX_ESCAPE = re.compile(rb"%[0-9A-F]{2}")
+
+
+def patterns(values: Iterable[bytes]) -> tuple[bytes, ...]:
+    """Every byte string to mask for these secret values, longest first, without duplicates."""
+    found: set[bytes] = set()
+    for value in values:
+        for part in {value, *value.splitlines()}:
+            if len(part) >= MIN_SECRET_LENGTH:
+                found |= encodings(part)
+    return tuple(sorted((p for p in found if p), key=lambda p: (-len(p), p)))
+
+
+def encodings(value: bytes) -> set[bytes]:
+    """The value and its base64 and percent-encoded forms."""
+    out = {value}
+    for encode in _B64:
+        out.add(encode(value))
+        out.update(embedded_base64(value, encode, offset) for offset in range(3))
+    for form in (quote(value, safe=""), quote(value), quote_plus(value)):
+        upper = form.encode("ascii")
+        out.update((upper, _HEX_ESCAPE.sub(lambda m: m.group().lower(), upper)))
+    return out
+
+
+def embedded_base64(value: bytes, encode: Encoder, offset: int) -> bytes:
+    """The characters of a longer blob's base64 that depend on `value` alone, when `value` starts
+    `offset` bytes (0-2) into a 3-byte group: character i covers bits 6i..6i+5 of the blob."""
+    start = -(-8 * offset // 6)
+    stop = 8 * (offset + len(value)) // 6
+    return encode(bytes(offset) + value)[start:stop]
+
+
+class Masker:
+    """Masks a byte stream: `feed` each chunk and emit what it returns, then emit `flush()`."""
+
+    def __init__(self, secrets: Iterable[bytes]) -> None:
+        self._patterns = patterns(secrets)
+        self._keep = max((len(p) for p in self._patterns), default=1) - 1
+        self._held = b""
+        self._held_masked = 0  # length of the held bytes' prefix already known to be masked
+        self._ended_masked = False  # the last emitted byte was masked (a run continues)
+
+    @property
+    def held(self) -> int:
+        """How many input bytes are held back (never more than the longest pattern - 1)."""
+        return len(self._held)
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not self._patterns:
+            return chunk
+        buf = self._held + chunk
+        return self._emit(buf, len(buf) - self._keep)
+
+    def flush(self) -> bytes:
+        """The rest of the stream; the masker is then ready for a new one."""
+        out = self._emit(self._held, len(self._held)) if self._patterns else b""
+        self._held, self._held_masked, self._ended_masked = b"", 0, False
+        return out
+
+    def _emit(self, buf: bytes, end: int) -> bytes:
+        """Emit buf[:end] masked; hold the rest, remembering how much of it a run already covers."""
+        if end <= 0:
+            self._held = buf
+            return b""
+        pieces: list[bytes] = []
+        pos, last_stop = 0, 0
+        for start, stop in self._runs(buf):
+            if start >= end:
+                break
+            pieces.append(buf[pos:start])
+            if start > 0 or not self._ended_masked:
+                pieces.append(MASK)
+            pos, last_stop = min(stop, end), stop
+        pieces.append(buf[pos:end])
+        self._ended_masked = last_stop >= end
+        self._held, self._held_masked = buf[end:], max(last_stop - end, 0)
+        return b"".join(pieces)
+
+    def _runs(self, buf: bytes) -> list[tuple[int, int]]:
+        """Maximal masked runs of `buf`: occurrences of every pattern, merged when they touch."""
+        spans = [(0, self._held_masked)] if self._held_masked else []
+        for p in self._patterns:
+            i = buf.find(p)
+            while i != -1:
+                spans.append((i, i + len(p)))
+                i = buf.find(p, i + 1)
+        return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    spans.sort()
+    runs: list[tuple[int, int]] = []
+    for start, stop in spans:
+        if runs and start <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], stop))
+        else:
+            runs.append((start, stop))
+    return runs
+
+
+class LineSplitter:
+    """Cuts (already masked) output into lines for live publishing; each keeps its b"\\n", and a
+    line longer than `max_line` is cut into pieces of that size."""
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._max = max_line
+        self._partial = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        out = [piece for line in lines for piece in self._cut(line + b"\n")]
+        while len(self._partial) >= self._max:
+            out.append(self._partial[: self._max])
+            self._partial = self._partial[self._max :]
+        return out
+
+    def flush(self) -> list[bytes]:
+        rest, self._partial = self._partial, b""
+        return [rest] if rest else []
+
+    def _cut(self, line: bytes) -> list[bytes]:
+        return [line[i : i + self._max] for i in range(0, len(line), self._max)]
