@@ -1,0 +1,37 @@
+"""The composition root: which adapter serves each port, chosen once from the settings' mode.
+
+Services call these and see only ports. Local mode: NATS KV resource store, the runner as
+executor (adapters.local_executor), fsspec `file://` (or any URL) object storage. Kubernetes mode
+plugs its adapters in here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from adapters.local_executor import LocalExecutor
+from adapters.nats_bus import NatsBus
+from adapters.nats_settings import BusSettings
+from adapters.settings import CommonSettings, ConfigError
+from ports.execution import Executor
+from ports.resources import ResourceStore
+
+
+async def connect_bus(settings: CommonSettings, service: str) -> NatsBus:
+    bus = await NatsBus.connect(BusSettings(servers=[settings.nats_url], name=service))
+    await bus.ensure_streams()
+    return bus
+
+
+async def open_store(settings: CommonSettings, bus: NatsBus) -> ResourceStore:
+    if settings.mode == "local":
+        from adapters.kv_store import KvStore
+
+        store = KvStore.from_connection(bus.connection)
+        await store.ensure_buckets()
+        return store
+    raise ConfigError("C8S_MODE=kubernetes: the Kubernetes resource store is not available yet")
+
+
+def executor(settings: CommonSettings) -> Executor:
+    if settings.mode == "local":
+        return LocalExecutor()
+    raise ConfigError("C8S_MODE=kubernetes: the Kubernetes executor is not available yet")

@@ -1,0 +1,25 @@
+"""`python -m services.projector`"""
+
+from __future__ import annotations
+
+import asyncio
+
+from adapters import wiring
+from adapters.service import run
+from adapters.settings import from_env
+from services.projector.config import ProjectorSettings
+from services.projector.service import Projector, serve
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = from_env(ProjectorSettings)
+    bus = await wiring.connect_bus(settings, "projector")
+    try:
+        store = await wiring.open_store(settings, bus)
+        await serve(bus, Projector(store), stop)
+    finally:
+        await bus.close()
+
+
+if __name__ == "__main__":
+    run("projector", main)
