@@ -1,0 +1,31 @@
+"""The git providers c8s takes webhooks from, behind one shape (pure: no I/O).
+
+`PROVIDERS[name]` gives three functions: `envelope(headers, body)` (delivery id, event name and
+repository URLs, read before any signature can be checked), `verify(headers, body, secret)` and
+`interpret(envelope, headers, body)` (the event as a Delivery, or a Refusal with its status).
+Headers are passed with lower-case names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.webhook.providers import bitbucket, github, gitlab
+from services.webhook.providers.model import Delivery, Envelope, Headers, ProviderName, Refusal
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: ProviderName
+    envelope: Callable[[Headers, bytes], Envelope | Refusal]
+    verify: Callable[[Headers, bytes, bytes], bool]
+    interpret: Callable[[Envelope, Headers, bytes], Delivery | Refusal]
+
+
+PROVIDERS: dict[str, Provider] = {
+    m.NAME: Provider(name=m.NAME, envelope=m.envelope, verify=m.verify, interpret=m.interpret)
+    for m in (github, gitlab, bitbucket)
+}
+
+__all__ = ["PROVIDERS", "Delivery", "Envelope", "Headers", "Provider", "ProviderName", "Refusal"]

@@ -1,0 +1,183 @@
+"""Bitbucket Cloud webhooks: repo:push, pullrequest:created, pullrequest:updated.
+
+Headers (support.atlassian.com, Bitbucket Cloud "Event payloads"): `X-Event-Key` names the event,
+`X-Request-UUID` identifies the request (the delivery id; `X-Hook-UUID` names the webhook, the
+same for all its deliveries, so it cannot be one), `X-Hub-Signature` is `sha256=<hex>` of the raw
+body when the webhook has a secret.
+
+- repo:push: the first change with a `new` state (a branch or a tag and its target commit); a push
+  that only deletes refs (every `new` null) starts nothing (200). Bitbucket may bundle several
+  refs in one push; c8s runs the first, as GitHub and GitLab send one delivery per ref.
+- pullrequest:created/updated: the source branch and source commit hash (Bitbucket sends 12 hex).
+Repository URL: repository.links.html.href (and https://bitbucket.org/<full_name>).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from msgspec import Struct
+
+from services.webhook.providers.model import (
+    Delivery,
+    Envelope,
+    EventKind,
+    Headers,
+    Refusal,
+    commit_sha,
+    decode,
+    delivery_id,
+    header,
+    unsupported,
+    urls,
+)
+from services.webhook.providers.signatures import verify_hmac
+
+NAME: Final = "bitbucket"
+EVENTS = ("repo:push", "pullrequest:created", "pullrequest:updated")
+REF_KINDS: dict[str, EventKind] = {
+    "branch": "push",
+    "named_branch": "push",
+    "tag": "tag",
+    "annotated_tag": "tag",
+}
+
+
+class _Link(Struct, frozen=True):
+    href: str | None = None
+
+
+class _Links(Struct, frozen=True):
+    html: _Link | None = None
+
+
+class _Repository(Struct, frozen=True):
+    full_name: str | None = None
+    links: _Links | None = None
+
+    def urls(self) -> tuple[str, ...]:
+        html = self.links.html.href if self.links and self.links.html else None
+        return urls(html, f"https://bitbucket.org/{self.full_name}" if self.full_name else None)
+
+
+class _Envelope(Struct, frozen=True):
+    repository: _Repository | None = None
+
+
+class _Account(Struct, frozen=True):
+    nickname: str = ""
+    display_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.nickname or self.display_name
+
+
+class _Commit(Struct, frozen=True):
+    hash: str
+
+
+class _Ref(Struct, frozen=True):
+    type: str
+    name: str
+    target: _Commit
+
+
+class _Change(Struct, frozen=True):
+    new: _Ref | None = None
+
+
+class _PushDetails(Struct, frozen=True):
+    changes: list[_Change]
+
+
+class _Push(Struct, frozen=True):
+    push: _PushDetails
+    actor: _Account | None = None
+
+
+class _Branch(Struct, frozen=True):
+    name: str
+
+
+class _Source(Struct, frozen=True):
+    branch: _Branch
+    commit: _Commit
+
+
+class _PullRequest(Struct, frozen=True):
+    source: _Source
+
+
+class _PullRequestEvent(Struct, frozen=True):
+    pullrequest: _PullRequest
+    actor: _Account | None = None
+
+
+def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
+    parsed = decode(body, _Envelope, "Bitbucket")
+    if isinstance(parsed, Refusal):
+        return parsed
+    found = parsed.repository.urls() if parsed.repository else ()
+    if not found:
+        return Refusal(status=400, reason="payload names no repository (repository.links.html.href)")
+    delivery = delivery_id(headers, ("X-Request-UUID",), body)
+    event = header(headers, "X-Event-Key")
+    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
+
+
+def verify(headers: Headers, body: bytes, secret: bytes) -> bool:
+    return verify_hmac(secret, body, header(headers, "X-Hub-Signature"))
+
+
+def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | Refusal:
+    if env.event == "repo:push":
+        return _push(env, body)
+    if env.event in ("pullrequest:created", "pullrequest:updated"):
+        return _pull_request(env, body)
+    if not env.event:
+        return Refusal(status=400, reason="missing X-Event-Key header")
+    return Refusal(status=400, reason=unsupported("Bitbucket", env.event, EVENTS))
+
+
+def _push(env: Envelope, body: bytes) -> Delivery | Refusal:
+    push = decode(body, _Push, "Bitbucket repo:push")
+    if isinstance(push, Refusal):
+        return push
+    ref = next((c.new for c in push.push.changes if c.new is not None), None)
+    if ref is None:
+        return Refusal(status=200, reason="push only deleted refs: nothing to run")
+    kind = REF_KINDS.get(ref.type)
+    if kind is None:
+        return Refusal(status=200, reason=f"push to a {ref.type[:32]!r} is neither a branch nor a tag")
+    sha = commit_sha(ref.target.hash, "push.changes[].new.target.hash")
+    if isinstance(sha, Refusal):
+        return sha
+    return Delivery(
+        provider=NAME,
+        delivery=env.delivery,
+        kind=kind,
+        repository_urls=env.repository_urls,
+        commit=sha,
+        branch=ref.name,
+        actor=push.actor.name if push.actor else "",
+    )
+
+
+def _pull_request(env: Envelope, body: bytes) -> Delivery | Refusal:
+    event = decode(body, _PullRequestEvent, f"Bitbucket {env.event}")
+    if isinstance(event, Refusal):
+        return event
+    source = event.pullrequest.source
+    sha = commit_sha(source.commit.hash, "pullrequest.source.commit.hash")
+    if isinstance(sha, Refusal):
+        return sha
+    return Delivery(
+        provider=NAME,
+        delivery=env.delivery,
+        kind="pull_request",
+        repository_urls=env.repository_urls,
+        commit=sha,
+        branch=source.branch.name,
+        actor=event.actor.name if event.actor else "",
+    )

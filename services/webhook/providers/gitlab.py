@@ -1,0 +1,162 @@
+"""GitLab webhooks: Push Hook, Tag Push Hook, Merge Request Hook.
+
+Headers (docs.gitlab.com, "Webhooks" and "Webhook events"): `X-Gitlab-Event` names the event,
+`X-Gitlab-Token` is the secret token itself, `Idempotency-Key` (GitLab 17.4+) stays the same across
+retries of one delivery; older servers send only `X-Gitlab-Event-UUID`.
+
+- Push Hook / Tag Push Hook: the commit is `checkout_sha` (else `after`); a deletion (`after` all
+  zeros, no `checkout_sha`) starts nothing (200);
+- Merge Request Hook with action open/reopen, or update with new commits (`oldrev` present, as
+  GitLab sends it only when the source branch moved): the source branch and `last_commit.id`;
+  other actions and metadata-only updates 200.
+Repository URLs: project.git_http_url/git_ssh_url/web_url (and the MR's target project).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from msgspec import Struct
+
+from services.webhook.providers.model import (
+    ZERO_SHA,
+    Delivery,
+    Envelope,
+    Headers,
+    Refusal,
+    commit_sha,
+    decode,
+    delivery_id,
+    header,
+    split_ref,
+    unsupported,
+    urls,
+)
+from services.webhook.providers.signatures import verify_token
+
+NAME: Final = "gitlab"
+EVENTS = ("Push Hook", "Tag Push Hook", "Merge Request Hook")
+MR_ACTIONS = frozenset({"open", "reopen", "update"})
+
+
+class _Project(Struct, frozen=True):
+    git_http_url: str | None = None
+    git_ssh_url: str | None = None
+    web_url: str | None = None
+    http_url: str | None = None
+    ssh_url: str | None = None
+
+    def urls(self) -> tuple[str, ...]:
+        return urls(self.git_http_url, self.git_ssh_url, self.web_url, self.http_url, self.ssh_url)
+
+
+class _Attributes(Struct, frozen=True):
+    target: _Project | None = None
+
+
+class _Envelope(Struct, frozen=True):
+    project: _Project | None = None
+    repository: _Project | None = None
+    object_attributes: _Attributes | None = None
+
+
+class _Push(Struct, frozen=True):
+    ref: str
+    after: str
+    checkout_sha: str | None = None
+    user_username: str = ""
+    user_name: str = ""
+
+
+class _Commit(Struct, frozen=True):
+    id: str
+
+
+class _MergeRequest(Struct, frozen=True):
+    source_branch: str
+    last_commit: _Commit
+    action: str = ""
+    oldrev: str | None = None
+
+
+class _User(Struct, frozen=True):
+    username: str = ""
+
+
+class _MergeRequestEvent(Struct, frozen=True):
+    object_attributes: _MergeRequest
+    user: _User | None = None
+
+
+def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
+    parsed = decode(body, _Envelope, "GitLab")
+    if isinstance(parsed, Refusal):
+        return parsed
+    target = parsed.object_attributes.target if parsed.object_attributes else None
+    projects = (p for p in (parsed.project, parsed.repository, target) if p is not None)
+    found = urls(*(u for p in projects for u in p.urls()))
+    if not found:
+        return Refusal(status=400, reason="payload names no repository (project.git_http_url/web_url)")
+    delivery = delivery_id(headers, ("Idempotency-Key", "X-Gitlab-Event-UUID"), body)
+    event = header(headers, "X-Gitlab-Event")
+    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
+
+
+def verify(headers: Headers, body: bytes, secret: bytes) -> bool:
+    return verify_token(secret, header(headers, "X-Gitlab-Token"))
+
+
+def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | Refusal:
+    if env.event in ("Push Hook", "Tag Push Hook"):
+        return _push(env, body)
+    if env.event == "Merge Request Hook":
+        return _merge_request(env, body)
+    if not env.event:
+        return Refusal(status=400, reason="missing X-Gitlab-Event header")
+    return Refusal(status=400, reason=unsupported("GitLab", env.event, EVENTS))
+
+
+def _push(env: Envelope, body: bytes) -> Delivery | Refusal:
+    push = decode(body, _Push, f"GitLab {env.event}")
+    if isinstance(push, Refusal):
+        return push
+    if ZERO_SHA.match(push.after) and not push.checkout_sha:
+        return Refusal(status=200, reason=f"{push.ref} was deleted: nothing to run")
+    kind, name = split_ref(push.ref)
+    if kind is None:
+        return Refusal(status=200, reason=f"push to {push.ref} is neither a branch nor a tag: nothing to run")
+    sha = commit_sha(push.checkout_sha or push.after, "checkout_sha")
+    if isinstance(sha, Refusal):
+        return sha
+    return Delivery(
+        provider=NAME,
+        delivery=env.delivery,
+        kind=kind,
+        repository_urls=env.repository_urls,
+        commit=sha,
+        branch=name,
+        actor=push.user_username or push.user_name,
+    )
+
+
+def _merge_request(env: Envelope, body: bytes) -> Delivery | Refusal:
+    event = decode(body, _MergeRequestEvent, "GitLab Merge Request Hook")
+    if isinstance(event, Refusal):
+        return event
+    mr = event.object_attributes
+    if mr.action not in MR_ACTIONS:
+        return Refusal(status=200, reason=f"merge request action {mr.action!r} starts nothing")
+    if mr.action == "update" and not mr.oldrev:
+        return Refusal(status=200, reason="merge request update without new commits starts nothing")
+    sha = commit_sha(mr.last_commit.id, "object_attributes.last_commit.id")
+    if isinstance(sha, Refusal):
+        return sha
+    return Delivery(
+        provider=NAME,
+        delivery=env.delivery,
+        kind="pull_request",
+        repository_urls=env.repository_urls,
+        commit=sha,
+        branch=mr.source_branch,
+        actor=event.user.username if event.user else "",
+    )
