@@ -41,17 +41,18 @@ NATS_ERRORS: tuple[type[Exception], ...] = (nats.errors.Error, TimeoutError, OSE
 
 def translate(e: BaseException, what: str) -> StoreError:
     """The store error for a nats-py exception (raise it `from e`)."""
-    if isinstance(e, nats.js.errors.KeyWrongLastSequenceError) or _is_wrong_last(e):
-        return Conflict(f"{what}: changed concurrently")
     if isinstance(e, nats.js.errors.NotFoundError):
         return NotFound(what)
+    if isinstance(e, nats.js.errors.KeyWrongLastSequenceError) or _is_wrong_last(e):
+        return Conflict(f"{what}: changed concurrently")
     if isinstance(e, _TRANSIENT):
         return StoreUnavailable(f"{what}: {e!r}")
     return StoreError(f"{what}: {e}")
 
 
 def _is_wrong_last(e: BaseException) -> bool:
-    return isinstance(e, nats.js.errors.APIError) and e.err_code in _WRONG_LAST_SEQUENCE
+    # nats-py's KV errors skip APIError.__init__, so err_code may be missing.
+    return isinstance(e, nats.js.errors.APIError) and getattr(e, "err_code", None) in _WRONG_LAST_SEQUENCE
 
 
 @asynccontextmanager
