@@ -12,6 +12,7 @@ from adapters.nats_bus import NatsBus
 from adapters.nats_settings import BusSettings
 from adapters.settings import CommonSettings, ConfigError
 from ports.execution import Executor
+from ports.objects import ObjectStore
 from ports.resources import ResourceStore
 
 
@@ -29,6 +30,13 @@ async def open_store(settings: CommonSettings, bus: NatsBus) -> ResourceStore:
         await store.ensure_buckets()
         return store
     raise ConfigError("C8S_MODE=kubernetes: the Kubernetes resource store is not available yet")
+
+
+def open_objects(settings: CommonSettings) -> ObjectStore:
+    """Object storage for logs and artifacts at settings.object_store_url (file://, s3://)."""
+    from adapters.object_store import FsspecObjectStore
+
+    return FsspecObjectStore(settings.object_store_url)
 
 
 def executor(settings: CommonSettings) -> Executor:

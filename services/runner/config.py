@@ -1,0 +1,22 @@
+"""Runner configuration (environment `C8S_*`, checked at start-up)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta
+
+from adapters.settings import CommonSettings
+
+
+class RunnerSettings(CommonSettings, frozen=True, kw_only=True):
+    #: Steps running at once; a StepScheduled beyond it is redelivered later.
+    max_parallel_steps: Annotated[int, Meta(gt=0, le=1000)] = 4
+    #: SIGTERM to SIGKILL of a step's process group on timeout or cancel.
+    kill_grace_seconds: Annotated[float, Meta(ge=0)] = 5.0
+    #: How long a git clone + checkout may take before the step fails with CheckoutFailed.
+    checkout_timeout_seconds: Annotated[float, Meta(gt=0)] = 600.0
+    #: How often a running step's outcome file and claim lock are looked at.
+    poll_seconds: Annotated[float, Meta(gt=0, le=10)] = 0.2
+    #: Delay before a StepScheduled refused for lack of a free slot comes back.
+    busy_retry_seconds: Annotated[float, Meta(gt=0)] = 1.0

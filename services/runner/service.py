@@ -1,0 +1,197 @@
+"""The runner process: the durable consumer `runner` of run events, and the steps it runs.
+
+- StepScheduled: the run's context is folded from its history (the config it was accepted with);
+  the step is claimed (services.runner.claims) before anything starts, then run in the background,
+  bounded by max_parallel_steps (a StepScheduled beyond it is redelivered later). The message is
+  acked once the claim is on disk: from then on the claim, not the message, carries the step, so a
+  long step never waits on ack_wait and no in-progress heartbeat is needed.
+- A StepScheduled for a step already claimed (redelivery, another replica) re-attaches to it.
+- RunCancelled / RunTimedOut: every claimed step of the run without an outcome gets a stop request,
+  which its shim turns into killing the process group (reason Cancelled / Timeout).
+- Start-up: every claim under the home not yet reported is re-attached (a step still running under
+  its shim is awaited, a finished one reported, a lost one reported as RunnerLost).
+Steps' processes belong to their shims: stopping or killing the runner leaves them running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from adapters import wiring
+from adapters.local_layout import run_dir
+from adapters.settings import from_env
+from events.run import RunCancelled, RunEvent, RunTimedOut, StepFinished, StepScheduled
+from events.subjects import RUN_SUBJECTS, run_subject
+from ports.bus import Bus, Received, RetryLater
+from ports.objects import ObjectStore
+from ports.resources import ResourceStore, StoreUnavailable
+from projections.run_context import RunContext, StepPlan, StepRef, evolve, plan
+from services.runner import credentials
+from services.runner.claims import claims_under, new_claim, read_claim, run_claims, try_claim
+from services.runner.config import RunnerSettings
+from services.runner.step_files import Outcome, StepFiles, StopRequest, read_outcome, request_stop
+from services.runner.stepping import Prepared, StepDeps, resume, run_claimed
+
+log = structlog.get_logger(__name__)
+DURABLE = "runner"
+
+
+class Runner:
+    def __init__(self, deps: StepDeps, store: ResourceStore, settings: RunnerSettings) -> None:
+        self.deps, self.store, self.settings = deps, store, settings
+        self.steps: dict[StepRef, asyncio.Task[None]] = {}
+        self._halt = asyncio.Event()
+        self._crash: BaseException | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Re-attach to earlier claims, then consume until `stop` (or a step task crashes)."""
+        relay = asyncio.create_task(_relay(stop, self._halt))
+        try:
+            self.reattach_all()
+            await self.deps.bus.consume(DURABLE, [RUN_SUBJECTS], self.handle, self._halt)
+        finally:
+            relay.cancel()
+            await self.shutdown()
+        if self._crash is not None:
+            raise self._crash
+
+    async def handle(self, received: Received) -> None:
+        event = received.event
+        if isinstance(event, StepScheduled):
+            with structlog.contextvars.bound_contextvars(run=event.run, step=event.step, seq=received.seq):
+                await self.on_scheduled(event)
+        elif isinstance(event, RunCancelled | RunTimedOut):
+            self.on_stopped(event)
+
+    async def on_scheduled(self, event: StepScheduled) -> None:
+        history = await self._history(event)
+        if any(isinstance(e, StepFinished) and e.step == event.step for e in history):
+            return
+        step_plan = _plan(history, event.step)
+        if step_plan is None or step_plan.ref in self.steps:
+            return
+        files = StepFiles.of(self.deps.home, step_plan.ref)
+        if files.claim.exists():
+            self._spawn(step_plan.ref, resume(self.deps, step_plan))
+            return
+        if len(self.steps) >= self.settings.max_parallel_steps:
+            raise RetryLater("every step slot is busy", delay=self.settings.busy_retry_seconds)
+        prepared = await self._prepare(step_plan)
+        lock_fd = try_claim(files, new_claim(step_plan, datetime.now(UTC)))
+        if lock_fd is None:
+            self._spawn(step_plan.ref, resume(self.deps, step_plan))
+            return
+        if (stopped := stop_request(history)) is not None:
+            request_stop(files, stopped)
+        self._spawn(step_plan.ref, run_claimed(self.deps, prepared, lock_fd))
+
+    def on_stopped(self, event: RunCancelled | RunTimedOut) -> None:
+        request = stop_request([event])
+        assert request is not None
+        for path in run_claims(run_dir(self.deps.home, event.namespace, event.run, event.uid)):
+            files = StepFiles.of(self.deps.home, read_claim(path).plan.ref)
+            if read_outcome(files) is None and request_stop(files, request):
+                log.info("step.stop_requested", run=event.run, step=files.ref.step, reason=request.reason)
+
+    def reattach_all(self) -> None:
+        for path in claims_under(self.deps.home):
+            claimed = read_claim(path).plan
+            if (
+                claimed.ref not in self.steps
+                and not StepFiles.of(self.deps.home, claimed.ref).reported.exists()
+            ):
+                log.info("step.reattach", run=claimed.ref.run, step=claimed.ref.step)
+                self._spawn(claimed.ref, resume(self.deps, claimed))
+
+    async def shutdown(self) -> None:
+        """Stop waiting for steps (their shims go on) and finish every task."""
+        for task in self.steps.values():
+            task.cancel()
+        await asyncio.gather(*self.steps.values(), return_exceptions=True)
+
+    async def _history(self, event: StepScheduled) -> list[RunEvent]:
+        stored = await self.deps.bus.history(run_subject(event.namespace, event.run))
+        return [r.event for r in stored if isinstance(r.event, RunEvent) and r.event.uid == event.uid]
+
+    async def _prepare(self, step_plan: StepPlan) -> Prepared:
+        """Read the step's secret values; a missing Secret fails the step, an outage retries."""
+        ns = step_plan.ref.namespace
+        try:
+            secrets = await credentials.step_secrets(self.store, ns, step_plan.secrets)
+            auth = await credentials.git_auth(self.store, ns, step_plan.auth_secret_ref)
+        except credentials.MissingSecret as e:
+            problem = Outcome(exit_code=None, reason="SecretNotFound", message=str(e))
+            return Prepared(plan=step_plan, secrets={}, auth=None, problem=problem)
+        except StoreUnavailable as e:
+            raise RetryLater(f"resource store unavailable: {e}", delay=2.0) from e
+        return Prepared(plan=step_plan, secrets=secrets, auth=auth)
+
+    def _spawn(self, ref: StepRef, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=f"step {ref.namespace}/{ref.run}/{ref.step}")
+        self.steps[ref] = task
+        task.add_done_callback(functools.partial(self._done, ref))
+
+    def _done(self, ref: StepRef, task: asyncio.Task[None]) -> None:
+        self.steps.pop(ref, None)
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("step.task_crashed", run=ref.run, step=ref.step, error=repr(task.exception()))
+        self._crash = self._crash or task.exception()
+        self._halt.set()
+
+
+def _plan(history: list[RunEvent], step: str) -> StepPlan | None:
+    ctx = functools.reduce(evolve, history, RunContext())
+    try:
+        return plan(ctx, step)
+    except (KeyError, ValueError) as e:
+        log.error("step.unplannable", step=step, error=str(e))
+        return None
+
+
+def stop_request(events: list[RunEvent]) -> StopRequest | None:
+    """Why the run's steps must stop, if any of these events stopped the run."""
+    for event in events:
+        if isinstance(event, RunCancelled):
+            return StopRequest(reason="Cancelled", message=event.message or "the run was cancelled")
+        if isinstance(event, RunTimedOut):
+            return StopRequest(reason="Timeout", message=f"the pipeline timeout of {event.timeout} passed")
+    return None
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+def step_deps(settings: RunnerSettings, bus: Bus, objects: ObjectStore) -> StepDeps:
+    return StepDeps(
+        bus=bus,
+        objects=objects,
+        home=Path(settings.home).resolve(),
+        grace_seconds=settings.kill_grace_seconds,
+        poll_seconds=settings.poll_seconds,
+        checkout_timeout_seconds=settings.checkout_timeout_seconds,
+        base_env={k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "SSH_AUTH_SOCK")},
+    )
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = from_env(RunnerSettings)
+    bus = await wiring.connect_bus(settings, DURABLE)
+    try:
+        store = await wiring.open_store(settings, bus)
+        objects = wiring.open_objects(settings)
+        await Runner(step_deps(settings, bus, objects), store, settings).run(stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await bus.close()

@@ -1,0 +1,114 @@
+"""The shim: the detached parent of one step's process, so that the step outlives a runner crash.
+
+`python -m services.runner.shim` reads a ShimSpec (JSON) on stdin, forks and exits at once; the
+grandchild, in a session of its own and no longer the runner's child, runs the step's command
+through adapters.processes (its own process group, merged output appended to the step log) and
+records the outcome, then the exit code (step_files.record_exit) once all output is in the log.
+While the step runs, the shim kills its process group
+- when the step's timeout has passed (reason Timeout), counted from the shim's start;
+- when a stop request file appears (its reason: Cancelled or Timeout, written by a runner);
+- on SIGTERM (reason Cancelled).
+The shim inherits the claim's locked file descriptor and never closes it: the lock is free exactly
+when no shim (and no runner preparing the step) works on the step, which is how a restarted runner
+tells a live step from a lost one without trusting pids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import msgspec
+from msgspec import Struct
+
+from adapters import processes
+from projections.run_context import StepRef
+from services.runner.step_files import Outcome, StepFiles, StopRequest, read_stop, record_exit
+
+
+class ShimSpec(Struct, frozen=True, kw_only=True):
+    """What the runner hands the shim on stdin (the environment may hold secret values)."""
+
+    ref: StepRef
+    home: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    lock_fd: int
+    timeout_seconds: float
+    grace_seconds: float
+    poll_seconds: float = 0.1
+    #: Where the shim's own messages (not the step's output) go.
+    diagnostics: str
+
+
+def main() -> None:
+    spec = msgspec.json.decode(sys.stdin.buffer.read(), type=ShimSpec)
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    _redirect(spec.diagnostics)
+    asyncio.run(supervise(spec))
+
+
+def _redirect(diagnostics: str) -> None:
+    """Let go of the runner's pipes, so the runner sees its child's output end now."""
+    out = os.open(diagnostics, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+
+
+async def supervise(spec: ShimSpec) -> None:
+    files = StepFiles.of(spec.home, spec.ref)
+    try:
+        proc = await processes.start(
+            spec.argv, env=spec.env, cwd=Path(spec.cwd), log_path=files.log, grace=spec.grace_seconds
+        )
+    except processes.ProcessStartError as e:
+        record_exit(files, Outcome(exit_code=127, reason="Error", message=str(e)))
+        return
+    stop = await _watch(proc, spec, files)
+    code = await proc.kill(spec.grace_seconds) if stop else await proc.wait()
+    record_exit(files, outcome(code, stop))
+
+
+async def _watch(proc: processes.RunningProcess, spec: ShimSpec, files: StepFiles) -> StopRequest | None:
+    """Wait for the process to end by itself (None) or for a reason to stop it."""
+    loop = asyncio.get_running_loop()
+    terminated = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, terminated.set)
+    deadline = loop.time() + spec.timeout_seconds
+    while proc.returncode is None:
+        if request := read_stop(files.stop):
+            return request
+        if terminated.is_set():
+            return StopRequest(reason="Cancelled", message="the step's shim was terminated")
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return StopRequest(
+                reason="Timeout", message=f"step exceeded its timeout of {spec.timeout_seconds:g}s"
+            )
+        try:
+            await asyncio.wait_for(proc.wait(), min(spec.poll_seconds, remaining))
+        except TimeoutError:
+            continue
+    return None
+
+
+def outcome(code: int, stop: StopRequest | None) -> Outcome:
+    if stop is not None:
+        return Outcome(exit_code=code, reason=stop.reason, message=stop.message)
+    if code == 0:
+        return Outcome(exit_code=0, reason="Completed")
+    return Outcome(exit_code=code, reason="Error", message=f"exit code {code}")
+
+
+if __name__ == "__main__":
+    main()

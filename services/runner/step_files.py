@@ -1,0 +1,157 @@
+"""The files the runner keeps for one step, beside the log and exit code of adapters.local_layout.
+
+    <run dir>/<step>.claim      who took the step, with its plan; flock-ed while a runner or its
+                                shim works on it (a free lock and no .outcome: the work was lost)
+    <run dir>/<step>.stop       a request to stop the step (Cancelled or Timeout); the first wins
+    <run dir>/<step>.outcome    how the step ended: exit code, reason, message
+    <run dir>/<step>.exit       the exit code (local_layout's protocol, read by the log-shipper)
+    <run dir>/<step>.reported   StepFinished is published: nothing is left to do
+    <run dir>/<step>/workspace  the fresh checkout the commands run in
+    <run dir>/<step>/home       the step's HOME (step_home)
+
+Invariant: every file except the log appears whole or not at all (written under a temporary name,
+then renamed or linked into place), and .outcome is written before .exit, so whoever sees .exit
+also finds .outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+from msgspec import Struct
+
+from adapters.local_layout import run_dir, step_exit_path, step_log_path
+from projections.run_context import StepRef
+
+_tmp_names = itertools.count()
+
+
+class Outcome(Struct, frozen=True, kw_only=True):
+    """How a step ended. exit_code is None when its commands never ran."""
+
+    exit_code: int | None
+    reason: str
+    message: str = ""
+
+
+class StopRequest(Struct, frozen=True, kw_only=True):
+    """Why a step must stop early: reason Cancelled or Timeout."""
+
+    reason: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class StepFiles:
+    ref: StepRef
+    home: Path
+
+    @classmethod
+    def of(cls, home: str | Path, ref: StepRef) -> StepFiles:
+        return cls(ref=ref, home=Path(home))
+
+    @property
+    def dir(self) -> Path:
+        return run_dir(self.home, self.ref.namespace, self.ref.run, self.ref.uid)
+
+    def _sibling(self, suffix: str) -> Path:
+        return self.dir / f"{self.ref.step}.{suffix}"
+
+    @property
+    def claim(self) -> Path:
+        return self._sibling("claim")
+
+    @property
+    def stop(self) -> Path:
+        return self._sibling("stop")
+
+    @property
+    def outcome(self) -> Path:
+        return self._sibling("outcome")
+
+    @property
+    def reported(self) -> Path:
+        return self._sibling("reported")
+
+    @property
+    def log(self) -> Path:
+        return step_log_path(self.home, self.ref)
+
+    @property
+    def exit(self) -> Path:
+        return step_exit_path(self.home, self.ref)
+
+    @property
+    def step_dir(self) -> Path:
+        return self.dir / self.ref.step
+
+    @property
+    def workspace(self) -> Path:
+        return self.step_dir / "workspace"
+
+    @property
+    def step_home(self) -> Path:
+        return self.step_dir / "home"
+
+
+def temporary_beside(path: Path) -> Path:
+    """A unique name in the same directory (so rename and link stay on one file system)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{next(_tmp_names)}.tmp")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write the whole file under a temporary name, flush it to disk, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_beside(path)
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Create the file whole, unless it exists; True when this call created it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_beside(path)
+    tmp.write_bytes(data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+    return True
+
+
+def write_outcome(files: StepFiles, outcome: Outcome) -> None:
+    write_atomic(files.outcome, msgspec.json.encode(outcome))
+
+
+def record_exit(files: StepFiles, outcome: Outcome) -> None:
+    """The outcome, then the exit code file: the step's output is complete from here on."""
+    write_outcome(files, outcome)
+    if outcome.exit_code is not None:
+        write_atomic(files.exit, f"{outcome.exit_code}\n".encode())
+
+
+def read_outcome(files: StepFiles) -> Outcome | None:
+    with contextlib.suppress(FileNotFoundError):
+        return msgspec.json.decode(files.outcome.read_bytes(), type=Outcome)
+    return None
+
+
+def request_stop(files: StepFiles, request: StopRequest) -> bool:
+    """Ask the step's shim to stop it; False when a stop was already requested."""
+    return create_exclusive(files.stop, msgspec.json.encode(request))
+
+
+def read_stop(path: Path) -> StopRequest | None:
+    with contextlib.suppress(FileNotFoundError):
+        return msgspec.json.decode(path.read_bytes(), type=StopRequest)
+    return None

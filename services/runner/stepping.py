@@ -1,0 +1,184 @@
+"""The life of one claimed step: prepare, check out, start under its shim, await, report.
+
+A step reaches exactly one Outcome, recorded in `<step>.outcome` before anything is reported, so a
+restarted runner reports the same outcome: StepStarted when its commands are about to start,
+ArtifactUploaded per uploaded file, then StepFinished; `<step>.reported` ends the runner's work on it.
+Outcomes without a process (exit code None): SecretNotFound, CheckoutFailed, Cancelled/Timeout
+before the start, Error when the shim could not start, RunnerLost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from events.codec import AnyEvent
+from events.run import ArtifactUploaded, RunIdentity, StepFinished, StepStarted
+from ports.bus import Bus
+from ports.bus_errors import BusUnavailable
+from ports.objects import ObjectStore
+from projections.run_context import StepPlan, StepRef
+from services.runner.artifacts import Uploaded, upload_all
+from services.runner.checkout import CheckoutFailed, GitAuth, checkout
+from services.runner.claims import await_outcome
+from services.runner.launching import ShimFailed, command_argv, launch, step_environment
+from services.runner.shim import ShimSpec
+from services.runner.step_files import Outcome, StepFiles, read_stop, write_outcome
+
+log = structlog.get_logger(__name__)
+_MAX_BACKOFF = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepDeps:
+    """What every step of this runner shares."""
+
+    bus: Bus
+    objects: ObjectStore
+    home: Path
+    grace_seconds: float
+    poll_seconds: float
+    checkout_timeout_seconds: float
+    base_env: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """A step's plan with the secret values it needs, or the reason it cannot be configured."""
+
+    plan: StepPlan
+    secrets: dict[str, str]
+    auth: GitAuth | None
+    problem: Outcome | None = None
+
+
+async def run_claimed(deps: StepDeps, prepared: Prepared, lock_fd: int) -> None:
+    """Run a step this runner just claimed (lock_fd holds the claim's lock until the shim has it)."""
+    files = StepFiles.of(deps.home, prepared.plan.ref)
+    try:
+        outcome = await _start(deps, files, prepared, lock_fd)
+    finally:
+        os.close(lock_fd)
+    if outcome is None:
+        outcome = await await_outcome(files, deps.poll_seconds)
+    await report(deps, files, prepared.plan, outcome)
+
+
+async def resume(deps: StepDeps, plan: StepPlan) -> None:
+    """Re-attach to a step claimed earlier (by this runner before a restart, or by another)."""
+    files = StepFiles.of(deps.home, plan.ref)
+    if files.reported.exists():
+        return
+    outcome = await await_outcome(files, deps.poll_seconds)
+    await report(deps, files, plan, outcome)
+
+
+async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> Outcome | None:
+    """Bring the step to running under its shim; its Outcome instead when it ends before that."""
+    if prepared.problem is not None:
+        return _recorded(files, prepared.problem)
+    plan = prepared.plan
+    log.info("step.image_ignored", image=plan.step.image, note="local mode runs steps on this machine")
+    try:
+        await checkout(
+            plan.repository,
+            plan.commit,
+            files.workspace,
+            auth=prepared.auth,
+            base_env=deps.base_env,
+            time_limit=deps.checkout_timeout_seconds,
+        )
+    except CheckoutFailed as e:
+        return _recorded(files, Outcome(exit_code=None, reason="CheckoutFailed", message=str(e)))
+    if (stop := read_stop(files.stop)) is not None:
+        return _recorded(files, Outcome(exit_code=None, reason=stop.reason, message=stop.message))
+    await publish(deps.bus, StepStarted(job_name=plan.ref.job_name, step=plan.ref.step, **identity(plan.ref)))
+    try:
+        await launch(_shim_spec(deps, files, prepared, lock_fd))
+    except ShimFailed as e:
+        return _recorded(files, Outcome(exit_code=None, reason="Error", message=str(e)))
+    return None
+
+
+def _shim_spec(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> ShimSpec:
+    shutil.rmtree(files.step_home, ignore_errors=True)
+    files.step_home.mkdir(parents=True)
+    plan = prepared.plan
+    return ShimSpec(
+        ref=plan.ref,
+        home=str(deps.home),
+        argv=command_argv(plan.step.commands),
+        env=step_environment(plan, prepared.secrets, files.step_home, deps.base_env),
+        cwd=str(files.workspace),
+        lock_fd=lock_fd,
+        timeout_seconds=float(plan.timeout_seconds),
+        grace_seconds=deps.grace_seconds,
+        diagnostics=str(files.step_dir / "shim.out"),
+    )
+
+
+def _recorded(files: StepFiles, outcome: Outcome) -> Outcome:
+    write_outcome(files, outcome)
+    return outcome
+
+
+async def report(deps: StepDeps, files: StepFiles, plan: StepPlan, outcome: Outcome) -> None:
+    """Upload the artifacts of a step that ran, publish StepFinished, mark the step reported."""
+    if files.reported.exists():
+        return
+    failed: list[str] = []
+    if outcome.exit_code is not None:
+        failed = await upload_all(
+            deps.objects, plan.ref, files.workspace, plan.step.artifacts, _artifact_publisher(deps, plan.ref)
+        )
+    message = outcome.message
+    if failed:
+        message = f"{message}; artifacts not uploaded: {', '.join(failed)}".lstrip("; ")
+    finished = StepFinished(
+        exit_code=outcome.exit_code,
+        reason=outcome.reason,
+        message=message,
+        step=plan.ref.step,
+        **identity(plan.ref),
+    )
+    await publish(deps.bus, finished)
+    files.reported.touch()
+    log.info(
+        "step.finished",
+        step=plan.ref.step,
+        run=plan.ref.run,
+        exit_code=outcome.exit_code,
+        reason=outcome.reason,
+    )
+
+
+def _artifact_publisher(deps: StepDeps, ref: StepRef) -> Uploaded:
+    async def uploaded(path: str, url: str, size: int) -> None:
+        event = ArtifactUploaded(url=url, path=path, bytes=size, step=ref.step, **identity(ref))
+        await publish(deps.bus, event)
+
+    return uploaded
+
+
+def identity(ref: StepRef) -> RunIdentity:
+    return RunIdentity(namespace=ref.namespace, run=ref.run, uid=ref.uid, at=datetime.now(UTC))
+
+
+async def publish(bus: Bus, event: AnyEvent) -> None:
+    """Publish, waiting out bus outages (the fact must not be lost; its Msg-Id dedupes repeats)."""
+    delay = 0.1
+    while True:
+        try:
+            await bus.publish(event)
+            return
+        except BusUnavailable as e:
+            log.warning("runner.publish_retry", error=str(e), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_BACKOFF)

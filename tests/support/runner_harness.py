@@ -1,0 +1,107 @@
+"""Driving the runner in tests: a run's events on a real bus, and the runner in-process.
+
+`RunnerEnv` holds a connected bus (streams in place), the KV resource store, a file:// object
+store and the runner's home. `started_run` publishes RunRequested, RunAccepted (a one-step config
+snapshot) and StepScheduled, as the scheduler would; `finished` polls the run's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters.kv_store import KvStore
+from adapters.nats_bus import NatsBus
+from adapters.object_store import FsspecObjectStore
+from api.pipelineconfig import PipelineConfigSpec, Step
+from api.pipelinerun import PipelineRunSpec
+from events import run as ev
+from events.codec import AnyEvent
+from events.subjects import run_subject
+from projections.naming import job_name
+from projections.run_context import StepRef
+from services.runner.claims import await_outcome, claims_under, read_claim
+from services.runner.config import RunnerSettings
+from services.runner.service import Runner, step_deps
+from services.runner.step_files import StepFiles, StopRequest, read_outcome, request_stop
+from tests.integration.conftest import eventually
+
+NS, CONFIG = "team-a", "app-ci"
+
+
+@dataclass
+class RunnerEnv:
+    bus: NatsBus
+    store: KvStore
+    objects: FsspecObjectStore
+    home: Path
+
+    def settings(self, **overrides: object) -> RunnerSettings:
+        values: dict[str, object] = {"home": str(self.home), "kill_grace_seconds": 0.5, "poll_seconds": 0.05}
+        return RunnerSettings(**(values | overrides))  # type: ignore[arg-type]
+
+    def runner(self, **overrides: object) -> Runner:
+        settings = self.settings(**overrides)
+        return Runner(step_deps(settings, self.bus, self.objects), self.store, settings)
+
+    def files(self, run: str, uid: str, step: str) -> StepFiles:
+        ref = StepRef(namespace=NS, run=run, uid=uid, step=step, job_name=job_name(run, step))
+        return StepFiles.of(self.home, ref)
+
+
+@contextlib.asynccontextmanager
+async def running(runner: Runner) -> AsyncIterator[Runner]:
+    """The runner consuming in the background until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        await task
+
+
+def ident(run: str, uid: str) -> ev.RunIdentity:
+    return ev.RunIdentity(namespace=NS, run=run, uid=uid, at=datetime.now(UTC))
+
+
+def run_events(
+    step: Step, *, repository: str, commit: str, run: str = "app-ci-1", uid: str = "uid-1"
+) -> list[AnyEvent]:
+    spec = PipelineRunSpec(pipeline_config_ref=CONFIG, commit=commit, branch="main")
+    snapshot = PipelineConfigSpec(repository=repository, steps=[step])
+    return [
+        ev.RunRequested(spec=spec, **ident(run, uid)),
+        ev.RunAccepted(config=CONFIG, snapshot=snapshot, **ident(run, uid)),
+        ev.StepScheduled(step=step.name, job_name=job_name(run, step.name), **ident(run, uid)),
+    ]
+
+
+async def history(bus: NatsBus, run: str = "app-ci-1") -> list[ev.RunEvent]:
+    return [r.event for r in await bus.history(run_subject(NS, run)) if isinstance(r.event, ev.RunEvent)]
+
+
+async def finished(bus: NatsBus, step: str, run: str = "app-ci-1", deadline: float = 20.0) -> ev.StepFinished:
+    async def check() -> ev.StepFinished | None:
+        return next(
+            (e for e in await history(bus, run) if isinstance(e, ev.StepFinished) and e.step == step), None
+        )
+
+    return await eventually(check, deadline)
+
+
+async def count(bus: NatsBus, kind: type[ev.RunEvent], run: str = "app-ci-1") -> int:
+    return sum(isinstance(e, kind) for e in await history(bus, run))
+
+
+async def stop_leftovers(home: Path) -> None:
+    """End every step still running under a shim, so no test leaves processes behind."""
+    for path in claims_under(home):
+        files = StepFiles.of(home, read_claim(path).plan.ref)
+        if read_outcome(files) is None:
+            request_stop(files, StopRequest(reason="Cancelled", message="test teardown"))
+            await asyncio.wait_for(await_outcome(files, 0.05), 10)
