@@ -34,7 +34,8 @@ _ENVELOPE: dict[str, Schema] = {
         "description": "Versioned schema of this representation of an object (c8s.dev/v1alpha1).",
     },
     "kind": {"type": "string", "description": "The REST resource this object represents."},
-    "metadata": {"type": "object", "description": "Standard object metadata (name, namespace, labels, ...)."},
+    # The apiserver forbids anything but `type` here (metadata's schema is its own).
+    "metadata": {"type": "object"},
 }
 
 

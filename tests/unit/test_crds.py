@@ -78,9 +78,9 @@ def test_schema_is_structural(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", list(RESOURCES))
 def test_every_property_has_a_description(kind: str) -> None:
-    """kubectl explain has something to say about every field."""
+    """kubectl explain has something to say about every field (metadata's schema is the apiserver's)."""
     for path, node in nodes(schema_of(kind)):
-        if not path.endswith(("[]", "{}")):
+        if not path.endswith(("[]", "{}")) and path != ".metadata":
             assert node.get("description"), path
 
 
