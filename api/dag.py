@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from api.pipelineconfig import Step
+
 Graph = Mapping[str, Sequence[str]]
 
 
@@ -59,3 +61,17 @@ def longest_path(graph: Graph, weight: Mapping[str, int]) -> tuple[int, list[str
         before = max((best[d] for d in _deps(graph, node)), key=lambda b: b[0], default=(0, []))
         best[node] = (before[0] + weight.get(node, 0), [*before[1], node])
     return max(best.values(), key=lambda b: b[0], default=(0, []))
+
+
+def step_graph(steps: Sequence[Step]) -> dict[str, list[str]]:
+    """`{name: dependsOn}` of a pipeline's steps (the first step wins if a name repeats)."""
+    graph: dict[str, list[str]] = {}
+    for step in steps:
+        graph.setdefault(step.name, list(step.depends_on))
+    return graph
+
+
+def ordered_steps(steps: Sequence[Step]) -> list[Step]:
+    """The steps in an order that runs each after its dependencies; raises ValueError on a cycle."""
+    by_name = {step.name: step for step in reversed(steps)}
+    return [by_name[name] for name in topological_order(step_graph(steps))]

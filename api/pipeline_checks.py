@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from api.dag import find_cycles, longest_path
+from api.dag import find_cycles, longest_path, step_graph
 from api.durations import format_duration, parse_duration
 from api.fielderrors import FieldError, child, item, suggestion
 from api.matrix import check_matrix
@@ -84,17 +84,10 @@ def _dependency_problem(name: str, dep: str, names: list[str], seen: set[str]) -
     return None
 
 
-def _graph(steps: list[Step]) -> dict[str, list[str]]:
-    graph: dict[str, list[str]] = {}
-    for step in steps:
-        graph.setdefault(step.name, list(step.depends_on))
-    return graph
-
-
 def _cycles(steps: list[Step], path: str) -> list[FieldError]:
     first = _first_index(steps)
     errors = []
-    for cycle in find_cycles(_graph(steps)):
+    for cycle in find_cycles(step_graph(steps)):
         start = first[cycle[0]]
         where = item(child(item(path, start), "dependsOn"), steps[start].depends_on.index(cycle[1]))
         message = (
@@ -130,7 +123,7 @@ def _timeouts(spec: PipelineConfigSpec, path: str, check_chain: bool) -> list[Fi
 
 def _chain_fits(spec: PipelineConfigSpec, limit: int, path: str) -> list[FieldError]:
     weights = {s.name: seconds for s in spec.steps if (seconds := _seconds(s.timeout))}
-    total, chain = longest_path(_graph(spec.steps), weights)
+    total, chain = longest_path(step_graph(spec.steps), weights)
     if total <= limit:
         return []
     parts = " + ".join(f"{name} {format_duration(weights[name])}" for name in chain if name in weights)

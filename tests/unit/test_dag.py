@@ -1,14 +1,16 @@
 """The step graph helpers (api/dag.py).
 
-Covers: topological order (declaration order among ready steps, dangling and self edges
-ignored), cycle detection and the named cycle, longest weighted path through parallel branches.
+Covers: topological order of names and of Step Structs (declaration order among ready steps,
+dangling and self edges ignored), cycle detection and the named cycle, longest weighted path
+through parallel branches.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from api.dag import find_cycles, longest_path, topological_order
+from api.dag import find_cycles, longest_path, ordered_steps, topological_order
+from api.pipelineconfig import Step
 
 
 def test_topological_order_keeps_declaration_order_among_ready_steps() -> None:
@@ -45,3 +47,14 @@ def test_longest_path_takes_the_heaviest_parallel_branch() -> None:
 def test_longest_path_of_empty_graph() -> None:
     """An empty graph has an empty path of weight 0."""
     assert longest_path({}, {}) == (0, [])
+
+
+def test_ordered_steps() -> None:
+    """Steps come back as Structs in dependency order, independent ones in written order."""
+    steps = [
+        Step(name="push", image="i", commands=[], depends_on=["build"]),
+        Step(name="test", image="i", commands=[]),
+        Step(name="build", image="i", commands=[], depends_on=["test"]),
+        Step(name="lint", image="i", commands=[]),
+    ]
+    assert [s.name for s in ordered_steps(steps)] == ["test", "lint", "build", "push"]
