@@ -39,6 +39,7 @@ from ports.resources import (
     AlreadyExists,
     AnyStatus,
     Conflict,
+    Invalid,
     NotFound,
     R,
     Resource,
@@ -109,6 +110,8 @@ class KvStore:
 
     async def apply(self, obj: R) -> R:
         kind, meta = type(obj), obj.metadata
+        if not meta.name:
+            raise Invalid(f"apply {kind.__name__}: metadata.name is required (generateName is for create)")
         for _ in range(CAS_ATTEMPTS):
             try:
                 applied = await self._modify(kind, meta.namespace, meta.name, lambda cur: merged(cur, obj))

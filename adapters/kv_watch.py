@@ -16,7 +16,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, Literal
 
-import nats.errors
 import structlog
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
@@ -55,8 +54,10 @@ async def _initial(watcher: KeyValue.KeyWatcher, wait: float) -> list[Entry]:
 
 async def next_update(watcher: KeyValue.KeyWatcher, wait: float) -> Entry | None:
     """The watcher's next entry; None marks the end of the initial entries (or a stopped watcher).
-    Raises nats.errors.TimeoutError after `wait` seconds without one."""
-    entry: object = await watcher.updates(wait)  # type: ignore[no-untyped-call]
+    Raises TimeoutError after `wait` seconds without one. Not `watcher.updates()`: its wait_for
+    can swallow a cancellation of the caller on Python 3.11; asyncio.timeout cannot."""
+    async with asyncio.timeout(wait):
+        entry: object = await watcher._updates.get()
     return entry if isinstance(entry, Entry) else None
 
 
@@ -110,7 +111,7 @@ class KvWatch(Generic[R]):
         """The next live entry, or None after `poll` seconds so reconnects are noticed."""
         try:
             return await next_update(watcher, self._poll)
-        except nats.errors.TimeoutError:
+        except TimeoutError:
             return None
 
     async def _reopen(self) -> tuple[int, KeyValue.KeyWatcher, list[Entry]]:

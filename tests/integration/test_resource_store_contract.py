@@ -6,7 +6,8 @@ a second client, stopping and starting the backend). Here: the NATS KV adapter o
 nats-server; the Kubernetes adapter subclasses it next to the control-plane fixtures.
 
 Covers: create/get/list/delete of every kind, including Secret (stringData folded into data);
-AlreadyExists on a duplicate create, NotFound on get/delete/patch of an absent object; create
+AlreadyExists on a duplicate create, NotFound on get/delete/patch of an absent object, Invalid for
+apply without a name or a status of another kind; recreate after delete gets a new uid; create
 ignores status and fills generateName; names with dots; list ordered and filtered by namespace;
 apply creates, then keeps uid/creationTimestamp/status and bumps generation only on a spec change;
 patch_status never goes behind observedSequence, drops a status for another uid, leaves the spec
@@ -19,11 +20,10 @@ surfaces as StoreUnavailable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from base64 import b64decode
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import pytest
 from msgspec.structs import replace
@@ -31,26 +31,24 @@ from msgspec.structs import replace
 from adapters.kv_store import KvStore
 from adapters.nats_server import NatsServer
 from api.meta import ObjectMeta
-from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, PipelineConfigStatus, Step
-from api.pipelinerun import PipelineRun, PipelineRunSpec, PipelineRunStatus
+from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
+from api.pipelinerun import PipelineRun
 from api.repositoryconnection import (
     RepositoryConnection,
-    RepositoryConnectionSpec,
     RepositoryConnectionStatus,
 )
 from api.secret import Secret
 from ports.resources import (
     AlreadyExists,
+    Invalid,
     NotFound,
-    Resource,
     ResourceStore,
     StoreUnavailable,
-    WatchEvent,
 )
 from tests.integration.conftest import bus_settings, eventually
+from tests.support.resources import BUILDERS, config, connection, meta, run, run_status, secret, watching
 
 T = TypeVar("T")
-REPO = "https://example.com/org/app"
 
 
 class StoreHarness(Protocol):
@@ -66,43 +64,6 @@ class StoreHarness(Protocol):
     async def start_backend(self) -> None: ...
 
 
-def meta(ns: str, name: str) -> ObjectMeta:
-    return ObjectMeta(namespace=ns, name=name, labels={"team": "a"})
-
-
-def config(ns: str, name: str = "app-ci", image: str = "alpine") -> PipelineConfig:
-    steps = [Step(name="test", image=image, commands=["make test"])]
-    return PipelineConfig(metadata=meta(ns, name), spec=PipelineConfigSpec(repository=REPO, steps=steps))
-
-
-def run(ns: str, name: str = "app-ci-1") -> PipelineRun:
-    return PipelineRun(
-        metadata=meta(ns, name), spec=PipelineRunSpec(pipeline_config_ref="app-ci", commit="abcdef1")
-    )
-
-
-def connection(ns: str, name: str = "app-repo") -> RepositoryConnection:
-    spec = RepositoryConnectionSpec(repository=REPO, provider="github", webhook_secret_ref="hook")
-    return RepositoryConnection(metadata=meta(ns, name), spec=spec)
-
-
-def secret(ns: str, name: str = "hook") -> Secret:
-    return Secret(metadata=meta(ns, name), string_data={"webhook-secret": "s3cret"})
-
-
-# Any: one test body runs over every kind, which the constrained TypeVar R cannot express.
-BUILDERS: dict[str, Callable[[str], Any]] = {
-    "PipelineConfig": config,
-    "PipelineRun": run,
-    "RepositoryConnection": connection,
-    "Secret": secret,
-}
-
-
-def run_status(seq: int, phase: str = "Running") -> PipelineRunStatus:
-    return PipelineRunStatus(phase=phase, observed_sequence=seq)  # type: ignore[arg-type]
-
-
 async def settled(call: Callable[[], Awaitable[T]]) -> T:
     """`call()` retried while the backend is still coming back (StoreUnavailable)."""
 
@@ -113,39 +74,6 @@ async def settled(call: Callable[[], Awaitable[T]]) -> T:
             return None
 
     return (await eventually(attempt, deadline=30.0))[0]
-
-
-class Recorder:
-    """Runs one watch in a task and queues its events, so a test can await them with a deadline."""
-
-    def __init__(self, events: AsyncIterator[WatchEvent]) -> None:
-        self._queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
-        self._task = asyncio.create_task(self._pump(events))
-
-    async def _pump(self, events: AsyncIterator[WatchEvent]) -> None:
-        async for event in events:
-            await self._queue.put(event)
-
-    async def next(self, deadline: float = 10.0) -> tuple[str, str, Resource]:
-        event = await asyncio.wait_for(self._queue.get(), deadline)
-        return event.type, event.object.metadata.name, event.object
-
-    async def take(self, count: int, deadline: float = 10.0) -> list[tuple[str, str]]:
-        return [(t, n) for t, n, _ in [await self.next(deadline) for _ in range(count)]]
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-
-@contextlib.asynccontextmanager
-async def watching(store: ResourceStore, kind: type[Any], ns: str | None) -> AsyncIterator[Recorder]:
-    recorder = Recorder(store.watch(kind, ns))
-    try:
-        yield recorder
-    finally:
-        await recorder.stop()
 
 
 class ResourceStoreContract:
@@ -278,6 +206,16 @@ class ResourceStoreContract:
         status = RepositoryConnectionStatus(webhook_url="http://x/webhooks/github", observed_sequence=1)
         with pytest.raises(NotFound):
             await h.store.patch_status(RepositoryConnection, h.namespace, "nope", status)
+
+    async def test_malformed_requests_are_invalid(self, store_harness: StoreHarness) -> None:
+        """apply without a name, and a status of another kind, are refused with Invalid."""
+        store, ns = store_harness.store, store_harness.namespace
+        await store.create(run(ns))
+        nameless = replace(config(ns), metadata=ObjectMeta(namespace=ns, generate_name="app-"))
+        with pytest.raises(Invalid):
+            await store.apply(nameless)
+        with pytest.raises(Invalid):
+            await store.patch_status(PipelineRun, ns, "app-ci-1", PipelineConfigStatus(total_runs=1))
 
     async def test_concurrent_status_writers_end_at_the_highest(self, store_harness: StoreHarness) -> None:
         """Interleaved writers on two clients leave the highest observedSequence stored."""
