@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import msgspec
 
-from api.fielderrors import FieldError, child, suggestion
+from api.fielderrors import FieldError, child, describe, suggestion
 from api.manifests import check_struct, decode
 from api.meta import API_VERSION, ObjectMeta
 from api.pipeline_checks import check_pipeline_spec
@@ -101,6 +101,8 @@ def _check_type(data: dict[object, object]) -> list[FieldError]:
     known = ", ".join(KINDS)
     if kind is None:
         return [FieldError(path="kind", message=f"required field is missing: add kind (one of {known})")]
+    if not isinstance(kind, str):
+        return [FieldError(path="kind", message=f"expected a string (one of {known}), got {describe(kind)}")]
     if kind not in KINDS:
         hint = suggestion(str(kind), KINDS) or f"; c8s validates {known}"
         return [FieldError(path="kind", message=f'unknown kind "{kind}"{hint}')]
