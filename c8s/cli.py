@@ -11,9 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from c8s import validate_cmd
+from adapters.structured_logging import configure
+from c8s import apply_cmd, cancel_cmd, events_cmd, get_cmd, run_cmd, validate_cmd
 
-SUBCOMMANDS = [validate_cmd]
+SUBCOMMANDS = [apply_cmd, get_cmd, run_cmd, cancel_cmd, events_cmd, validate_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (0 ok, 1 failure, 2 usage error)."""
     args = build_parser().parse_args(argv)
+    # Library diagnostics (reconnect notices) would mix with the command's output; errors the
+    # user must see are printed by the commands themselves, as one line.
+    configure("c8s", "error")
     code: int = args.handler(args)
     return code
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from api.validation import validate_manifest
+from api.validation import Validated, validate_manifest
 from c8s.manifest_files import ParseError, documents, manifest_files
 
 
@@ -87,11 +87,16 @@ def _check_text(name: str, text: str, out: TextIO) -> tuple[int, int]:
             continue
         objects += 1
         result = validate_manifest(document)
-        label = f"{result.kind}/{result.name if result.name != '?' else f'#{number}'}"
-        for error in result.errors:
-            print(f"{name}: {label}: {error}", file=out)
+        for line in error_lines(name, number, result):
+            print(line, file=out)
         errors += len(result.errors)
     return objects, errors
+
+
+def error_lines(name: str, number: int, result: Validated) -> list[str]:
+    """`<file>: <Kind>/<name>: <field path>: <message>` for each error of the `number`th document."""
+    label = f"{result.kind}/{result.name if result.name != '?' else f'#{number}'}"
+    return [f"{name}: {label}: {error}" for error in result.errors]
 
 
 def _plural(n: int, word: str) -> str:
