@@ -1,8 +1,9 @@
 """The git providers c8s takes webhooks from, behind one shape (pure: no I/O).
 
-`PROVIDERS[name]` gives three functions: `envelope(headers, body)` (delivery id, event name and
-repository URLs, read before any signature can be checked), `verify(headers, body, secret)` and
-`interpret(envelope, headers, body)` (the event as a Delivery, or a Refusal with its status).
+`PROVIDERS[name]` gives `delivery_id(headers, body)` and three functions: `envelope(headers, body)`
+(delivery id, event name and repository URLs, read before any signature can be checked),
+`verify(headers, body, secret)` and `interpret(envelope, headers, body)` (the event as a Delivery,
+or a Refusal with its status).
 Headers are passed with lower-case names.
 """
 
@@ -12,19 +13,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.webhook.providers import bitbucket, github, gitlab
-from services.webhook.providers.model import Delivery, Envelope, Headers, ProviderName, Refusal
+from services.webhook.providers.model import Delivery, Envelope, Headers, ProviderName, Refusal, delivery_id
 
 
 @dataclass(frozen=True)
 class Provider:
     name: ProviderName
+    delivery_headers: tuple[str, ...]
     envelope: Callable[[Headers, bytes], Envelope | Refusal]
     verify: Callable[[Headers, bytes, bytes], bool]
     interpret: Callable[[Envelope, Headers, bytes], Delivery | Refusal]
 
+    def delivery_id(self, headers: Headers, body: bytes) -> str:
+        """The delivery id, known even when the body cannot be read (for the rejection event)."""
+        return delivery_id(headers, self.delivery_headers, body)
+
 
 PROVIDERS: dict[str, Provider] = {
-    m.NAME: Provider(name=m.NAME, envelope=m.envelope, verify=m.verify, interpret=m.interpret)
+    m.NAME: Provider(
+        name=m.NAME,
+        delivery_headers=m.DELIVERY_HEADERS,
+        envelope=m.envelope,
+        verify=m.verify,
+        interpret=m.interpret,
+    )
     for m in (github, gitlab, bitbucket)
 }
 

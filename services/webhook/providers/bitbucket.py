@@ -34,6 +34,8 @@ from services.webhook.providers.model import (
 from services.webhook.providers.signatures import verify_hmac
 
 NAME: Final = "bitbucket"
+#: Where the delivery id is, in order of preference.
+DELIVERY_HEADERS = ("X-Request-UUID",)
 EVENTS = ("repo:push", "pullrequest:created", "pullrequest:updated")
 REF_KINDS: dict[str, EventKind] = {
     "branch": "push",
@@ -121,7 +123,7 @@ def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
     found = parsed.repository.urls() if parsed.repository else ()
     if not found:
         return Refusal(status=400, reason="payload names no repository (repository.links.html.href)")
-    delivery = delivery_id(headers, ("X-Request-UUID",), body)
+    delivery = delivery_id(headers, DELIVERY_HEADERS, body)
     event = header(headers, "X-Event-Key")
     return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
 

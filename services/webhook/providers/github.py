@@ -35,6 +35,8 @@ from services.webhook.providers.model import (
 from services.webhook.providers.signatures import verify_hmac
 
 NAME: Final = "github"
+#: Where the delivery id is, in order of preference.
+DELIVERY_HEADERS = ("X-GitHub-Delivery",)
 EVENTS = ("push", "pull_request", "ping")
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
@@ -92,7 +94,7 @@ def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
     found = urls(repo.clone_url, repo.html_url, repo.ssh_url, repo.git_url)
     if not found:
         return Refusal(status=400, reason="payload names no repository (repository.clone_url/html_url)")
-    delivery = delivery_id(headers, ("X-GitHub-Delivery",), body)
+    delivery = delivery_id(headers, DELIVERY_HEADERS, body)
     event = header(headers, "X-GitHub-Event")
     return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
 

@@ -35,6 +35,8 @@ from services.webhook.providers.model import (
 from services.webhook.providers.signatures import verify_token
 
 NAME: Final = "gitlab"
+#: Where the delivery id is, in order of preference.
+DELIVERY_HEADERS = ("Idempotency-Key", "X-Gitlab-Event-UUID")
 EVENTS = ("Push Hook", "Tag Push Hook", "Merge Request Hook")
 MR_ACTIONS = frozenset({"open", "reopen", "update"})
 
@@ -97,7 +99,7 @@ def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
     found = urls(*(u for p in projects for u in p.urls()))
     if not found:
         return Refusal(status=400, reason="payload names no repository (project.git_http_url/web_url)")
-    delivery = delivery_id(headers, ("Idempotency-Key", "X-Gitlab-Event-UUID"), body)
+    delivery = delivery_id(headers, DELIVERY_HEADERS, body)
     event = header(headers, "X-Gitlab-Event")
     return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
 

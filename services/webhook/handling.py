@@ -1,0 +1,240 @@
+"""One webhook delivery, from raw request to reply: the receiver's decisions and their effects.
+
+Order (each step answers and stops when it refuses): read the envelope (400) -> find the
+RepositoryConnections of the repository for this provider (404) -> verify the signature with each
+one's Secret (401; nothing is created for a connection that does not verify) -> interpret the event
+(400 unsupported or malformed, 200 ignored or ping) -> a recorded delivery id answers 200
+"duplicate delivery" -> per connection: its PipelineConfig (422 when missing), branch filters
+(200), one PipelineRun per matrix combination (AlreadyExists counts as created) -> publish the
+decisions -> record the delivery id once runs exist -> 202 with the run names.
+
+Every decision is published as WebhookAccepted or WebhookRejected (one per connection concerned).
+A store or bus failure propagates as a ports error; the HTTP layer answers it with 503, which the
+provider retries, and the retry converges: runs already created are found by name, events already
+published are dropped by their message id, and the delivery is recorded last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from base64 import b64decode
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from msgspec import Struct, field
+
+from api.pipelineconfig import PipelineConfig
+from api.pipelinerun import PipelineRun
+from api.repositoryconnection import RepositoryConnection
+from api.secret import Secret
+from events.webhook import WebhookAccepted, WebhookEvents, WebhookRejected
+from ports.bus import Bus
+from ports.deliveries import DeliveryLog
+from ports.resources import AlreadyExists, NotFound, ResourceStore
+from services.webhook.providers import PROVIDERS, Delivery, Headers, Provider, Refusal
+from services.webhook.triggering import branch_refusal, delivery_key, plan_runs
+
+SECRET_KEY = "webhook-secret"
+UNVERIFIED = "signature missing or invalid"
+#: When several connections decide differently and none started runs, the reply is the first of these.
+_PRIORITY = (422, 400, 200)
+
+
+class Reply(Struct, frozen=True, kw_only=True):
+    """What the provider is answered."""
+
+    status: int
+    reason: str
+    runs: list[str] = field(default_factory=list)
+
+
+class Connections(Protocol):
+    async def lookup(self, provider: str, keys: frozenset[str]) -> list[RepositoryConnection]:
+        """The RepositoryConnections of `provider` whose repository has one of the keys."""
+        ...
+
+
+class Context(Struct, frozen=True, kw_only=True):
+    """The identity of the delivery being handled, shared by every event it leads to."""
+
+    provider: str
+    delivery: str
+    at: datetime
+    repository: str = ""
+
+    def rejected(self, refusal: Refusal, connection: RepositoryConnection | None = None) -> WebhookRejected:
+        ns, name = _where(connection)
+        repository = connection.spec.repository if connection else self.repository
+        return WebhookRejected(
+            at=self.at, provider=self.provider, delivery=self.delivery, status=refusal.status,
+            reason=refusal.reason, namespace=ns, connection=name, repository=repository,
+        )  # fmt: skip
+
+    def accepted(
+        self, connection: RepositoryConnection, delivery: Delivery, runs: list[str]
+    ) -> WebhookAccepted:
+        ns, name = _where(connection)
+        return WebhookAccepted(
+            at=self.at, provider=self.provider, delivery=self.delivery, event=delivery.kind,
+            namespace=ns, connection=name, repository=connection.spec.repository,
+            commit=delivery.commit, branch=delivery.branch, runs=runs,
+        )  # fmt: skip
+
+
+class Webhooks:
+    """The receiver's logic over its ports; `handle` is called once per request."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        bus: Bus,
+        deliveries: DeliveryLog,
+        connections: Connections,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store, self._bus, self._deliveries = store, bus, deliveries
+        self._connections, self._clock = connections, clock
+
+    async def handle(self, provider_name: str, headers: Headers, body: bytes) -> Reply:
+        provider = PROVIDERS[provider_name]
+        ctx = Context(provider=provider.name, delivery=provider.delivery_id(headers, body), at=self._clock())
+        env = provider.envelope(headers, body)
+        if isinstance(env, Refusal):
+            return await self._refuse(ctx, env, [])
+        ctx = Context(
+            provider=ctx.provider, delivery=ctx.delivery, at=ctx.at, repository=env.repository_urls[0]
+        )
+        matching = await self._connections.lookup(provider.name, env.repository_keys)
+        if not matching:
+            reason = f"no {provider.name} RepositoryConnection for {env.repository_urls[0][:256]}"
+            return await self._refuse(ctx, Refusal(status=404, reason=reason), [])
+        verified = await self._verified(ctx, provider, headers, body, matching)
+        if not verified:
+            return Reply(status=401, reason=UNVERIFIED)
+        return await self._verified_delivery(ctx, provider.interpret(env, headers, body), verified)
+
+    async def too_large(self, provider_name: str, headers: Headers, limit: int) -> Reply:
+        """The 413 decision for a body over `limit` bytes (which was not read)."""
+        provider = PROVIDERS[provider_name]
+        ctx = Context(provider=provider.name, delivery=provider.delivery_id(headers, b""), at=self._clock())
+        return await self._refuse(ctx, Refusal(status=413, reason=f"body larger than {limit} bytes"), [])
+
+    async def _verified_delivery(
+        self, ctx: Context, parsed: Delivery | Refusal, connections: list[RepositoryConnection]
+    ) -> Reply:
+        if isinstance(parsed, Refusal):
+            return await self._refuse(ctx, parsed, connections)
+        if parsed.kind == "ping":
+            return await self._refuse(
+                ctx, Refusal(status=200, reason="pong: signature verified"), connections
+            )
+        key = delivery_key(ctx.provider, ctx.delivery)
+        if await self._deliveries.seen(key):
+            return await self._refuse(ctx, Refusal(status=200, reason="duplicate delivery"), connections)
+        replies = [await self._trigger(ctx, c, parsed) for c in connections]
+        reply = combine(replies)
+        if reply.status == 202:
+            await self._deliveries.record(key, ctx.at.isoformat().encode())
+        return reply
+
+    async def _verified(
+        self,
+        ctx: Context,
+        provider: Provider,
+        headers: Headers,
+        body: bytes,
+        connections: list[RepositoryConnection],
+    ) -> list[RepositoryConnection]:
+        """The connections whose secret verifies the request; a 401 event for each of the others."""
+        verified, rejected = [], []
+        for connection in connections:
+            secret, problem = await self._secret(connection)
+            if not problem and not provider.verify(headers, body, secret):
+                problem = "signature does not match the webhook secret"
+            if problem:
+                rejected.append(ctx.rejected(Refusal(status=401, reason=problem), connection))
+            else:
+                verified.append(connection)
+        await self._publish(rejected)
+        return verified
+
+    async def _secret(self, connection: RepositoryConnection) -> tuple[bytes, str]:
+        """(secret, "") or (b"", why there is none)."""
+        ref, ns = connection.spec.webhook_secret_ref, connection.metadata.namespace
+        if not ref:
+            return b"", "the RepositoryConnection has no webhookSecretRef: unsigned webhooks are refused"
+        try:
+            secret = await self._store.get(Secret, ns, ref)
+        except NotFound:
+            return b"", f"Secret {ns}/{ref} (webhookSecretRef) does not exist"
+        value = secret_value(secret)
+        if not value:
+            return b"", f"Secret {ns}/{ref} has no key {SECRET_KEY}"
+        return value, ""
+
+    async def _trigger(self, ctx: Context, connection: RepositoryConnection, delivery: Delivery) -> Reply:
+        config = await self._config(connection)
+        if isinstance(config, Refusal):
+            return await self._refuse(ctx, config, [connection])
+        filtered = branch_refusal(config, delivery)
+        planned = filtered or plan_runs(connection, config, delivery, ctx.at)
+        if isinstance(planned, Refusal):
+            return await self._refuse(ctx, planned, [connection])
+        runs = await asyncio.gather(*(self._create(run) for run in planned))
+        await self._publish([ctx.accepted(connection, delivery, list(runs))])
+        return Reply(status=202, reason="accepted", runs=list(runs))
+
+    async def _config(self, connection: RepositoryConnection) -> PipelineConfig | Refusal:
+        ref, ns = connection.spec.pipeline_config_ref, connection.metadata.namespace
+        where = f"RepositoryConnection {ns}/{connection.metadata.name}"
+        if not ref:
+            return Refusal(status=422, reason=f"{where} has no pipelineConfigRef")
+        try:
+            return await self._store.get(PipelineConfig, ns, ref)
+        except NotFound:
+            return Refusal(
+                status=422, reason=f"PipelineConfig {ns}/{ref} (pipelineConfigRef of {where}) does not exist"
+            )
+
+    async def _create(self, run: PipelineRun) -> str:
+        """The run's name, whether this call or an earlier delivery of the same event created it."""
+        with contextlib.suppress(AlreadyExists):
+            await self._store.create(run)
+        return run.metadata.name
+
+    async def _refuse(
+        self, ctx: Context, refusal: Refusal, connections: Sequence[RepositoryConnection]
+    ) -> Reply:
+        events = [ctx.rejected(refusal, c) for c in connections] or [ctx.rejected(refusal)]
+        await self._publish(events)
+        return Reply(status=refusal.status, reason=refusal.reason)
+
+    async def _publish(self, events: Sequence[WebhookEvents]) -> None:
+        if events:
+            await self._bus.publish_many(events)
+
+
+def combine(replies: list[Reply]) -> Reply:
+    """202 with every run when any connection started runs; else the most telling refusal."""
+    runs = [name for reply in replies if reply.status == 202 for name in reply.runs]
+    if any(reply.status == 202 for reply in replies):
+        return Reply(status=202, reason="accepted", runs=list(dict.fromkeys(runs)))
+    return min(replies, key=lambda r: _PRIORITY.index(r.status) if r.status in _PRIORITY else len(_PRIORITY))
+
+
+def secret_value(secret: Secret) -> bytes:
+    """The webhook secret: `data` (base64, as the apiserver stores it) or `stringData`."""
+    if encoded := secret.data.get(SECRET_KEY):
+        try:
+            return b64decode(encoded, validate=True)
+        except ValueError:
+            return b""
+    return secret.string_data.get(SECRET_KEY, "").encode()
+
+
+def _where(connection: RepositoryConnection | None) -> tuple[str, str]:
+    if connection is None:
+        return "", ""
+    return connection.metadata.namespace, connection.metadata.name

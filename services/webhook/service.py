@@ -1,0 +1,108 @@
+"""The webhook receiver process: its ports wired together, the connection index kept current, the
+HTTP server run until the stop signal.
+
+The index of RepositoryConnections is filled by a list at start-up (the receiver is ready once it
+is) and kept current by the store's watch, re-opened after a failure. A lookup that finds nothing
+for a provider lists the store once more before answering 404, so a connection applied a moment
+before its first webhook (`c8s dev up --demo` does exactly that) is found; concurrent misses share
+one list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+
+from adapters import wiring
+from adapters.kv_deliveries import KvDeliveryLog
+from api.repositoryconnection import RepositoryConnection
+from ports.resources import ResourceStore, StoreError
+from services.webhook.config import WebhookSettings
+from services.webhook.handling import Webhooks
+from services.webhook.http import Limits, make_app, start
+from services.webhook.index import ConnectionIndex
+
+log = structlog.get_logger("c8s.webhook")
+WATCH_RETRY_SECONDS = 1.0
+
+
+class WatchedConnections:
+    """The Connections port over an index that follows the store."""
+
+    def __init__(self, store: ResourceStore) -> None:
+        self._store = store
+        self.index = ConnectionIndex()
+        self.ready = asyncio.Event()
+        self._fresh: asyncio.Task[ConnectionIndex] | None = None
+
+    async def lookup(self, provider: str, keys: frozenset[str]) -> list[RepositoryConnection]:
+        found = _of(provider, self.index.lookup(keys))
+        if found:
+            return found
+        return _of(provider, (await self._listed()).lookup(keys))
+
+    async def follow(self) -> None:
+        """List, then apply every watch event; on a store failure wait and start over. Never returns."""
+        while True:
+            try:
+                await self._follow_once()
+            except StoreError as e:
+                log.warning("webhook.watch_failed", error=str(e))
+            await asyncio.sleep(WATCH_RETRY_SECONDS)
+
+    async def _follow_once(self) -> None:
+        listed = await self._store.list(RepositoryConnection)
+        for connection in listed:
+            self.index.upsert(connection)
+        self.ready.set()
+        async for event in self._store.watch(RepositoryConnection):
+            self.index.apply(event)
+
+    async def _listed(self) -> ConnectionIndex:
+        if self._fresh is None or self._fresh.done():
+            self._fresh = asyncio.create_task(self._list())
+        return await asyncio.shield(self._fresh)
+
+    async def _list(self) -> ConnectionIndex:
+        return ConnectionIndex(await self._store.list(RepositoryConnection))
+
+
+def _of(provider: str, connections: list[RepositoryConnection]) -> list[RepositoryConnection]:
+    return [c for c in connections if c.spec.provider == provider]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def serve(settings: WebhookSettings, stop: asyncio.Event) -> None:
+    bus = await wiring.connect_bus(settings, "webhook")
+    try:
+        store = await wiring.open_store(settings, bus)
+        deliveries = await KvDeliveryLog.open(bus.connection, settings.delivery_ttl_seconds)
+        connections = WatchedConnections(store)
+        webhooks = Webhooks(store, bus, deliveries, connections, now)
+        limits = Limits(settings.max_body_bytes, settings.deadline_seconds)
+        app = make_app(webhooks, lambda: connections.ready.is_set() and bus.connection.is_connected, limits)
+        await _run(app, connections, settings, stop)
+    finally:
+        await bus.close()
+
+
+async def _run(
+    app: web.Application, connections: WatchedConnections, settings: WebhookSettings, stop: asyncio.Event
+) -> None:
+    follower = asyncio.create_task(connections.follow())
+    runner, url = await start(app, settings.listen_host, settings.listen_port)
+    log.info("webhook.listening", url=url)
+    try:
+        await stop.wait()
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        await runner.cleanup()
