@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from events.codec import AnyEvent
 from events.run import ArtifactUploaded, RunEvent, StepEvent
-from events.webhook import WebhookEvent
+from events.webhook import WebhookAccepted, WebhookRejected
 
 RUN_STREAM = "C8S_RUNS"
 RUN_SUBJECTS = "c8s.run.>"
@@ -56,11 +56,21 @@ def subject_of(event: AnyEvent) -> str:
 
 def message_id(event: AnyEvent) -> str:
     """The identity of the fact: the same fact published twice gets the same id."""
-    if isinstance(event, WebhookEvent):
-        return f"{event.provider}:{event.delivery}"
+    if isinstance(event, WebhookAccepted | WebhookRejected):
+        return _webhook_message_id(event)
     parts = [event.uid, event.type]
     if isinstance(event, StepEvent):
         parts.append(event.step)
     if isinstance(event, ArtifactUploaded):
         parts.append(event.path)
+    return ":".join(parts)
+
+
+def _webhook_message_id(event: WebhookAccepted | WebhookRejected) -> str:
+    """One delivery may concern several connections (one repository connected in two namespaces)
+    and get different decisions over time (401 until the secret is fixed, then accepted; accepted,
+    then "duplicate delivery"): each (connection, decision) is its own fact."""
+    parts = [event.provider, event.delivery, event.namespace, event.connection, event.type]
+    if isinstance(event, WebhookRejected):
+        parts.append(str(event.status))
     return ":".join(parts)
