@@ -160,7 +160,7 @@ class KvStore:
         def patched(current: R) -> R | None:
             if isinstance(current, Secret) or stale(current, status, uid):
                 return None
-            return replace(current, status=status)
+            return current if current.status == status else replace(current, status=status)
 
         return await self._modify(kind, namespace, name, patched)
 

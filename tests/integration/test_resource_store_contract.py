@@ -175,11 +175,13 @@ class ResourceStoreContract:
         assert await store.get(PipelineConfig, ns, "app-ci") == again
 
     async def test_patch_status_never_goes_backwards(self, store_harness: StoreHarness) -> None:
-        """A status with a lower observedSequence is dropped; equal or higher is written."""
+        """A lower observedSequence is dropped, the same status is a no-op, a higher one is written."""
         store, ns = store_harness.store, store_harness.namespace
         await store.create(run(ns))
         written = await store.patch_status(PipelineRun, ns, "app-ci-1", run_status(5))
         assert written is not None and written.status == run_status(5)
+        same = await store.patch_status(PipelineRun, ns, "app-ci-1", run_status(5))
+        assert same is not None and same.metadata.resource_version == written.metadata.resource_version
         assert await store.patch_status(PipelineRun, ns, "app-ci-1", run_status(3, "Pending")) is None
         assert (await store.get(PipelineRun, ns, "app-ci-1")).status == run_status(5)
         assert await store.patch_status(PipelineRun, ns, "app-ci-1", run_status(7, "Succeeded")) is not None
