@@ -67,9 +67,14 @@ class NatsBus:
         return [int(a.seq) for a in acks]
 
     async def consume(
-        self, durable: str, subjects: Sequence[str], handler: Handler, stop: StopSignal
+        self,
+        durable: str,
+        subjects: Sequence[str],
+        handler: Handler,
+        stop: StopSignal,
+        concurrency: int = 1,
     ) -> None:
-        await PullConsumer(self._conn, durable, subjects, handler, stop).run()
+        await PullConsumer(self._conn, durable, subjects, handler, stop, concurrency).run()
 
     async def history(self, subject: str) -> list[Received]:
         return await history(self._conn, subject)

@@ -1,4 +1,5 @@
-"""A durable JetStream pull consumer feeding catalog events to a handler, one message at a time.
+"""A durable JetStream pull consumer feeding catalog events to a handler, one message at a time
+(or up to `concurrency` at once).
 
 Invariants:
 - Position is the server's: a message is acked only after its handler returned, so a crash or a
@@ -6,6 +7,12 @@ Invariants:
 - One message at a time, in stream order: a batch is fetched, then handled sequentially. A message
   naked with RetryLater comes back after its delay, after later messages (at-least-once, not
   strictly ordered across retries).
+- With concurrency N > 1 (adapters.nats_inflight.HandlerPool): only as many messages are fetched
+  as there are free slots, each is handled in its own task and settled when its handler returns,
+  in no particular order; on stop, handlers still running are cancelled and their messages handed
+  back; the first unexpected exception of a handler stops the consumer and propagates.
+- Fetched, unsettled messages get an in-progress heartbeat (adapters.nats_inflight.Heartbeat), so a
+  handler may run longer than ack_wait; a dead process stops the heartbeat and its messages return.
 - Undecodable body -> term (kept in the stream for inspection, never redelivered, logged);
   RetryLater -> nak(delay); any other exception -> the rest of the batch is naked for prompt
   redelivery and the exception propagates (crash and be restarted).
@@ -32,6 +39,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.nats_connection import NatsConnection
 from adapters.nats_errors import NATS_ERRORS, NotFound, translate, translated
+from adapters.nats_inflight import HandlerPool, Heartbeat
 from adapters.nats_streams import ensure_stream, stream_of
 from events.codec import UndecodableEvent, decode
 from ports.bus import Handler, Received, RetryLater, StopSignal
@@ -45,7 +53,13 @@ class PullConsumer:
     """Runs one durable consumer until `stop` is set or a handler raises."""
 
     def __init__(
-        self, conn: NatsConnection, durable: str, subjects: Sequence[str], handler: Handler, stop: StopSignal
+        self,
+        conn: NatsConnection,
+        durable: str,
+        subjects: Sequence[str],
+        handler: Handler,
+        stop: StopSignal,
+        concurrency: int = 1,
     ) -> None:
         self._conn = conn
         self._settings = conn.settings
@@ -59,30 +73,47 @@ class PullConsumer:
         self._ensured = False
         self._idle_since = time.monotonic()
         self._log = log.bind(consumer=durable, stream=self._stream)
+        self._heartbeat = Heartbeat(self._settings.ack_wait)
+        self._pool = HandlerPool(concurrency) if concurrency > 1 else None
 
     async def run(self) -> None:
-        backoff = 0.1
+        beating = asyncio.create_task(self._heartbeat.run())
         try:
-            while not self._stop.is_set():
-                try:
-                    msgs = await self._next_batch()
-                except (BusUnavailable, NotFound) as e:
-                    backoff = await self._wait_for_server(e, backoff)
-                    continue
-                backoff = 0.1
-                await self._handle_batch(msgs)
+            await self._loop()
         finally:
+            beating.cancel()
+            if self._pool is not None:
+                await self._pool.close()
             await self._drop_subscription()
 
-    async def _next_batch(self) -> list[Msg]:
+    async def _loop(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            size = self._settings.fetch_batch
+            if self._pool is not None:
+                size = min(size, await self._pool.wait_free(self._stop))
+                if self._pool.failure is not None:
+                    raise self._pool.failure
+                if size == 0:
+                    continue
+            try:
+                msgs = await self._next_batch(size)
+            except (BusUnavailable, NotFound) as e:
+                backoff = await self._wait_for_server(e, backoff)
+                continue
+            backoff = 0.1
+            await self._handle_batch(msgs)
+
+    async def _next_batch(self, size: int) -> list[Msg]:
         if not self._conn.is_connected:
             raise BusUnavailable("disconnected")
         sub = await self._subscription()
         async with translated(f"fetch from {self._durable}"):
             try:
-                msgs = await sub.fetch(self._settings.fetch_batch, timeout=self._settings.fetch_timeout)
+                msgs = await sub.fetch(size, timeout=self._settings.fetch_timeout)
             except nats.errors.TimeoutError:
                 msgs = []
+        self._heartbeat.hold(msgs)
         if msgs:
             self._idle_since = time.monotonic()
         elif time.monotonic() - self._idle_since > self._settings.stall_check:
@@ -147,6 +178,10 @@ class PullConsumer:
                 await sub.unsubscribe()
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
+        if self._pool is not None:
+            for msg in msgs:
+                self._pool.spawn(self._handle_owned(msg))
+            return
         for i, msg in enumerate(msgs):
             if self._stop.is_set():
                 await _release(msgs[i:])
@@ -156,6 +191,18 @@ class PullConsumer:
             except BaseException:
                 await _release(msgs[i:])
                 raise
+            finally:
+                self._heartbeat.forget(msg)
+
+    async def _handle_owned(self, msg: Msg) -> None:
+        """One message in its own task: handled and settled, or handed back on failure or cancel."""
+        try:
+            await self._handle(msg)
+        except BaseException:
+            await _release([msg])
+            raise
+        finally:
+            self._heartbeat.forget(msg)
 
     async def _handle(self, msg: Msg) -> None:
         seq, delivered = position(msg.reply)

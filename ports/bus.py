@@ -5,6 +5,11 @@ Contract (checked by tests/integration/test_bus_contract.py against every adapte
   stores it once and returns the same stream sequence;
 - a consumer is durable: after a crash or restart it resumes after the last acked message;
 - a handler that returns normally acks; one that raises RetryLater is redelivered after the delay;
+- a handler may run longer than the adapter's ack wait: while it runs its message is kept in
+  progress (not redelivered); if the process dies, the message is redelivered;
+- consume(..., concurrency=N) runs up to N handlers at once, each message settled when its own
+  handler returns, in no order between them; on stop, handlers still running are cancelled and
+  their messages redelivered (handlers must tolerate cancellation);
   a body that is not a catalog event is terminated (kept in the stream for inspection) and never
   reaches a handler; any other exception propagates and stops the consumer (crash, restart);
 - history(subject) replays every stored event on a subject in order, without a durable consumer.
@@ -58,10 +63,15 @@ class Bus(Protocol):
         ...
 
     async def consume(
-        self, durable: str, subjects: Sequence[str], handler: Handler, stop: StopSignal
+        self,
+        durable: str,
+        subjects: Sequence[str],
+        handler: Handler,
+        stop: StopSignal,
+        concurrency: int = 1,
     ) -> None:
         """Feed every event on `subjects` to `handler` through the durable consumer `durable`,
-        in stream order per subject, until `stop` is set."""
+        in stream order per subject (concurrency 1), until `stop` is set."""
         ...
 
     async def history(self, subject: str) -> list[Received]:
