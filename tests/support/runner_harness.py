@@ -70,13 +70,19 @@ def ident(run: str, uid: str) -> ev.RunIdentity:
 
 
 def run_events(
-    step: Step, *, repository: str, commit: str, run: str = "app-ci-1", uid: str = "uid-1"
+    step: Step,
+    *,
+    repository: str,
+    commit: str,
+    run: str = "app-ci-1",
+    uid: str = "uid-1",
+    auth_secret_ref: str | None = None,
 ) -> list[AnyEvent]:
     spec = PipelineRunSpec(pipeline_config_ref=CONFIG, commit=commit, branch="main")
     snapshot = PipelineConfigSpec(repository=repository, steps=[step])
     return [
         ev.RunRequested(spec=spec, **ident(run, uid)),
-        ev.RunAccepted(config=CONFIG, snapshot=snapshot, **ident(run, uid)),
+        ev.RunAccepted(config=CONFIG, snapshot=snapshot, auth_secret_ref=auth_secret_ref, **ident(run, uid)),
         ev.StepScheduled(step=step.name, job_name=job_name(run, step.name), **ident(run, uid)),
     ]
 
