@@ -93,7 +93,10 @@ class KvWatch(Generic[R]):
             while not self._ended():
                 if self._conn.generation != generation:
                     await stop_watcher(watcher)
-                    generation, watcher, entries = await self._reopen()
+                    reopened = await self._reopen()
+                    if reopened is None:
+                        return
+                    generation, watcher, entries = reopened
                     for event in self._relisted(entries):
                         yield event
                     continue
@@ -114,21 +117,21 @@ class KvWatch(Generic[R]):
         except TimeoutError:
             return None
 
-    async def _reopen(self) -> tuple[int, KeyValue.KeyWatcher, list[Entry]]:
-        """A new watcher after a reconnect; retried while the server is still away."""
-        while True:
+    async def _reopen(self) -> tuple[int, KeyValue.KeyWatcher, list[Entry]] | None:
+        """A new watcher after a reconnect, retried while the server is still away; None once
+        the store or connection is closed."""
+        while not self._ended():
             await self._conn.wait_reconnected(self._timeout)
             generation = self._conn.generation
             try:
                 watcher, entries = await open_watcher(self._kv, self._pattern, self._timeout)
             except StoreUnavailable as e:
-                if self._ended():
-                    raise
                 log.info("kv.watch.retry", bucket=self._kv._name, error=str(e))
                 await asyncio.sleep(self._conn.settings.reconnect_time_wait)
                 continue
             log.info("kv.watch.reopened", bucket=self._kv._name, generation=generation)
             return generation, watcher, entries
+        return None
 
     def _relisted(self, entries: list[Entry]) -> Iterator[WatchEvent]:
         """Events that bring the caller from what it was sent to the snapshot `entries`."""
