@@ -5,7 +5,7 @@ environment, the run's variables and its secrets; the exit code is recorded; the
 command fails the step; artifacts matching `**` globs are uploaded and announced; a checkout
 failure fails the step (redacted message) without stopping the runner; the step timeout and a
 cancelled or timed-out run kill the whole process group; a redelivered StepScheduled never runs
-a step twice.
+a step twice; steps beyond max_parallel_steps wait for a free slot.
 """
 
 from __future__ import annotations
@@ -247,3 +247,28 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+async def test_steps_beyond_max_parallel_wait_for_a_free_slot(
+    env: RunnerEnv, served: Served, tmp_path: Path
+) -> None:
+    """With one slot, a second run's step is handed back (redelivered later) until the first ends."""
+    gate = tmp_path / "gate"
+    the_step = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
+    await env.bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
+    await env.bus.publish_many(
+        run_events(the_step, repository=served.url, commit=served.first, run="app-ci-2", uid="uid-2")
+    )
+    js = env.bus.connection.js
+
+    async def refused() -> bool:
+        info = await js.consumer_info("C8S_RUNS", "runner")
+        return bool(info.num_redelivered)
+
+    async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=0.1)):
+        await eventually(_logged(env, "started\n"))
+        await eventually(refused)
+        assert not env.files("app-ci-2", "uid-2", "build").claim.exists()
+        gate.touch()
+        await finished(env.bus, "build", run="app-ci-2")
+    assert (await finished(env.bus, "build")).exit_code == 0

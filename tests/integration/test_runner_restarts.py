@@ -8,6 +8,7 @@ step whose shim died too is reported as RunnerLost.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -102,7 +103,7 @@ async def _started(env: RunnerEnv) -> None:
 
 async def _exists(path: Path) -> None:
     async def check() -> bool:
-        return path.exists()
+        return await asyncio.to_thread(path.exists)
 
     await eventually(check, 20)
 
