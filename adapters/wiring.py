@@ -8,10 +8,11 @@ plugs its adapters in here and nowhere else.
 from __future__ import annotations
 
 from adapters.local_executor import LocalExecutor
+from adapters.local_steplogs import LocalStepLogs
 from adapters.nats_bus import NatsBus
 from adapters.nats_settings import BusSettings
 from adapters.settings import CommonSettings, ConfigError
-from ports.execution import Executor
+from ports.execution import Executor, StepLogs
 from ports.objects import ObjectStore
 from ports.resources import ResourceStore
 
@@ -43,3 +44,10 @@ def executor(settings: CommonSettings) -> Executor:
     if settings.mode == "local":
         return LocalExecutor()
     raise ConfigError("C8S_MODE=kubernetes: the Kubernetes executor is not available yet")
+
+
+def step_logs(settings: CommonSettings, poll_seconds: float = 0.1) -> StepLogs:
+    """Where a step's raw output is read: the runner's files under home (local mode)."""
+    if settings.mode == "local":
+        return LocalStepLogs(settings.home, poll_seconds=poll_seconds)
+    raise ConfigError("C8S_MODE=kubernetes: the pods/log step logs are not available yet")

@@ -1,0 +1,20 @@
+"""The live-log port: masked log lines of a running step, for `c8s logs -f`, best effort.
+
+Not a record: lines are published on core NATS (events.subjects.live_log_subject), never stored;
+a subscriber that is not listening misses them and reads the shipped object instead. A restarted
+log-shipper ships a step's log again from byte 0, so live subscribers may see lines twice.
+Only masked bytes may reach this port.
+
+Contract: publish never raises for a transport problem (a lost line is acceptable, a stalled
+shipper is not).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from projections.run_context import StepRef
+
+
+class LiveLog(Protocol):
+    async def publish(self, ref: StepRef, line: bytes) -> None: ...

@@ -1,0 +1,128 @@
+"""The log-shipper process: the durable consumer `log-shipper` of run events.
+
+On StepStarted: the run's context is folded from its history (the config it was accepted with,
+hence the step's secret references); the secret values are read; the step's output is followed
+from byte 0 through the StepLogs port, masked (projections.masking), streamed into object storage
+under `<namespace>/<run>/<uid>/<step>.log` and published line by line on the live subject; once
+the output ended, LogShipped{url, bytes} is published and the message acked.
+
+Invariants:
+- Nothing unmasked leaves: a step whose context cannot be planned is retried later, never shipped
+  with an empty secret list.
+- Nothing is lost: the message stays unacked (kept in progress by the consumer's heartbeat) until
+  LogShipped is stored. A crash or stop at any point redelivers StepStarted and the log is shipped
+  again from byte 0, replacing the object; LogShipped's Nats-Msg-Id (uid, type, step) dedupes, and
+  a StepStarted whose LogShipped is already in the history is acked without shipping again.
+- Several steps ship at once (consume concurrency), each in its own task, acked when done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import structlog
+
+from adapters import wiring
+from adapters.nats_live import NatsLiveLog
+from adapters.settings import from_env
+from events.run import LogShipped, RunEvent, StepStarted
+from events.subjects import RUN_SUBJECTS, run_subject
+from ports.bus import Bus, Received, RetryLater
+from ports.execution import StepLogs
+from ports.live import LiveLog
+from ports.objects import ObjectStore, ObjectStoreUnavailable
+from ports.resources import ResourceStore, StoreUnavailable
+from projections.masking import Masker
+from projections.run_context import RunContext, StepPlan, evolve, plan
+from services.log_shipper.config import ShipperSettings
+from services.log_shipper.secrets import secret_values
+from services.log_shipper.shipping import Shipped, ship
+
+log = structlog.get_logger(__name__)
+DURABLE = "log-shipper"
+
+
+class Shipper:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        store: ResourceStore,
+        objects: ObjectStore,
+        logs: StepLogs,
+        live: LiveLog,
+        retry_seconds: float,
+    ) -> None:
+        self.bus, self.store, self.objects, self.logs, self.live = bus, store, objects, logs, live
+        self.retry_seconds = retry_seconds
+
+    async def handle(self, received: Received) -> None:
+        event = received.event
+        if isinstance(event, StepStarted):
+            with structlog.contextvars.bound_contextvars(run=event.run, step=event.step, seq=received.seq):
+                await self.on_started(event)
+
+    async def on_started(self, event: StepStarted) -> None:
+        history = await self._history(event)
+        if any(isinstance(e, LogShipped) and e.step == event.step for e in history):
+            return
+        step_plan = self._plan(history, event)
+        try:
+            values = await secret_values(
+                self.store, event.namespace, step_plan.secrets, step_plan.auth_secret_ref
+            )
+            shipped = await self._ship(step_plan, Masker(values))
+        except (StoreUnavailable, ObjectStoreUnavailable) as e:
+            raise RetryLater(str(e), self.retry_seconds) from e
+        await self.bus.publish(
+            LogShipped(
+                at=datetime.now(UTC),
+                namespace=event.namespace,
+                run=event.run,
+                uid=event.uid,
+                step=event.step,
+                url=shipped.url,
+                bytes=shipped.bytes,
+            )
+        )
+        log.info("log_shipper.shipped", url=shipped.url, bytes=shipped.bytes, secrets=len(values))
+
+    async def _ship(self, step_plan: StepPlan, masker: Masker) -> Shipped:
+        ref = step_plan.ref
+        writer = await self.objects.writer(f"{ref.namespace}/{ref.run}/{ref.uid}/{ref.step}.log")
+        return await ship(ref, self.logs.follow(ref), masker, writer, self.live)
+
+    async def _history(self, event: StepStarted) -> list[RunEvent]:
+        received = await self.bus.history(run_subject(event.namespace, event.run))
+        return [r.event for r in received if isinstance(r.event, RunEvent) and r.event.uid == event.uid]
+
+    def _plan(self, history: list[RunEvent], event: StepStarted) -> StepPlan:
+        ctx = RunContext()
+        for e in history:
+            ctx = evolve(ctx, e)
+        try:
+            return plan(ctx, event.step)
+        except (KeyError, ValueError) as e:
+            log.error("log_shipper.unplanned", error=repr(e))
+            raise RetryLater(f"cannot plan step {event.step}: {e!r}", self.retry_seconds) from e
+
+
+async def main(stop: asyncio.Event, settings: ShipperSettings | None = None) -> None:
+    settings = settings or from_env(ShipperSettings)
+    bus = await wiring.connect_bus(settings, DURABLE)
+    try:
+        store = await wiring.open_store(settings, bus)
+        shipper = Shipper(
+            bus=bus,
+            store=store,
+            objects=wiring.open_objects(settings),
+            logs=wiring.step_logs(settings, settings.poll_seconds),
+            live=NatsLiveLog(bus.connection),
+            retry_seconds=settings.retry_seconds,
+        )
+        await bus.consume(DURABLE, [RUN_SUBJECTS], shipper.handle, stop, concurrency=settings.concurrency)
+    finally:
+        with contextlib.suppress(Exception):
+            await bus.close()
