@@ -26,7 +26,7 @@ def configure(service: str, level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(),  # the current sys.stdout at each write
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
