@@ -1,0 +1,170 @@
+"""`c8s dev up`: the whole of c8s on this machine, in the foreground, until Ctrl-C or SIGTERM.
+
+nats-server (JetStream under DIR) starts first and must accept connections; then every local-mode
+service as its own process (c8s/local_layout.py), restarted when it dies (c8s/supervisor.py); once
+the webhook answers /readyz the URLs are printed and "c8s is up". Stopping: every service at once
+(SIGTERM, SIGKILL after a grace), then git-daemon (--demo), then nats-server last, so services
+drain their connections to a live server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from c8s import demo
+from c8s.failures import CliError, run_async
+from c8s.local_layout import HOST, Layout, available_services, nats_spec, service_spec
+from c8s.readiness import NotReady, accepts, answers_ok, port_in_use, wait_until
+from c8s.supervisor import Child, Supervisor
+
+NATS_DEADLINE = 30.0
+WEBHOOK_DEADLINE = 90.0
+
+EPILOG = """examples:
+  c8s dev up                              everything under ./.c8s, webhook on :8080, NATS on :4222
+  c8s dev up --demo                       ... and run a sample pipeline end to end
+  c8s dev up --dir /tmp/c8s --webhook-port 9080 --nats-port 14222
+
+then, in another terminal:
+  export C8S_SERVER=nats://127.0.0.1:4222
+  c8s apply -f examples/ && c8s get pr
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dev = subparsers.add_parser("dev", help="run c8s locally (no cluster needed)")
+    commands = dev.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    parser = commands.add_parser(
+        "up",
+        help="run nats-server and every c8s service in the foreground",
+        description="Run c8s on this machine: an embedded nats-server and every service (webhook, "
+        "scheduler, runner, log-shipper, projector) as its own process, restarted if it dies. "
+        "Steps run as local processes in a fresh checkout (the step's image is not used). "
+        "Ctrl-C stops everything.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dir", default=".c8s", help="state directory (default: ./.c8s)")
+    parser.add_argument("--webhook-port", type=_port, default=8080, help="webhook port (default: 8080)")
+    parser.add_argument("--nats-port", type=_port, default=4222, help="NATS port (default: 4222)")
+    parser.add_argument(
+        "--demo", action="store_true", help="also create a sample repository and run its pipeline"
+    )
+    parser.set_defaults(handler=lambda args: run_async(up(args)))
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a port number (1-65535)')
+    return int(text)
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def layout_of(args: argparse.Namespace) -> Layout:
+    home = Path(args.dir).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return Layout(home=home, nats_port=args.nats_port, webhook_port=args.webhook_port)
+
+
+async def up(args: argparse.Namespace) -> int:
+    layout = layout_of(args)
+    check_ports(layout)
+    supervisor = Supervisor(report=say)
+    stop = _stop_on_signals()
+    body = asyncio.create_task(serve(layout, supervisor, args.demo))
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({body, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        body.cancel()
+        stopped.cancel()
+        await asyncio.gather(body, stopped, return_exceptions=True)
+        await shutdown(supervisor)
+    failure = None if body.cancelled() else body.exception()
+    if failure is not None:
+        raise failure
+    return 0
+
+
+def check_ports(layout: Layout) -> None:
+    for port, option in ((layout.nats_port, "--nats-port"), (layout.webhook_port, "--webhook-port")):
+        if port_in_use(HOST, port):
+            message = (
+                f"port {port} on {HOST} is already in use (another c8s dev up?): choose another with {option}"
+            )
+            raise CliError(message)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(layout: Layout, supervisor: Supervisor, with_demo: bool) -> None:
+    """Start everything, wait until it is ready, print the URLs; then run until cancelled."""
+    say(f"c8s dev up: state in {_shown(layout.home)}, logs in {_shown(layout.logs)}")
+    _status(await supervisor.start(nats_spec(layout)))
+    await _wait("nats-server", lambda: accepts(HOST, layout.nats_port), NATS_DEADLINE, layout)
+    have, missing = available_services()
+    for name in have:
+        _status(await supervisor.start(service_spec(layout, name)))
+    for name in missing:
+        say(f"  {name.replace('_', '-'):<12} not in this build yet: skipped")
+    if "webhook" in have:
+        await _wait(
+            "webhook", lambda: answers_ok(HOST, layout.webhook_port, "/readyz"), WEBHOOK_DEADLINE, layout
+        )
+    _banner(layout)
+    if with_demo:
+        await demo.run(layout, supervisor, say)
+    await asyncio.Event().wait()
+
+
+async def _wait(name: str, check: Callable[[], Awaitable[bool]], deadline: float, layout: Layout) -> None:
+    say(f"waiting for {name} ...")
+    try:
+        took = await wait_until(check, name, deadline, say)
+    except NotReady as e:
+        raise CliError(f"{e}: see {_shown(layout.log_of(name))}") from e
+    say(f"{name} is ready ({took:.1f}s)")
+
+
+def _banner(layout: Layout) -> None:
+    say("c8s is up")
+    say(f"  webhook URL: {layout.webhook_url}/webhooks/{{github,gitlab,bitbucket}}")
+    say(f"  NATS URL:    {layout.nats_url}")
+    if layout.nats_port != 4222:
+        say(f"  for the CLI: export C8S_SERVER={layout.nats_url}")
+    say("Ctrl-C stops everything.")
+
+
+def _status(child: Child) -> None:
+    say(f"  {child.spec.name:<12} started, pid {child.pid}, log {_shown(child.spec.log_path)}")
+
+
+async def shutdown(supervisor: Supervisor) -> None:
+    say("stopping ...")
+    last = {"nats-server", "git-daemon"}
+    await supervisor.stop([n for n in supervisor.children if n not in last])
+    await supervisor.stop(["git-daemon"])
+    await supervisor.stop(["nats-server"])
+    say("c8s stopped")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it (shorter to read)."""
+    try:
+        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+    except ValueError:
+        return str(path)

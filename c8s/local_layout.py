@@ -1,0 +1,83 @@
+"""What `c8s dev up` runs and where it keeps things under its directory (DIR, default ./.c8s):
+
+    DIR/jetstream/        nats-server's JetStream store (streams, KV buckets: the resource store)
+    DIR/logs/<name>.log   each child's output (nats-server, every service, git-daemon)
+    DIR/objects/          object storage (file://): shipped logs and artifacts
+    DIR/runs/, ...        the runner's working state (checkouts, step outputs)
+    DIR/demo/             with --demo: the sample repository and its manifests
+
+Every service gets the same environment: C8S_MODE=local, C8S_NATS_URL, C8S_HOME=DIR, and the
+webhook's C8S_LISTEN_HOST/PORT; a service reads only the variables of its own settings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapters.nats_server import nats_server_binary
+from c8s.supervisor import ChildSpec
+
+#: Start order; stop order is the reverse (services first, nats-server last).
+SERVICES = ("projector", "scheduler", "runner", "log_shipper", "webhook")
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Layout:
+    home: Path
+    nats_port: int
+    webhook_port: int
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://{HOST}:{self.nats_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://{HOST}:{self.webhook_port}"
+
+    def log_of(self, name: str) -> Path:
+        return self.logs / f"{name.replace('_', '-')}.log"
+
+
+def nats_spec(layout: Layout) -> ChildSpec:
+    store = str(layout.home / "jetstream")
+    argv = (nats_server_binary(), "-js", "-a", HOST, "-p", str(layout.nats_port), "-sd", store)
+    log = layout.log_of("nats-server")
+    return ChildSpec(name="nats-server", argv=argv, env=dict(os.environ), log_path=log)
+
+
+def available_services() -> tuple[list[str], list[str]]:
+    """(services this installation has, services it lacks): each is a `services.<name>` package."""
+    have = [name for name in SERVICES if importlib.util.find_spec(f"services.{name}.__main__") is not None]
+    return have, [name for name in SERVICES if name not in have]
+
+
+def service_spec(layout: Layout, name: str, base_env: Mapping[str, str] | None = None) -> ChildSpec:
+    return ChildSpec(
+        name=name.replace("_", "-"),
+        argv=(sys.executable, "-m", f"services.{name}"),
+        env=service_env(layout, base_env if base_env is not None else os.environ),
+        log_path=layout.log_of(name),
+    )
+
+
+def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
+    return {
+        **base,
+        "C8S_MODE": "local",
+        "C8S_NATS_URL": layout.nats_url,
+        "C8S_HOME": str(layout.home),
+        "C8S_LISTEN_HOST": HOST,
+        "C8S_LISTEN_PORT": str(layout.webhook_port),
+        "PYTHONUNBUFFERED": "1",
+    }
