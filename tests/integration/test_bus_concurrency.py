@@ -4,7 +4,7 @@ NATS adapter's in-progress heartbeat with a short ack wait.
 Covers: consume(concurrency=N) runs N handlers at once and never more; each message is acked when
 its own handler returns; stop cancels running handlers and their messages come back; a handler's
 unexpected exception stops the consumer and its message comes back; a handler running for several
-ack waits is not redelivered (heartbeat), while one whose process died is.
+ack waits is not redelivered (heartbeat).
 """
 
 from __future__ import annotations
