@@ -23,7 +23,7 @@ import msgspec
 from msgspec import Struct
 
 from projections.run_context import StepPlan
-from services.runner.step_files import Outcome, StepFiles, read_outcome, temporary_beside, write_outcome
+from services.runner.step_files import Outcome, StepFiles, read_outcome, record_exit, temporary_beside
 
 LOST = Outcome(
     exit_code=None,
@@ -91,7 +91,7 @@ async def await_outcome(files: StepFiles, poll: float) -> Outcome:
             # The shim records the outcome before it exits and frees the lock: look once more.
             if (outcome := read_outcome(files)) is not None:
                 return outcome
-            write_outcome(files, LOST)
+            record_exit(files, LOST)
             return LOST
         await asyncio.sleep(poll)
 

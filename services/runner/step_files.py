@@ -134,10 +134,13 @@ def write_outcome(files: StepFiles, outcome: Outcome) -> None:
 
 
 def record_exit(files: StepFiles, outcome: Outcome) -> None:
-    """The outcome, then the exit code file: the step's output is complete from here on."""
+    """The outcome, then the exit code file: the step's output is complete from here on.
+
+    The exit file is written for every outcome (empty when the commands never ran), because it
+    is what tells the log-shipper that the log has ended."""
     write_outcome(files, outcome)
-    if outcome.exit_code is not None:
-        write_atomic(files.exit, f"{outcome.exit_code}\n".encode())
+    code = "" if outcome.exit_code is None else str(outcome.exit_code)
+    write_atomic(files.exit, f"{code}\n".encode())
 
 
 def read_outcome(files: StepFiles) -> Outcome | None:

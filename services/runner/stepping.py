@@ -30,7 +30,7 @@ from services.runner.checkout import CheckoutFailed, GitAuth, checkout
 from services.runner.claims import await_outcome
 from services.runner.launching import ShimFailed, command_argv, launch, step_environment
 from services.runner.shim import ShimSpec
-from services.runner.step_files import Outcome, StepFiles, read_stop, write_outcome
+from services.runner.step_files import Outcome, StepFiles, read_stop, record_exit
 
 log = structlog.get_logger(__name__)
 _MAX_BACKOFF = 5.0
@@ -125,7 +125,7 @@ def _shim_spec(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: in
 
 
 def _recorded(files: StepFiles, outcome: Outcome) -> Outcome:
-    write_outcome(files, outcome)
+    record_exit(files, outcome)
     return outcome
 
 
