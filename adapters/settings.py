@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 PREFIX = "C8S_"
 T = TypeVar("T", bound=Struct)
@@ -34,6 +34,9 @@ class CommonSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     log_store: str = ""
     kubeconfig: str = ""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: How long a consumer's unacked message waits before redelivery (a crashed handler's work
+    #: is picked up again after this); tests of kill -9 shorten it.
+    ack_wait_seconds: Annotated[float, Meta(gt=0)] = 30.0
 
     @property
     def object_store_url(self) -> str:

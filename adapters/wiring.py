@@ -18,7 +18,8 @@ from ports.resources import ResourceStore
 
 
 async def connect_bus(settings: CommonSettings, service: str) -> NatsBus:
-    bus = await NatsBus.connect(BusSettings(servers=[settings.nats_url], name=service))
+    bus_settings = BusSettings(servers=[settings.nats_url], name=service, ack_wait=settings.ack_wait_seconds)
+    bus = await NatsBus.connect(bus_settings)
     await bus.ensure_streams()
     return bus
 
