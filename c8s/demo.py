@@ -30,10 +30,10 @@ from c8s.demo_repo import BRANCH, daemon_argv, ensure_repo
 from c8s.failures import CliError
 from c8s.github_push import ZERO_SHA, push_headers, push_payload
 from c8s.instance import connected
-from c8s.local_layout import HOST, Layout
+from c8s.local_layout import HOST, Layout, shown
 from c8s.readiness import accepts, wait_until
 from c8s.run_progress import watch_runs
-from c8s.supervisor import ChildSpec, Supervisor
+from c8s.supervisor import ChildSpec, Supervisor, status_line
 
 Say = Callable[[str], None]
 NAMESPACE = "default"
@@ -66,9 +66,10 @@ async def _serve_repository(base: Path, layout: Layout, supervisor: Supervisor, 
         name="git-daemon", argv=daemon_argv(base, port), env={}, log_path=layout.log_of("git-daemon")
     )
     child = await supervisor.start(spec)
+    say(status_line(child, shown(spec.log_path)))
     await wait_until(lambda: accepts(HOST, port), "git daemon", 10.0, say)
     url = f"git://{HOST}:{port}/repo"
-    say(f"demo: git daemon (pid {child.pid}) serves {url}")
+    say(f"demo: git daemon serves {url}")
     return url
 
 

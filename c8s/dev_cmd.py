@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from c8s import demo
 from c8s.failures import CliError, run_async
-from c8s.local_layout import HOST, Layout, available_services, nats_spec, service_spec
+from c8s.local_layout import HOST, Layout, available_services, nats_spec, service_spec, shown
 from c8s.readiness import NotReady, accepts, answers_ok, port_in_use, wait_until
-from c8s.supervisor import Child, Supervisor
+from c8s.supervisor import Child, Supervisor, status_line
 
 NATS_DEADLINE = 30.0
 WEBHOOK_DEADLINE = 90.0
@@ -113,7 +112,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 async def serve(layout: Layout, supervisor: Supervisor, with_demo: bool) -> None:
     """Start everything, wait until it is ready, print the URLs; then run until cancelled."""
-    say(f"c8s dev up: state in {_shown(layout.home)}, logs in {_shown(layout.logs)}")
+    say(f"c8s dev up: state in {shown(layout.home)}, logs in {shown(layout.logs)}")
     _status(await supervisor.start(nats_spec(layout)))
     await _wait("nats-server", lambda: accepts(HOST, layout.nats_port), NATS_DEADLINE, layout)
     have, missing = available_services()
@@ -136,7 +135,7 @@ async def _wait(name: str, check: Callable[[], Awaitable[bool]], deadline: float
     try:
         took = await wait_until(check, name, deadline, say)
     except NotReady as e:
-        raise CliError(f"{e}: see {_shown(layout.log_of(name))}") from e
+        raise CliError(f"{e}: see {shown(layout.log_of(name))}") from e
     say(f"{name} is ready ({took:.1f}s)")
 
 
@@ -150,7 +149,7 @@ def _banner(layout: Layout) -> None:
 
 
 def _status(child: Child) -> None:
-    say(f"  {child.spec.name:<12} started, pid {child.pid}, log {_shown(child.spec.log_path)}")
+    say(status_line(child, shown(child.spec.log_path)))
 
 
 async def shutdown(supervisor: Supervisor) -> None:
@@ -160,11 +159,3 @@ async def shutdown(supervisor: Supervisor) -> None:
     await supervisor.stop(["git-daemon"])
     await supervisor.stop(["nats-server"])
     say("c8s stopped")
-
-
-def _shown(path: Path) -> str:
-    """A path relative to the working directory when it is below it (shorter to read)."""
-    try:
-        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
-    except ValueError:
-        return str(path)

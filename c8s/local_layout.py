@@ -81,3 +81,11 @@ def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
         "C8S_LISTEN_PORT": str(layout.webhook_port),
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it (shorter to read)."""
+    try:
+        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+    except ValueError:
+        return str(path)

@@ -1,8 +1,9 @@
 """The PipelineRuns a manual trigger creates for a config: one, or one per matrix combination
 (api.matrix.expand_matrix, excludes applied), each carrying its combination in spec.matrixIndex.
 
-Names are `<config>-<5 random characters>` (the config name cut to fit 63 characters) (the apiserver's generateName alphabet), with a
-matrix `<config>-<random>-<n>`, n counting from 1, so the runs of one trigger sort together.
+Names are `<config>-<5 random characters>` (the apiserver's generateName alphabet), with a
+matrix `<config>-<random>-<n>`, n counting from 1, so the runs of one trigger sort together; the
+config name is cut so that a run name fits 63 characters.
 Pure apart from the random suffix and the trigger time, which are parameters.
 """
 

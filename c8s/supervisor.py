@@ -57,6 +57,11 @@ class Child:
         return self.proc.pid if self.proc is not None and self.proc.returncode is None else None
 
 
+def status_line(child: Child, shown_path: str) -> str:
+    """The terminal's one line for a started child."""
+    return f"  {child.spec.name:<12} started, pid {child.pid}, log {shown_path}"
+
+
 def backoff(quick_deaths: int) -> float:
     """Seconds before the next restart after `quick_deaths` deaths in a row (1, 2, 4, ... 30)."""
     return float(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, quick_deaths - 1)))
