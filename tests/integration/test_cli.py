@@ -6,7 +6,8 @@ for objects without a namespace); apply with any invalid document applies nothin
 `c8s validate`'s lines; a change to a run's immutable spec applies nothing; get as a table (with
 the steps table for one run), as JSON (one object, or a v1 List) and YAML, and kubectl's NotFound
 line; cancel sets spec.cancelRequested; run creates one run per matrix combination minus excludes;
-events lists a run's history in order; logs prints stored step logs (prefixed, or one step raw);
+events lists a run's history in order; logs prints stored step logs (prefixed, or one step raw),
+and with -f the live lines of a running step until the run ends (exit 1 when it failed);
 a clear one-line error, exit 1 and no traceback when no server answers.
 """
 
@@ -14,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import nats
 import pytest
 import yaml
 
@@ -32,6 +37,7 @@ from api.secret import Secret
 from api.validation import validate_manifest
 from c8s.cli import main
 from events import run as ev
+from events.subjects import live_log_subject
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
@@ -348,3 +354,58 @@ def test_no_server_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None
             err
             == f"c8s: error: no c8s server answers at {url}: start one with `c8s dev up` (or pass --server)\n"
         )
+
+
+def test_logs_follow_prints_live_lines_until_the_run_ends(
+    tmp_path: Path, server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """logs -f prints live lines of a running step and exits 1 when the run ends Failed, without
+    printing the step's stored log again."""
+    running = PipelineRunStatus(
+        phase="Running", steps=[StepStatus(name="test", phase="Running")], observed_sequence=1
+    )
+
+    async def seed(store: KvStore) -> None:
+        await store.create(yaml_run())
+        await store.patch_status(PipelineRun, "default", "app-ci-1", running)
+
+    run_in_store(server, seed)
+    result: list[int] = []
+    follower = threading.Thread(
+        target=lambda: result.append(main(["logs", "-f", "app-ci-1", "--server", server]))
+    )
+    follower.start()
+    seen = _publish_until_shown(server, capsys, follower)
+    log = tmp_path / "test.log"
+    log.write_text("stored line\n")
+    step = StepStatus(name="test", phase="Failed", exit_code=1, log_url=log.as_uri())
+    failed = PipelineRunStatus(phase="Failed", steps=[step], observed_sequence=2)
+    run_in_store(server, lambda s: s.patch_status(PipelineRun, "default", "app-ci-1", failed))
+    follower.join(30)
+    out = seen + capsys.readouterr().out
+    assert result == [1]
+    assert re.search(r"^\[test\] live \d+$", out, re.MULTILINE)
+    assert "stored line" not in out
+
+
+def _publish_until_shown(server: str, capsys: pytest.CaptureFixture[str], follower: threading.Thread) -> str:
+    """Publish live lines until the follower prints one (it subscribes at a time we cannot see)."""
+
+    async def go() -> str:
+        client = await nats.connect(server)
+        shown, deadline = "", time.monotonic() + 20
+        try:
+            for n in range(100_000):
+                await client.publish(live_log_subject("default", "app-ci-1", "test"), f"live {n}".encode())
+                await client.flush()
+                shown += capsys.readouterr().out
+                if "[test] live" in shown or time.monotonic() > deadline or not follower.is_alive():
+                    return shown
+                await asyncio.sleep(0.05)
+        finally:
+            await client.close()
+        return shown
+
+    shown = asyncio.run(go())
+    assert "[test] live" in shown, shown
+    return shown
