@@ -74,12 +74,14 @@ class PlaneThread:
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[plane_mod.Plane]:
+    failure = None
     try:
-        bin_dir = plane_mod.find_binaries()
-        runner = PlaneThread(tmp_path_factory.mktemp("plane"), bin_dir)
+        runner = PlaneThread(tmp_path_factory.mktemp("plane"), plane_mod.find_binaries())
         plane = runner.start()
     except plane_mod.PlaneError as e:
-        pytest.fail(str(e), pytrace=False)
+        failure = str(e)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     yield plane
     runner.stop()
     if runner.error is not None:

@@ -63,8 +63,9 @@ async def test_job_output_through_pods_log(
 
 
 async def test_ttl_after_finished_deletes_the_job(k8s_api: client.ApiClient, namespace: str) -> None:
-    """A finished Job with ttlSecondsAfterFinished=0 is deleted by the ttl-after-finished controller."""
-    name = await finished_job(k8s_api, namespace, "true", ttlSecondsAfterFinished=0)
+    """A Job with ttlSecondsAfterFinished is kept until it finishes, then deleted by its controller."""
+    # Long enough for the poll to see the finished Job before the controller deletes it.
+    name = await finished_job(k8s_api, namespace, "true", ttlSecondsAfterFinished=3)
     batch = client.BatchV1Api(k8s_api)
     await eventually(lambda: gone(batch.read_namespaced_job, name, namespace), what=f"Job {name} deleted")
 
