@@ -15,6 +15,7 @@ from adapters.settings import CommonSettings, ConfigError
 from ports.execution import Executor, StepLogs
 from ports.objects import ObjectStore
 from ports.resources import ResourceStore
+from ports.step_workloads import StepWorkloads
 
 
 async def connect_bus(settings: CommonSettings, service: str) -> NatsBus:
@@ -44,11 +45,26 @@ def open_objects(settings: CommonSettings) -> ObjectStore:
 def executor(settings: CommonSettings) -> Executor:
     if settings.mode == "local":
         return LocalExecutor()
-    raise ConfigError("C8S_MODE=kubernetes: the Kubernetes executor is not available yet")
+    from adapters.kube_jobs import kube_executor
+
+    return kube_executor(settings)
 
 
 def step_logs(settings: CommonSettings, poll_seconds: float = 0.1) -> StepLogs:
-    """Where a step's raw output is read: the runner's files under home (local mode)."""
+    """Where a step's raw output is read: the runner's files under home (local mode), pods/log."""
     if settings.mode == "local":
         return LocalStepLogs(settings.home, poll_seconds=poll_seconds)
-    raise ConfigError("C8S_MODE=kubernetes: the pods/log step logs are not available yet")
+    from adapters.kube_connection import KubeConnection
+    from adapters.kube_steplogs import KubeStepLogs
+
+    return KubeStepLogs(KubeConnection(settings.kubeconfig), poll_seconds=poll_seconds)
+
+
+def step_workloads(settings: CommonSettings) -> StepWorkloads:
+    """Jobs and pods of steps, for the job-watcher (Kubernetes mode only)."""
+    if settings.mode != "kubernetes":
+        raise ConfigError("the job-watcher runs in Kubernetes mode only (C8S_MODE=kubernetes)")
+    from adapters.kube_connection import KubeConnection
+    from adapters.kube_workloads import KubeWorkloads
+
+    return KubeWorkloads(KubeConnection(settings.kubeconfig))

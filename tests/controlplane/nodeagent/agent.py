@@ -160,7 +160,9 @@ class NodeAgent:
             if run is None or not run.stopping:
                 self._spawn(self._finalise_deletion(pod, run))
             return
-        if run is None and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+        if run is not None:
+            run.update(pod)
+        elif pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
             run = self.runs[uid] = PodRun(self.core, pod, self.root, self.server, self.grace)
             self._spawn(run.run())
 

@@ -18,7 +18,10 @@ Simplified on purpose (a test agent, not a kubelet):
 - Env: ``value``, ``valueFrom`` secretKeyRef / configMapKeyRef (read from the API) / fieldRef, and
   ``envFrom``, on top of PATH, HOME (the pod's directory) and HOSTNAME (the pod's name).
 - The working directory is ``workingDir`` (rewritten) or the pod's directory.
-- ``activeDeadlineSeconds`` kills the pod's processes and fails it with reason DeadlineExceeded.
+- ``activeDeadlineSeconds`` kills the pod's processes and fails it with reason DeadlineExceeded;
+  it may be set or lowered on a running pod (a patch), as with a kubelet.
+- ``terminationMessagePath`` (default /dev/termination-log) is rewritten like a mount to a file of
+  the container's own; its first 4096 bytes become ``state.terminated.message``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from .logs import ContainerLog, LogServer
 
 Obj = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+#: Where the termination-message file sits among the rewrite targets (not a volume name).
+_TERMINATION = "\0termination"
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
@@ -87,19 +92,22 @@ class PodRun:
         self.stopping = False
         self._conditions: dict[str, tuple[bool, str]] = {}
         self._lock = asyncio.Lock()
+        self._started = 0.0
+        self._timeout: asyncio.Timeout | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run the pod to completion, honouring activeDeadlineSeconds."""
         await self.report()
-        deadline = self.pod["spec"].get("activeDeadlineSeconds")
+        self._started = asyncio.get_running_loop().time()
         try:
-            async with asyncio.timeout(deadline):
+            async with asyncio.timeout_at(self._deadline_at()) as self._timeout:
                 await self._run_containers()
         except TimeoutError:
             await self.kill(grace=0.0)
             await self._record_killed()
+            deadline = self.pod["spec"].get("activeDeadlineSeconds")
             self.reason, self.message = "DeadlineExceeded", (
                 f"Pod was active on the node longer than the specified deadline ({deadline}s)"
             )
@@ -108,6 +116,18 @@ class PodRun:
             failed = any(_exit_code(s) != 0 for s in self.statuses.values())
             self.phase = "Failed" if failed else "Succeeded"
         await self.report()
+
+    def update(self, pod: Obj) -> None:
+        """A changed pod: a new activeDeadlineSeconds (it may be set or lowered at any time) applies."""
+        deadline = pod["spec"].get("activeDeadlineSeconds")
+        if deadline != self.pod["spec"].get("activeDeadlineSeconds"):
+            self.pod["spec"]["activeDeadlineSeconds"] = deadline
+            if self._timeout is not None:
+                self._timeout.reschedule(self._deadline_at())
+
+    def _deadline_at(self) -> float | None:
+        deadline = self.pod["spec"].get("activeDeadlineSeconds")
+        return None if deadline is None else self._started + deadline
 
     async def kill(self, grace: float | None = None) -> None:
         """End every running process of the pod (SIGTERM, then SIGKILL after the grace period)."""
@@ -141,7 +161,9 @@ class PodRun:
     async def _run_container(self, c: Obj, mounts: dict[str, Path]) -> int:
         name = c["name"]
         env = await self._env_until_resolved(c)
-        rewrite = _rewriter(c, mounts)
+        termination = self.dir / "termination" / name
+        await asyncio.to_thread(termination.parent.mkdir, parents=True, exist_ok=True)
+        rewrite = _rewriter(c, {**mounts, _TERMINATION: termination})
         argv = [rewrite(expand(a, env)) for a in (c.get("command") or []) + (c.get("args") or [])]
         cwd = Path(rewrite(c["workingDir"])) if c.get("workingDir") else self.dir
         env = {k: rewrite(v) for k, v in env.items()}
@@ -165,7 +187,7 @@ class PodRun:
         await self.report()
         code = await proc.wait()
         log.finish()
-        return await self._terminated(c, code, started, None)
+        return await self._terminated(c, code, started, await asyncio.to_thread(_read_message, termination))
 
     async def _terminated(self, c: Obj, code: int, started: str, message: str | None,
                           reason: str | None = None) -> int:
@@ -343,12 +365,23 @@ def _field(pod: Obj, path: str) -> str:
 def _rewriter(c: Obj, mounts: Mapping[str, Path]) -> Callable[[str], str]:
     pairs = [(m["mountPath"].rstrip("/") or "/", mounts[m["name"]])
              for m in c.get("volumeMounts") or [] if m["name"] in mounts]
+    if _TERMINATION in mounts:
+        pairs.append((c.get("terminationMessagePath") or "/dev/termination-log", mounts[_TERMINATION]))
     pairs.sort(key=lambda p: len(p[0]), reverse=True)
     if not pairs:
         return lambda s: s
     pattern = re.compile("|".join(f"(?<![\\w./-]){re.escape(p)}(?=[/\\s'\";:)]|$)" for p, _ in pairs))
     by_path = {p: str(h) for p, h in pairs}
     return lambda s: pattern.sub(lambda m: by_path[m.group(0)], s)
+
+
+def _read_message(path: Path) -> str | None:
+    """The termination message: the file's first 4096 bytes, as the kubelet keeps them."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4096).decode(errors="replace") or None
+    except FileNotFoundError:
+        return None
 
 
 def _write_volume(host: Path, files: Mapping[str, str]) -> None:

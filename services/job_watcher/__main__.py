@@ -1,0 +1,9 @@
+"""`python -m services.job_watcher`"""
+
+from __future__ import annotations
+
+from adapters.service import run
+from services.job_watcher.service import main
+
+if __name__ == "__main__":
+    run("job-watcher", main)

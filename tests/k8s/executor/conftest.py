@@ -1,0 +1,74 @@
+"""Fixtures of the executor-side tests: the c8s CRDs (a PipelineRun owns each Job), a local git
+repository to check out, the executor over the plane with a file:// object store, a real nats-server
+and bus."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import plane as plane_mod
+import pytest
+
+from adapters.kube_connection import KubeConnection
+from adapters.kube_jobs import KubeExecutor
+from adapters.nats_bus import NatsBus
+from adapters.nats_server import NatsServer
+from adapters.nats_settings import BusSettings
+from projections.job_manifest import PodTools
+from tests.k8s.executor.steps import CRD_DIR, SIDECAR_COMMAND
+from tests.support.git_daemon import GitRepo
+
+
+@pytest.fixture(scope="session")
+def c8s_crds(control_plane: plane_mod.Plane) -> None:
+    """The c8s CRDs applied once (PipelineRuns own the Jobs; a Job with a dangling owner is collected)."""
+    env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": str(control_plane.kubeconfig),
+           "HOME": str(control_plane.directory)}
+    result = subprocess.run([str(control_plane.kubectl), "apply", "-f", str(CRD_DIR)], env=env,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> tuple[str, str]:
+    """A local git repository (file:// URL) and its one commit, for the checkout init container."""
+    r = GitRepo.create(tmp_path / "repo")
+    commit = r.commit({"hello.txt": "hello from the repo\n"}, "first")
+    return (tmp_path / "repo").as_uri(), commit
+
+
+@pytest.fixture
+async def kube(control_plane: plane_mod.Plane) -> AsyncIterator[KubeConnection]:
+    conn = KubeConnection(str(control_plane.kubeconfig))
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+def objects_url(tmp_path: Path) -> str:
+    return (tmp_path / "objects").as_uri()
+
+
+@pytest.fixture
+def executor(kube: KubeConnection, objects_url: str) -> KubeExecutor:
+    tools = PodTools(artifacts_command=SIDECAR_COMMAND, object_store_url=objects_url)
+    return KubeExecutor(kube, tools, {})
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    with NatsServer(tmp_path / "jetstream") as server:
+        yield server
+
+
+@pytest.fixture
+async def bus(nats_server: NatsServer) -> AsyncIterator[NatsBus]:
+    b = await NatsBus.connect(BusSettings(servers=[nats_server.url], name="tests", request_timeout=2.0))
+    await b.ensure_streams()
+    yield b
+    await b.close()
+
+
