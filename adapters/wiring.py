@@ -32,7 +32,10 @@ async def open_store(settings: CommonSettings, bus: NatsBus) -> ResourceStore:
         store = KvStore.from_connection(bus.connection)
         await store.ensure_buckets()
         return store
-    raise ConfigError("C8S_MODE=kubernetes: the Kubernetes resource store is not available yet")
+    from adapters.kube_client import KubeSettings
+    from adapters.kube_store import KubeStore
+
+    return await KubeStore.connect(KubeSettings(kubeconfig=settings.kubeconfig))
 
 
 def open_objects(settings: CommonSettings) -> ObjectStore:
