@@ -17,7 +17,7 @@ import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from adapters.nats_errors import translated
+from adapters.nats_errors import NATS_ERRORS, translated
 from adapters.nats_settings import BusSettings
 
 log = structlog.get_logger(__name__)
@@ -79,11 +79,18 @@ class NatsConnection:
             await asyncio.wait_for(self._reconnected.wait(), seconds)
 
     async def close(self) -> None:
-        """Drain: stop subscriptions, flush pending publishes and acks, then close."""
-        if self._client is None or self._client.is_closed:
+        """Drain when connected (stop subscriptions, flush pending publishes and acks, close);
+        otherwise, or if draining fails, just close: what was not flushed is redelivered later."""
+        client = self._client
+        if client is None or client.is_closed:
             return
-        async with translated("drain"):
-            await self._client.drain()
+        if client.is_connected and not client.is_draining:
+            try:
+                await client.drain()
+                return
+            except NATS_ERRORS as e:
+                log.warning("nats.drain_failed", error=repr(e))
+        await client.close()
 
     async def _on_error(self, e: Exception) -> None:
         log.debug("nats.error", error=repr(e))

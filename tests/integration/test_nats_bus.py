@@ -1,0 +1,76 @@
+"""What the NATS adapter adds beyond the port's contract, against a real nats-server.
+
+Covers: ensure_streams is idempotent and sets file storage, the dedupe window and the message size
+limit; stored messages carry Nats-Msg-Id and the CloudEvents headers; an oversized event is
+refused with BusRejected; publishing while the server is down raises BusUnavailable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from nats.js.api import StorageType
+
+from adapters.nats_bus import NatsBus
+from events.run import StepFinished
+from events.subjects import RUN_STREAM, WEBHOOK_STREAM, message_id
+from ports.bus_errors import BusRejected, BusUnavailable
+from tests.integration.conftest import NatsHarness
+
+EVENT = StepFinished(
+    at=datetime(2026, 1, 1, tzinfo=UTC), namespace="ns", run="r", uid="u", step="s", exit_code=0
+)
+
+
+@pytest.fixture
+def nats(harness: NatsHarness) -> NatsHarness:
+    return harness
+
+
+async def test_ensure_streams_is_idempotent_with_settings(nats: NatsHarness) -> None:
+    """A second ensure_streams changes nothing; both streams are file-backed with dedupe and a size cap."""
+    assert isinstance(nats.bus, NatsBus)
+    await nats.bus.ensure_streams()
+    js = nats.raw.jetstream()
+    for name in (RUN_STREAM, WEBHOOK_STREAM):
+        config = (await js.stream_info(name)).config
+        assert config.storage == StorageType.FILE
+        assert config.duplicate_window == 600
+        assert config.max_msg_size == 1024 * 1024
+
+
+async def test_stored_message_has_cloudevents_headers(nats: NatsHarness) -> None:
+    """The stored message carries Nats-Msg-Id and ce-specversion/type/source/id."""
+    seq = await nats.bus.publish(EVENT)
+    msg = await nats.raw.jetstream().get_msg(RUN_STREAM, seq)
+    mid = message_id(EVENT)
+    assert msg.headers is not None
+    assert {
+        k: msg.headers[k] for k in ("Nats-Msg-Id", "ce-specversion", "ce-type", "ce-source", "ce-id")
+    } == {
+        "Nats-Msg-Id": mid,
+        "ce-specversion": "1.0",
+        "ce-type": "step.finished",
+        "ce-source": "c8s/tests",
+        "ce-id": mid,
+    }
+
+
+async def test_oversized_event_is_rejected(nats: NatsHarness) -> None:
+    """An event above the server's payload limit is refused as BusRejected, not a nats-py error."""
+    big = StepFinished(**{**_fields(EVENT), "message": "x" * (2 * 1024 * 1024)})
+    with pytest.raises(BusRejected):
+        await nats.bus.publish(big)
+
+
+async def test_publish_while_server_down_is_unavailable(nats: NatsHarness) -> None:
+    """With the server stopped, publish fails with BusUnavailable after the request timeout."""
+    await nats.stop_server()
+    with pytest.raises(BusUnavailable):
+        await nats.bus.publish(EVENT)
+    await nats.start_server()
+
+
+def _fields(e: StepFinished) -> dict[str, object]:
+    return {f: getattr(e, f) for f in e.__struct_fields__}
