@@ -90,7 +90,10 @@ class NatsConnection:
                 return
             except NATS_ERRORS as e:
                 log.warning("nats.drain_failed", error=repr(e))
-        await client.close()
+        try:
+            await client.close()
+        except NATS_ERRORS as e:  # the socket died under the close: closed all the same
+            log.warning("nats.close_failed", error=repr(e))
 
     async def _on_error(self, e: Exception) -> None:
         log.debug("nats.error", error=repr(e))

@@ -18,6 +18,7 @@ from events.run import StepFinished
 from events.subjects import RUN_STREAM, WEBHOOK_STREAM, message_id
 from ports.bus_errors import BusRejected, BusUnavailable
 from tests.integration.conftest import NatsHarness
+from tests.integration.test_bus_contract import publish_eventually
 
 EVENT = StepFinished(
     at=datetime(2026, 1, 1, tzinfo=UTC), namespace="ns", run="r", uid="u", step="s", exit_code=0
@@ -66,8 +67,9 @@ async def test_oversized_event_is_rejected(nats: NatsHarness) -> None:
 
 
 async def test_publish_while_server_down_is_unavailable(nats: NatsHarness) -> None:
-    """With the server stopped, publish fails with BusUnavailable after the request timeout."""
+    """With the server stopped, publish fails with BusUnavailable; once it is back, publish works."""
     await nats.stop_server()
     with pytest.raises(BusUnavailable):
         await nats.bus.publish(EVENT)
     await nats.start_server()
+    assert await publish_eventually(nats.bus, [EVENT]) == [1]
