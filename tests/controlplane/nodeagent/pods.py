@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime as dt
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -43,6 +43,7 @@ from adapters import processes
 
 from .logs import ContainerLog, LogServer
 
+log = logging.getLogger("c8s.nodeagent")
 Obj = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 #: Where the termination-message file sits among the rewrite targets (not a volume name).
@@ -275,14 +276,13 @@ class PodRun:
     async def report(self) -> None:
         """Write the pod's whole status (merge patch); a pod that is gone is not an error."""
         async with self._lock:
-            with contextlib.suppress(ApiException):
-                try:
-                    await self.core.patch_namespaced_pod_status(
-                        self.name, self.ns, {"status": self.status()}, _content_type=MERGE_PATCH
-                    )
-                except ApiException as e:
-                    if e.status not in (404, 409, 422):
-                        raise
+            try:
+                await self.core.patch_namespaced_pod_status(
+                    self.name, self.ns, {"status": self.status()}, _content_type=MERGE_PATCH
+                )
+            except ApiException as e:
+                if e.status != 404:
+                    log.warning("status of pod %s/%s refused (%s): %s", self.ns, self.name, e.status, e.body)
 
     def status(self) -> Obj:
         spec = self.pod["spec"]
