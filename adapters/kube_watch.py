@@ -67,6 +67,8 @@ class KubeWatch(Generic[R]):
         self._version: str | None = None
         #: How many times the watch listed (the first list included): a test observes re-lists.
         self.lists = 0
+        #: Set once the consumer has taken every event of the first list (an informer's HasSynced).
+        self.synced = asyncio.Event()
 
     async def events(self, resume_from: str | None = None) -> AsyncIterator[WatchEvent]:
         """The events; `resume_from` starts at a known position instead of listing (tests use a
@@ -77,6 +79,7 @@ class KubeWatch(Generic[R]):
                 if self._version is None:
                     for event in await self._relist():
                         yield event
+                    self.synced.set()
                 async for event in self._stream(self._version or ""):
                     yield event
             except Expired as e:
