@@ -11,10 +11,11 @@ from typing import TypeAlias
 
 import msgspec
 
+from events.notification import NotificationEvents
 from events.run import RunEvents
 from events.webhook import WebhookEvents
 
-AnyEvent: TypeAlias = RunEvents | WebhookEvents
+AnyEvent: TypeAlias = RunEvents | NotificationEvents | WebhookEvents
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
@@ -37,7 +38,7 @@ def decode(data: bytes) -> AnyEvent:
 
 def catalog() -> tuple[type[AnyEvent], ...]:
     """Every concrete event type, in a stable order."""
-    return tuple(_members(RunEvents)) + tuple(_members(WebhookEvents))
+    return tuple(_members(RunEvents)) + tuple(_members(NotificationEvents)) + tuple(_members(WebhookEvents))
 
 
 def _members(union: object) -> list[type[AnyEvent]]:

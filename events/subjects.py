@@ -10,6 +10,7 @@ by the stream's dedupe window.
 from __future__ import annotations
 
 from events.codec import AnyEvent
+from events.notification import NotificationEvent
 from events.run import ArtifactUploaded, RunEvent, StepEvent
 from events.webhook import WebhookAccepted, WebhookRejected
 
@@ -63,6 +64,8 @@ def message_id(event: AnyEvent) -> str:
         parts.append(event.step)
     if isinstance(event, ArtifactUploaded):
         parts.append(event.path)
+    if isinstance(event, NotificationEvent):
+        parts += [event.channel, event.transition]
     return ":".join(parts)
 
 
