@@ -9,6 +9,7 @@
   server restart.
 - history: ordered replay of one subject (adapters.nats_history).
 - Every nats-py failure leaves this package as a ports.bus_errors class.
+- Metrics: each publish the stream did not drop as a duplicate feeds adapters.instruments.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from adapters.instruments import INSTRUMENTS
 from adapters.nats_connection import NatsConnection
 from adapters.nats_consumer import PullConsumer
 from adapters.nats_errors import NATS_ERRORS, translate, translated
@@ -54,6 +56,8 @@ class NatsBus:
             ack = await self._conn.js.publish(subject, body, headers=headers)
         except NATS_ERRORS as e:
             raise translate(e, f"publish to {subject}") from e
+        if not ack.duplicate:
+            INSTRUMENTS.published(event)
         return int(ack.seq)
 
     async def publish_many(self, events: Sequence[AnyEvent]) -> list[int]:
@@ -64,6 +68,9 @@ class NatsBus:
                 subject, body, headers = self._message(event)
                 pending.append(await js.publish_async(subject, body, headers=headers))
             acks = await asyncio.wait_for(asyncio.gather(*pending), self._conn.settings.request_timeout)
+        for event, ack in zip(events, acks, strict=True):
+            if not ack.duplicate:
+                INSTRUMENTS.published(event)
         return [int(a.seq) for a in acks]
 
     async def consume(

@@ -37,6 +37,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from adapters.instruments import INSTRUMENTS
 from adapters.nats_connection import NatsConnection
 from adapters.nats_errors import NATS_ERRORS, NotFound, translate, translated
 from adapters.nats_inflight import HandlerPool, Heartbeat
@@ -210,15 +211,21 @@ class PullConsumer:
             event = decode(msg.data)
         except UndecodableEvent as e:
             self._log.error("bus.undecodable", seq=seq, subject=msg.subject, error=str(e))
+            INSTRUMENTS.handled(self._durable, None, "term", 0.0)
             await _settle(msg.term())
             return
         received = Received(event=event, seq=seq, subject=msg.subject, delivered=delivered)
+        started, outcome = time.monotonic(), "error"
         try:
             await self._handler(received)
+            outcome = "ack"
         except RetryLater as e:
+            outcome = "retry"
             self._log.info("bus.retry_later", seq=received.seq, reason=str(e), delay=e.delay)
             await _settle(msg.nak(delay=e.delay))
             return
+        finally:
+            INSTRUMENTS.handled(self._durable, event, outcome, time.monotonic() - started)
         await _settle(msg.ack())
 
 

@@ -33,6 +33,8 @@ class BusSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     fetch_timeout: Seconds = 2.0
     #: A consumer that got nothing for this long checks that its JetStream consumer still exists.
     stall_check: Seconds = 10.0
+    #: Replicas of each stream: 1 on a single server, 3 on a 3-node cluster (R3).
+    stream_replicas: Annotated[int, Meta(ge=1, le=5)] = 1
 
     @property
     def source(self) -> str:

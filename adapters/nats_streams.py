@@ -31,6 +31,7 @@ def stream_config(name: str, settings: BusSettings) -> StreamConfig:
         duplicate_window=settings.duplicate_window,
         max_msg_size=settings.max_msg_size,
         allow_direct=True,
+        num_replicas=settings.stream_replicas,
     )
 
 

@@ -4,6 +4,7 @@
 the signals set; it must return once it is set, after draining its NATS connection. A ConfigError
 prints one line and exits 2 (bad configuration is not a crash); anything unexpected propagates and
 the process exits non-zero, to be restarted by its supervisor (kill-and-restart is always safe).
+Around `main`, adapters.health_server serves /healthz, /readyz and /metrics (C8S_METRICS_PORT).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
-from adapters.settings import ConfigError
+from adapters import health_server
+from adapters.settings import ConfigError, from_env
 from adapters.structured_logging import configure
 
 Main = Callable[[asyncio.Event], Awaitable[None]]
@@ -33,4 +35,5 @@ async def _run(main: Main) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await main(stop)
+    async with health_server.serving(from_env(health_server.HealthSettings)):
+        await main(stop)

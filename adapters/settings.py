@@ -37,6 +37,8 @@ class CommonSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     #: How long a consumer's unacked message waits before redelivery (a crashed handler's work
     #: is picked up again after this); tests of kill -9 shorten it.
     ack_wait_seconds: Annotated[float, Meta(gt=0)] = 30.0
+    #: Replicas of the JetStream streams (3 on a 3-node NATS cluster: deploy/overlays/nats-cluster).
+    stream_replicas: Annotated[int, Meta(ge=1, le=5)] = 1
 
     @property
     def object_store_url(self) -> str:

@@ -7,6 +7,7 @@ plugs its adapters in here and nowhere else.
 
 from __future__ import annotations
 
+from adapters.health_server import READINESS
 from adapters.local_executor import LocalExecutor
 from adapters.local_steplogs import LocalStepLogs
 from adapters.nats_bus import NatsBus
@@ -19,9 +20,15 @@ from ports.step_workloads import StepWorkloads
 
 
 async def connect_bus(settings: CommonSettings, service: str) -> NatsBus:
-    bus_settings = BusSettings(servers=[settings.nats_url], name=service, ack_wait=settings.ack_wait_seconds)
+    bus_settings = BusSettings(
+        servers=[settings.nats_url],
+        name=service,
+        ack_wait=settings.ack_wait_seconds,
+        stream_replicas=settings.stream_replicas,
+    )
     bus = await NatsBus.connect(bus_settings)
     await bus.ensure_streams()
+    READINESS.add("nats", lambda: bus.connection.is_connected)
     return bus
 
 

@@ -9,7 +9,8 @@ projector resumes from the objects themselves: the consumer redelivers everythin
 ack, and events at or below observedSequence change nothing. Writes never go backwards (the store
 drops a status whose observedSequence is below the stored one) and carry the run's uid, so a run
 deleted and created again under the same name never receives the old run's status. A write is
-skipped when the fold changed nothing.
+skipped when the fold changed nothing. Each phase a run's written status enters is counted
+(c8s_runs_entered_phase_total).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TypeVar
 
 from msgspec.structs import replace
 
+from adapters.instruments import INSTRUMENTS
 from adapters.retrying import retry_outages
 from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
 from api.pipelinerun import PipelineRun, PipelineRunStatus
@@ -49,6 +51,8 @@ class Projector:
         folded = run_status.evolve(current, received.seq, event)
         if _changed(current, folded):
             await self.store.patch_status(PipelineRun, event.namespace, event.run, folded, uid=event.uid)
+            if folded.phase != current.phase:
+                INSTRUMENTS.run_entered_phase(folded.phase)
 
     async def on_config_event(self, received: Received) -> None:
         event = received.event
