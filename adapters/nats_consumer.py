@@ -47,6 +47,7 @@ from ports.bus import Handler, Received, RetryLater, StopSignal
 from ports.bus_errors import BusRejected, BusUnavailable
 
 log = structlog.get_logger(__name__)
+_MIN_BACKOFF = 0.1
 _MAX_BACKOFF = 5.0
 
 
@@ -88,7 +89,7 @@ class PullConsumer:
             await self._drop_subscription()
 
     async def _loop(self) -> None:
-        backoff = 0.1
+        backoff = _MIN_BACKOFF
         while not self._stop.is_set():
             size = self._settings.fetch_batch
             if self._pool is not None:
@@ -102,7 +103,7 @@ class PullConsumer:
             except (BusUnavailable, NotFound) as e:
                 backoff = await self._wait_for_server(e, backoff)
                 continue
-            backoff = 0.1
+            backoff = _MIN_BACKOFF
             await self._handle_batch(msgs)
 
     async def _next_batch(self, size: int) -> list[Msg]:
@@ -122,11 +123,17 @@ class PullConsumer:
         return msgs
 
     async def _wait_for_server(self, e: Exception, backoff: float) -> float:
+        """Disconnected: wait for the reconnect (resume at once, re-check stop every second).
+        Connected but failing (JetStream not ready, consumer gone): back off, up to 5 s."""
         if self._conn.is_closing:
             raise BusUnavailable(f"consumer {self._durable}: connection closed") from e
-        self._log.warning("bus.consumer.unavailable", error=str(e), retry_in=backoff)
         self._ensured = False
-        await self._conn.wait_reconnected(backoff)
+        if not self._conn.is_connected:
+            if backoff == _MIN_BACKOFF:
+                self._log.warning("bus.consumer.waiting_for_server", error=str(e))
+            await self._conn.wait_reconnected(1.0)
+            return min(backoff * 2, _MAX_BACKOFF)
+        self._log.warning("bus.consumer.unavailable", error=str(e), retry_in=backoff)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), backoff)
         return min(backoff * 2, _MAX_BACKOFF)
