@@ -15,6 +15,7 @@ from adapters.nats_settings import BusSettings
 from adapters.settings import CommonSettings, ConfigError
 from ports.execution import Executor, StepLogs
 from ports.objects import ObjectStore
+from ports.quotas import Quotas
 from ports.resources import ResourceStore
 from ports.step_workloads import StepWorkloads
 
@@ -43,6 +44,19 @@ async def open_store(settings: CommonSettings, bus: NatsBus) -> ResourceStore:
     from adapters.kube_store import KubeStore
 
     return await KubeStore.connect(KubeSettings(kubeconfig=settings.kubeconfig))
+
+
+async def open_cluster(settings: CommonSettings) -> tuple[ResourceStore, Quotas]:
+    """The cluster's resources and quotas on one API client (the admission webhook's reads)."""
+    if settings.mode != "kubernetes":
+        raise ConfigError("the admission webhook runs in Kubernetes mode only (C8S_MODE=kubernetes)")
+    from adapters.kube_client import KubeSettings, api_client
+    from adapters.kube_quotas import KubeQuotas
+    from adapters.kube_store import KubeStore
+
+    kube = KubeSettings(kubeconfig=settings.kubeconfig)
+    api = await api_client(kube)
+    return KubeStore(api, kube, owns_client=True), KubeQuotas(api)
 
 
 def open_objects(settings: CommonSettings) -> ObjectStore:
