@@ -9,7 +9,8 @@ or NotificationFailed in the run's history is never reported again (events.subje
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Literal, TypedDict
 
 from events.run import RunEvent
 
@@ -17,6 +18,20 @@ from events.run import RunEvent
 Channel = Literal["commit-status", "chat"]
 #: Which moment of the run it reports: accepted (pending) or finished (the final phase).
 Transition = Literal["pending", "finished"]
+
+
+class NoticeFields(TypedDict):
+    """The fields Sent and Failed share, to build either with `**fields`."""
+
+    namespace: str
+    run: str
+    uid: str
+    at: datetime
+    channel: Channel
+    transition: Transition
+    target: str
+    state: str
+    context: str
 
 
 class NotificationEvent(RunEvent, frozen=True, kw_only=True):

@@ -1,0 +1,1 @@
+"""The notifier: commit statuses on the git provider, chat messages, webhook registration."""

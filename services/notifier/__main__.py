@@ -1,0 +1,35 @@
+"""`python -m services.notifier`"""
+
+from __future__ import annotations
+
+import asyncio
+
+from adapters import wiring
+from adapters.http_client import AiohttpClient
+from adapters.service import run
+from adapters.settings import from_env
+from services.notifier.chatting import ChatNotifier
+from services.notifier.config import NotifierSettings
+from services.notifier.registering import Registrar
+from services.notifier.reporting import StatusReporter
+from services.notifier.service import Notifier, serve, utcnow
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = from_env(NotifierSettings)
+    bus = await wiring.connect_bus(settings, "notifier")
+    http = AiohttpClient(settings.retry_policy, user_agent="c8s-notifier")
+    try:
+        store = await wiring.open_store(settings, bus)
+        url, overrides = settings.public_url, settings.api_overrides
+        statuses = StatusReporter(bus, store, http, url, overrides, utcnow)
+        notifier = Notifier(bus, statuses, ChatNotifier(bus, store, http, url, utcnow))
+        registrar = Registrar(store, http, url, overrides) if settings.register_webhooks and url else None
+        await serve(notifier, registrar, stop, settings.concurrency, settings.resync_seconds)
+    finally:
+        await http.close()
+        await bus.close()
+
+
+if __name__ == "__main__":
+    run("notifier", main)
