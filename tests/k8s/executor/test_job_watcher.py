@@ -100,14 +100,18 @@ async def test_stuck_pod_fails_after_the_start_deadline(
     """A pod waiting on a missing Secret fails with CreateContainerConfigError and its Job is suspended."""
     missing = SecretEnv(secret_ref="nope", key="token")
     plan = await plan_for(k8s_api, namespace, repo, "true", secrets=[missing])
+    batch: Any = client.BatchV1Api(k8s_api)
+
+    async def suspended() -> bool:
+        return bool((await batch.read_namespaced_job(plan.ref.job_name, namespace)).spec.suspend)
+
     async with job_watcher(bus, kube, start_deadline=2):
         await executor.start(plan)
         events = await finished(bus, plan.ref)
+        await eventually(suspended, what="the stuck Job suspended")
     assert kinds(events) == ["step.finished"]
     assert isinstance(events[0], StepFinished)
     assert (events[0].exit_code, events[0].reason) == (None, "CreateContainerConfigError")
-    batch: Any = client.BatchV1Api(k8s_api)
-    assert (await batch.read_namespaced_job(plan.ref.job_name, namespace)).spec.suspend is True
 
 
 async def test_restart_reports_once(k8s_api: client.ApiClient, namespace: str, repo: tuple[str, str],
