@@ -1,0 +1,165 @@
+"""deploy/ on the real apiserver: the kustomize base applies, and each service account holds exactly
+the verbs its service needs.
+
+Covers: `kubectl apply --server-side --dry-run=server -k deploy/` succeeds once the namespace and the
+CRDs exist for real (a dry run creates nothing, so objects in c8s-system would not find their
+namespace otherwise); the same for the base with the nats-cluster component; a table of allowed and
+denied verbs per service account through `kubectl auth can-i --as=system:serviceaccount:...` with
+the groups a real token carries (the scheduler may create Jobs and the webhook may not, the
+projector may patch the status subresources and not the objects, nothing may create
+ClusterRoleBindings, bind or escalate roles, impersonate, or change admission webhooks).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import plane as plane_mod
+import pytest
+
+pytestmark = pytest.mark.k8s
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+SYSTEM = "c8s-system"
+TEAM = "team-a"  # can-i needs no such namespace: RBAC is evaluated, nothing is read
+ACCOUNTS = ("webhook", "scheduler", "job-watcher", "log-shipper", "projector", "notifier", "admission")
+
+
+def kubectl(plane: plane_mod.Plane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": str(plane.kubeconfig), "HOME": str(plane.directory)}
+    result = subprocess.run([str(plane.kubectl), *args], env=env, capture_output=True, text=True, check=False,
+                            timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def foundations(control_plane: plane_mod.Plane) -> Iterator[plane_mod.Plane]:
+    """The namespace, the RBAC objects and the CRDs, applied for real; RBAC and namespace removed after."""
+    files = ["-f", str(DEPLOY / "100-namespace.yaml"), "-f", str(DEPLOY / "200-rbac.yaml"),
+             "-f", str(DEPLOY / "300-crds")]
+    kubectl(control_plane, "apply", "--server-side", "--force-conflicts", *files)
+    kubectl(control_plane, "wait", "--for=condition=Established", "--timeout=60s",
+            *(f"crd/{p}.c8s.dev" for p in ("pipelineconfigs", "pipelineruns", "repositoryconnections")))
+    yield control_plane
+    kubectl(control_plane, "delete", "--wait=false", "--ignore-not-found", "-f", str(DEPLOY / "200-rbac.yaml"),
+            "-f", str(DEPLOY / "100-namespace.yaml"))
+
+
+def test_base_applies_in_a_server_side_dry_run(foundations: plane_mod.Plane) -> None:
+    """Every object of the kustomize base passes the apiserver's validation in a server-side dry run."""
+    result = kubectl(foundations, "apply", "--server-side", "--dry-run=server", "-k", str(DEPLOY))
+    applied = result.stdout.splitlines()
+    for expected in ("deployment.apps/c8s-admission", "statefulset.apps/nats", "clusterrole.rbac.authorization"
+                     ".k8s.io/c8s-scheduler", "validatingwebhookconfiguration.admissionregistration.k8s.io"
+                     "/c8s-admission", "customresourcedefinition.apiextensions.k8s.io/pipelineruns.c8s.dev"):
+        assert any(line.startswith(expected) for line in applied), f"{expected} missing in:\n{result.stdout}"
+    assert len(applied) == sum(1 for _ in _kustomized(foundations).split("\n---\n"))
+
+
+def test_nats_cluster_component_applies_in_a_dry_run(foundations: plane_mod.Plane, tmp_path: Path) -> None:
+    """The base plus the nats-cluster component renders 3 NATS servers with R3 streams and dry-runs."""
+    base = os.path.relpath(DEPLOY, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        f"resources: [{base}]\ncomponents: [{base}/overlays/nats-cluster]\n")
+    rendered = kubectl(foundations, "kustomize", str(tmp_path)).stdout
+    assert "replicas: 3" in rendered and 'C8S_STREAM_REPLICAS: "3"' in rendered
+    assert "--routes=nats://nats-0.nats-headless.c8s-system.svc:6222" in rendered
+    kubectl(foundations, "apply", "--server-side", "--dry-run=server", "-k", str(tmp_path))
+
+
+def _kustomized(plane: plane_mod.Plane) -> str:
+    return kubectl(plane, "kustomize", str(DEPLOY)).stdout.strip()
+
+
+# (service account, verb, resource, subresource, namespace, allowed)
+ALLOWED_AND_DENIED = [
+    ("scheduler", "create", "jobs.batch", "", TEAM, True),
+    ("scheduler", "delete", "jobs.batch", "", TEAM, True),
+    ("scheduler", "watch", "pipelineruns.c8s.dev", "", "", True),
+    ("scheduler", "get", "pipelineconfigs.c8s.dev", "", TEAM, True),
+    ("scheduler", "list", "resourcequotas", "", TEAM, True),
+    ("scheduler", "patch", "pods", "", TEAM, True),
+    ("scheduler", "update", "secrets/c8s-artifacts-credentials", "", TEAM, True),
+    ("scheduler", "get", "secrets", "", TEAM, False),
+    ("scheduler", "patch", "pipelineruns.c8s.dev", "", TEAM, False),
+    ("scheduler", "patch", "pipelineruns.c8s.dev", "status", TEAM, False),
+    ("webhook", "create", "pipelineruns.c8s.dev", "", TEAM, True),
+    ("webhook", "watch", "repositoryconnections.c8s.dev", "", "", True),
+    ("webhook", "get", "secrets", "", TEAM, True),
+    ("webhook", "create", "jobs.batch", "", TEAM, False),
+    ("webhook", "delete", "pipelineruns.c8s.dev", "", TEAM, False),
+    ("webhook", "list", "secrets", "", TEAM, False),
+    ("projector", "patch", "pipelineruns.c8s.dev", "status", TEAM, True),
+    ("projector", "patch", "pipelineconfigs.c8s.dev", "status", TEAM, True),
+    ("projector", "patch", "repositoryconnections.c8s.dev", "status", TEAM, True),
+    ("projector", "get", "pipelineruns.c8s.dev", "", TEAM, True),
+    ("projector", "patch", "pipelineruns.c8s.dev", "", TEAM, False),
+    ("projector", "create", "pipelineruns.c8s.dev", "", TEAM, False),
+    ("projector", "get", "secrets", "", TEAM, False),
+    ("projector", "create", "jobs.batch", "", TEAM, False),
+    ("job-watcher", "watch", "jobs.batch", "", "", True),
+    ("job-watcher", "watch", "pods", "", "", True),
+    ("job-watcher", "create", "jobs.batch", "", TEAM, False),
+    ("job-watcher", "get", "pods", "log", TEAM, False),
+    ("job-watcher", "get", "secrets", "", TEAM, False),
+    ("log-shipper", "get", "pods", "log", TEAM, True),
+    ("log-shipper", "get", "secrets", "", TEAM, True),
+    ("log-shipper", "delete", "pods", "", TEAM, False),
+    ("log-shipper", "create", "jobs.batch", "", TEAM, False),
+    ("notifier", "patch", "repositoryconnections.c8s.dev", "status", TEAM, True),
+    ("notifier", "watch", "pipelineruns.c8s.dev", "", "", True),
+    ("notifier", "get", "secrets", "", TEAM, True),
+    ("notifier", "patch", "pipelineruns.c8s.dev", "status", TEAM, False),
+    ("notifier", "create", "pipelineruns.c8s.dev", "", TEAM, False),
+    ("admission", "get", "secrets", "", TEAM, True),
+    ("admission", "list", "resourcequotas", "", TEAM, True),
+    ("admission", "get", "pipelineconfigs.c8s.dev", "", TEAM, True),
+    ("admission", "list", "secrets", "", TEAM, False),
+    ("admission", "create", "pipelineruns.c8s.dev", "", TEAM, False),
+]
+# Nobody may grow its own rights or weaken admission.
+FORBIDDEN_TO_ALL = [
+    ("create", "clusterrolebindings.rbac.authorization.k8s.io", ""),
+    ("create", "rolebindings.rbac.authorization.k8s.io", TEAM),
+    ("bind", "clusterroles.rbac.authorization.k8s.io", ""),
+    ("escalate", "clusterroles.rbac.authorization.k8s.io", ""),
+    ("escalate", "roles.rbac.authorization.k8s.io", TEAM),
+    ("impersonate", "serviceaccounts", TEAM),
+    ("patch", "validatingwebhookconfigurations.admissionregistration.k8s.io", ""),
+    ("update", "customresourcedefinitions.apiextensions.k8s.io", ""),
+    ("create", "pods", TEAM),
+    ("delete", "namespaces", ""),
+]
+
+
+def can_i(plane: plane_mod.Plane, account: str, verb: str, resource: str, sub: str, namespace: str) -> bool:
+    args = ["auth", "can-i", verb, resource, f"--as=system:serviceaccount:{SYSTEM}:c8s-{account}",
+            "--as-group=system:serviceaccounts", f"--as-group=system:serviceaccounts:{SYSTEM}",
+            "--as-group=system:authenticated"]
+    args += [f"--subresource={sub}"] if sub else []
+    args += ["-n", namespace] if namespace else ["--all-namespaces"]
+    result = kubectl(plane, *args, check=False)
+    assert result.stdout.strip() in ("yes", "no"), f"can-i answered {result.stdout!r} {result.stderr!r}"
+    return result.stdout.strip() == "yes"
+
+
+@pytest.mark.parametrize(("account", "verb", "resource", "sub", "namespace", "allowed"), ALLOWED_AND_DENIED,
+                         ids=lambda v: str(v) if v != "" else "-")
+def test_service_account_rights(foundations: plane_mod.Plane, account: str, verb: str, resource: str,
+                                sub: str, namespace: str, allowed: bool) -> None:
+    """Each service account may do what its service needs, and is refused the neighbouring verbs."""
+    assert can_i(foundations, account, verb, resource, sub, namespace) is allowed
+
+
+@pytest.mark.parametrize("account", ACCOUNTS)
+def test_no_account_can_grow_its_rights(foundations: plane_mod.Plane, account: str) -> None:
+    """No service account may bind, escalate, impersonate, edit webhooks or CRDs, or create pods."""
+    granted = [(verb, resource) for verb, resource, ns in FORBIDDEN_TO_ALL
+               if can_i(foundations, account, verb, resource, "", ns)]
+    assert granted == []
