@@ -30,7 +30,8 @@ ACCOUNTS = ("webhook", "scheduler", "job-watcher", "log-shipper", "projector", "
 
 
 def kubectl(plane: plane_mod.Plane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": str(plane.kubeconfig), "HOME": str(plane.directory)}
+    env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": str(plane.kubeconfig),
+           "HOME": str(plane.directory)}
     result = subprocess.run([str(plane.kubectl), *args], env=env, capture_output=True, text=True, check=False,
                             timeout=120)
     if check and result.returncode != 0:
@@ -47,17 +48,22 @@ def foundations(control_plane: plane_mod.Plane) -> Iterator[plane_mod.Plane]:
     kubectl(control_plane, "wait", "--for=condition=Established", "--timeout=60s",
             *(f"crd/{p}.c8s.dev" for p in ("pipelineconfigs", "pipelineruns", "repositoryconnections")))
     yield control_plane
-    kubectl(control_plane, "delete", "--wait=false", "--ignore-not-found", "-f", str(DEPLOY / "200-rbac.yaml"),
-            "-f", str(DEPLOY / "100-namespace.yaml"))
+    kubectl(control_plane, "delete", "--wait=false", "--ignore-not-found",
+            "-f", str(DEPLOY / "200-rbac.yaml"), "-f", str(DEPLOY / "100-namespace.yaml"))
 
 
 def test_base_applies_in_a_server_side_dry_run(foundations: plane_mod.Plane) -> None:
     """Every object of the kustomize base passes the apiserver's validation in a server-side dry run."""
     result = kubectl(foundations, "apply", "--server-side", "--dry-run=server", "-k", str(DEPLOY))
     applied = result.stdout.splitlines()
-    for expected in ("deployment.apps/c8s-admission", "statefulset.apps/nats", "clusterrole.rbac.authorization"
-                     ".k8s.io/c8s-scheduler", "validatingwebhookconfiguration.admissionregistration.k8s.io"
-                     "/c8s-admission", "customresourcedefinition.apiextensions.k8s.io/pipelineruns.c8s.dev"):
+    expected_objects = (
+        "deployment.apps/c8s-admission",
+        "statefulset.apps/nats",
+        "clusterrole.rbac.authorization.k8s.io/c8s-scheduler",
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/c8s-admission",
+        "customresourcedefinition.apiextensions.k8s.io/pipelineruns.c8s.dev",
+    )
+    for expected in expected_objects:
         assert any(line.startswith(expected) for line in applied), f"{expected} missing in:\n{result.stdout}"
     assert len(applied) == sum(1 for _ in _kustomized(foundations).split("\n---\n"))
 
