@@ -84,8 +84,9 @@ def registration(name: str, namespace: str, port: int, ca: bytes) -> Obj:
 class Cluster:
     def __init__(self, api: client.ApiClient, namespace: str) -> None:
         self.api, self.ns = api, namespace
-        self.custom = client.CustomObjectsApi(api)
-        self.core = client.CoreV1Api(api)
+        # Any: the client's typed models are not used here; bodies are plain JSON objects.
+        self.custom: Any = client.CustomObjectsApi(api)
+        self.core: Any = client.CoreV1Api(api)
 
     async def create(self, kind: str, name: str, spec: Obj) -> Obj:
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": name}, "spec": spec}
@@ -98,7 +99,7 @@ class Cluster:
         with pytest.raises(ApiException) as caught:
             await self.create(kind, name, spec)
         assert caught.value.status == 422, caught.value
-        message: str = json.loads(caught.value.body)["message"]
+        message: str = json.loads(caught.value.body or "{}")["message"]
         return message
 
     async def secret(self, name: str, data: dict[str, str]) -> None:
@@ -132,7 +133,7 @@ async def cluster(k8s_api: client.ApiClient, namespace: str, tmp_path: Path) -> 
     cert, key = self_signed(tmp_path)
     store = KubeStore(k8s_api, KubeSettings())
     app = make_app(Admission(Lookups(store, KubeQuotas(k8s_api))), deadline_seconds=8.0)
-    hooks = client.AdmissionregistrationV1Api(k8s_api)
+    hooks: Any = client.AdmissionregistrationV1Api(k8s_api)
     name = f"c8s-admission-{namespace}"
     async with listening(app, "127.0.0.1", 0, tls_context(str(cert), str(key))) as port:
         await hooks.create_validating_webhook_configuration(
