@@ -1,0 +1,30 @@
+# One image for every c8s service; each Deployment picks its process with
+# `command: [python, -m, services.<name>]` (deploy/5*.yaml).
+#
+# Build: docker build -t c8s .      Slim, non-root (uid 10001, matching the manifests' runAsUser),
+# no compilers or git in the final stage. The sources stay under /app (the working directory, first
+# on sys.path for `python -m`) so Tilt's live_update can sync changed modules into a running pod.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY api/ api/
+COPY events/ events/
+COPY projections/ projections/
+COPY ports/ ports/
+COPY adapters/ adapters/
+COPY services/ services/
+COPY c8s/ c8s/
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    C8S_MODE=kubernetes
+RUN groupadd --gid 10001 c8s \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin c8s
+COPY --from=build /install /usr/local
+WORKDIR /app
+COPY --from=build /src/ /app/
+USER 10001:10001
+EXPOSE 8080 8443 9090
+CMD ["c8s", "--help"]
