@@ -1,0 +1,162 @@
+"""Helpers for end-to-end tests of local mode: a running `c8s dev up`, the CLI against it, signed
+provider webhooks, and polling for a run's final status (with a deadline, never a sleep)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.dev_up import DevUp
+from tests.support.webhooks import headers_for, payload
+
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
+
+
+class Instance:
+    """A `c8s dev up` under test, with the CLI and the webhook endpoint at hand."""
+
+    def __init__(self, dev: DevUp) -> None:
+        self.dev = dev
+        self.server = f"nats://127.0.0.1:{dev.nats_port}"
+        self.webhook = f"http://127.0.0.1:{dev.webhook_port}/webhooks"
+
+    def c8s(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "c8s.cli", *argv, "--server", self.server],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"c8s {' '.join(argv)} exited {done.returncode}: {done.stderr}{done.stdout}")
+        return done
+
+    def apply(self, tmp: Path, *docs: dict[str, Any]) -> None:
+        path = tmp / f"manifests-{uuid.uuid4().hex[:8]}.yaml"
+        path.write_text(yaml.safe_dump_all(docs))
+        self.c8s("apply", "-f", str(path))
+
+    def run(self, name: str, ns: str = "default") -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.c8s("get", "pr", name, "-n", ns, "-o", "json").stdout)
+        return out
+
+    def runs(self, ns: str = "default") -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(self.c8s("get", "pr", "-n", ns, "-o", "json").stdout)[
+            "items"
+        ]
+        return items
+
+    def wait(
+        self, name: str, ns: str = "default", phases: tuple[str, ...] = TERMINAL, deadline: float = 120
+    ) -> dict[str, Any]:
+        """The run once its phase is one of `phases` (and, when terminal, every step settled)."""
+        end = time.monotonic() + deadline
+        while True:
+            run = self.run(name, ns)
+            if run.get("status", {}).get("phase") in phases:
+                return run
+            if time.monotonic() > end:
+                raise AssertionError(
+                    f"run {ns}/{name} not in {phases} within {deadline}s: {run.get('status')}"
+                )
+            time.sleep(0.2)
+
+    def wait_step(self, name: str, step: str, phase: str, ns: str = "default", deadline: float = 60) -> None:
+        end = time.monotonic() + deadline
+        while True:
+            steps = {s["name"]: s for s in self.run(name, ns).get("status", {}).get("steps", [])}
+            if steps.get(step, {}).get("phase") == phase:
+                return
+            if time.monotonic() > end:
+                raise AssertionError(f"step {step} of {ns}/{name} not {phase} within {deadline}s: {steps}")
+            time.sleep(0.1)
+
+    def logs(self, name: str, step: str, ns: str = "default") -> str:
+        return self.c8s("logs", name, step, "-n", ns).stdout
+
+    def events(self, name: str, ns: str = "default") -> list[str]:
+        return self.c8s("events", name, "-n", ns).stdout.splitlines()
+
+    def post(self, provider: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            f"{self.webhook}/{provider}", data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+
+def secret(name: str, ns: str = "default", **values: str) -> dict[str, Any]:
+    data = {
+        k.replace("_", "-") if k == "webhook_secret" else k: base64.b64encode(v.encode()).decode()
+        for k, v in values.items()
+    }
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "data": data}
+
+
+def connection(
+    name: str, provider: str, repository: str, config: str, webhook_secret: str, ns: str = "default"
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "c8s.dev/v1alpha1",
+        "kind": "RepositoryConnection",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "repository": repository,
+            "provider": provider,
+            "webhookSecretRef": webhook_secret,
+            "pipelineConfigRef": config,
+        },
+    }
+
+
+def pipeline(
+    name: str, repository: str, steps: list[dict[str, Any]], ns: str = "default", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "c8s.dev/v1alpha1",
+        "kind": "PipelineConfig",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"repository": repository, "steps": steps, **extra},
+    }
+
+
+def step(name: str, *commands: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "alpine:3.20", "commands": list(commands), **extra}
+
+
+def push(
+    provider: str, commit: str, branch: str, key: bytes, delivery: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """A provider's documented push payload for `commit` on `branch`, signed with `key`."""
+    delivery = delivery or str(uuid.uuid4())
+    if provider == "github":
+        data = payload("github_push")
+        data.update(ref=f"refs/heads/{branch}", after=commit)
+        data["head_commit"]["id"] = commit
+        event = "push"
+    elif provider == "gitlab":
+        data = payload("gitlab_push")
+        data.update(ref=f"refs/heads/{branch}", after=commit, checkout_sha=commit)
+        event = "Push Hook"
+    else:
+        data = payload("bitbucket_repo_push")
+        change = data["push"]["changes"][0]
+        change["new"]["name"] = branch
+        change["new"]["target"]["hash"] = commit
+        event = "repo:push"
+    body = json.dumps(data).encode()
+    return body, headers_for(provider, event, body, key, delivery)
