@@ -53,7 +53,8 @@ def make_app(webhooks: Webhooks, ready: Callable[[], bool], limits: Limits) -> w
 async def _receive(request: web.Request, webhooks: Webhooks, limits: Limits) -> web.Response:
     name = request.match_info["provider"]
     if name not in PROVIDERS:
-        return _json(Reply(status=404, reason=f"unknown provider {name[:64]!r}: use {', '.join(PROVIDERS)}"))
+        reply = Reply(status=404, reason=f"unknown provider {name[:64]!r}: use {', '.join(PROVIDERS)}")
+        return _unread(_json(reply))
     headers = {k.lower(): v for k, v in request.headers.items()}
     started = time.monotonic()
     body = await read_limited(request, limits.max_body_bytes)
@@ -64,7 +65,15 @@ async def _receive(request: web.Request, webhooks: Webhooks, limits: Limits) -> 
             "webhook", status=reply.status, reason=reply.reason, runs=len(reply.runs),
             ms=round((time.monotonic() - started) * 1000, 1),
         )  # fmt: skip
-    return _json(reply, delivery)
+    response = _json(reply, delivery)
+    return response if body is not None else _unread(response)
+
+
+def _unread(response: web.Response) -> web.Response:
+    """Close the connection after a reply that left the body unread: keeping it alive would make
+    the server wait for (or drain) a body nobody wants before the next request or a shutdown."""
+    response.force_close()
+    return response
 
 
 async def _decide(

@@ -102,7 +102,16 @@ async def _run(
     try:
         await stop.wait()
     finally:
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        await stop_task(follower)
         await runner.cleanup()
+
+
+async def stop_task(task: asyncio.Task[None], grace: float = 0.5) -> None:
+    """Cancel `task` and wait for it to end, cancelling again while it has not: a cancellation that
+    lands while the store's watch polls can be absorbed (seen with the KV watch on Python 3.11), so
+    one cancel() is not always enough."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=grace)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()

@@ -36,12 +36,13 @@ ANNOTATION_DELIVERY = "c8s.dev/delivery-id"
 
 
 def branch_refusal(config: PipelineConfig, delivery: Delivery) -> Refusal | None:
-    """A 200 when the config's branch filters leave the delivery's branch (or tag) out."""
-    branches = config.spec.branches
-    if matches_any(branches, delivery.branch):
+    """A 200 when the config's branch filters leave the delivery's branch (or tag, or a pull
+    request's target branch) out."""
+    branches, branch = config.spec.branches, delivery.filtered_branch
+    if matches_any(branches, branch):
         return None
     shown = ", ".join(branches)
-    reason = f"branch {delivery.branch!r} matches none of the branches [{shown}] of {config.metadata.name}"
+    reason = f"branch {branch!r} matches none of the branches [{shown}] of {config.metadata.name}"
     return Refusal(status=200, reason=reason)
 
 

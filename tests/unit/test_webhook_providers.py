@@ -46,6 +46,7 @@ def refusal(name: str, body: bytes | None = None, extra: dict[str, str] | None =
 def test_github_push_to_branch() -> None:
     """A GitHub push gives the branch, the `after` commit and the sender, as a push."""
     d = delivery("github_push")
+    assert d.filtered_branch == "main"
     assert (d.kind, d.branch, d.commit, d.actor) == (
         "push", "main", "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "octocat",
     )  # fmt: skip
@@ -254,7 +255,12 @@ def test_bitbucket_pull_request(event: str) -> None:
     """A created or updated pull request runs its source branch at its (12-hex) source commit."""
     d = parse("bitbucket_pullrequest_created", extra={"X-Event-Key": event})
     assert isinstance(d, Delivery)
-    assert (d.kind, d.branch, d.commit) == ("pull_request", "feature/matrix", "d3022fc0ca3d")
+    assert (d.kind, d.branch, d.commit, d.target_branch) == (
+        "pull_request",
+        "feature/matrix",
+        "d3022fc0ca3d",
+        "main",
+    )
 
 
 def test_bitbucket_delivery_is_request_uuid() -> None:

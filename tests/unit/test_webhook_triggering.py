@@ -14,6 +14,8 @@ import re
 from base64 import b64encode
 from datetime import UTC, datetime
 
+import msgspec
+
 from api.meta import ObjectMeta
 from api.pipelineconfig import Matrix, PipelineConfig, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun
@@ -134,6 +136,18 @@ def test_branch_filters() -> None:
     refusal = branch_refusal(cfg, delivery(branch="feature/x"))
     assert refusal is not None and refusal.status == 200
     assert "'feature/x'" in refusal.reason and "release/*" in refusal.reason
+
+
+def test_pull_request_filtered_by_target_branch() -> None:
+    """A pull request from feature/x into main passes `branches: [main]`; one into develop does not."""
+    cfg = config(branches=["main"])
+    pr = Delivery(
+        provider="github", delivery="d", kind="pull_request", repository_urls=(), commit=SHA,
+        branch="feature/x", target_branch="main",
+    )  # fmt: skip
+    assert branch_refusal(cfg, pr) is None
+    refusal = branch_refusal(cfg, Delivery(**{**msgspec.structs.asdict(pr), "target_branch": "develop"}))
+    assert refusal is not None and "'develop'" in refusal.reason
 
 
 def test_overlong_branch_is_400() -> None:

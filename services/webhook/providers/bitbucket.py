@@ -8,7 +8,8 @@ body when the webhook has a secret.
 - repo:push: the first change with a `new` state (a branch or a tag and its target commit); a push
   that only deletes refs (every `new` null) starts nothing (200). Bitbucket may bundle several
   refs in one push; c8s runs the first, as GitHub and GitLab send one delivery per ref.
-- pullrequest:created/updated: the source branch and source commit hash (Bitbucket sends 12 hex).
+- pullrequest:created/updated: the source branch and source commit hash (Bitbucket sends 12 hex);
+  the destination branch is the target the branch filters apply to.
 Repository URL: repository.links.html.href (and https://bitbucket.org/<full_name>).
 """
 
@@ -107,8 +108,13 @@ class _Source(Struct, frozen=True):
     commit: _Commit
 
 
+class _Destination(Struct, frozen=True):
+    branch: _Branch | None = None
+
+
 class _PullRequest(Struct, frozen=True):
     source: _Source
+    destination: _Destination | None = None
 
 
 class _PullRequestEvent(Struct, frozen=True):
@@ -170,7 +176,7 @@ def _pull_request(env: Envelope, body: bytes) -> Delivery | Refusal:
     event = decode(body, _PullRequestEvent, f"Bitbucket {env.event}")
     if isinstance(event, Refusal):
         return event
-    source = event.pullrequest.source
+    source, destination = event.pullrequest.source, event.pullrequest.destination
     sha = commit_sha(source.commit.hash, "pullrequest.source.commit.hash")
     if isinstance(sha, Refusal):
         return sha
@@ -182,4 +188,5 @@ def _pull_request(env: Envelope, body: bytes) -> Delivery | Refusal:
         commit=sha,
         branch=source.branch.name,
         actor=event.actor.name if event.actor else "",
+        target_branch=destination.branch.name if destination and destination.branch else "",
     )

@@ -7,7 +7,8 @@ with content type application/x-www-form-urlencoded (the signature still covers 
 
 - push to refs/heads/B or refs/tags/T: the commit is `after`; a deletion (`deleted`, or `after`
   all zeros) starts nothing (200);
-- pull_request opened/synchronize/reopened: the head branch and head SHA; other actions 200;
+- pull_request opened/synchronize/reopened: the head branch and head SHA (the base branch is the
+  target the branch filters apply to); other actions 200;
 - ping: 200, once the signature held (it proves the secret is right).
 """
 
@@ -73,8 +74,13 @@ class _Head(Struct, frozen=True):
     sha: str
 
 
+class _Base(Struct, frozen=True):
+    ref: str = ""
+
+
 class _PullRequest(Struct, frozen=True):
     head: _Head
+    base: _Base | None = None
 
 
 class _PullRequestEvent(Struct, frozen=True):
@@ -174,6 +180,7 @@ def _pull_request(env: Envelope, payload: bytes) -> Delivery | Refusal:
         commit=sha,
         branch=head.ref,
         actor=event.sender.login if event.sender else "",
+        target_branch=event.pull_request.base.ref if event.pull_request.base else "",
     )
 
 

@@ -7,7 +7,8 @@ retries of one delivery; older servers send only `X-Gitlab-Event-UUID`.
 - Push Hook / Tag Push Hook: the commit is `checkout_sha` (else `after`); a deletion (`after` all
   zeros, no `checkout_sha`) starts nothing (200);
 - Merge Request Hook with action open/reopen, or update with new commits (`oldrev` present, as
-  GitLab sends it only when the source branch moved): the source branch and `last_commit.id`;
+  GitLab sends it only when the source branch moved): the source branch and `last_commit.id`
+  (target_branch is what the branch filters apply to);
   other actions and metadata-only updates 200.
 Repository URLs: project.git_http_url/git_ssh_url/web_url (and the MR's target project).
 """
@@ -77,6 +78,7 @@ class _Commit(Struct, frozen=True):
 class _MergeRequest(Struct, frozen=True):
     source_branch: str
     last_commit: _Commit
+    target_branch: str = ""
     action: str = ""
     oldrev: str | None = None
 
@@ -161,4 +163,5 @@ def _merge_request(env: Envelope, body: bytes) -> Delivery | Refusal:
         commit=sha,
         branch=mr.source_branch,
         actor=event.user.username if event.user else "",
+        target_branch=mr.target_branch,
     )

@@ -60,6 +60,13 @@ class Delivery(Struct, frozen=True, kw_only=True):
     commit: str = ""
     branch: str = ""
     actor: str = ""
+    #: A pull request's base (target) branch: the branch filters apply to it, as CI systems do.
+    target_branch: str = ""
+
+    @property
+    def filtered_branch(self) -> str:
+        """The branch `spec.branches` is matched against: the target of a pull request, else `branch`."""
+        return self.target_branch or self.branch
 
 
 def header(headers: Headers, name: str) -> str:
