@@ -81,17 +81,17 @@ def render(kind: Kind, objs: Sequence[columns.Listed], args: argparse.Namespace,
         return rendering.to_json(_document(objs, args.name))
     if args.output == "yaml":
         return rendering.to_yaml(_document(objs, args.name))
-    return _table(kind, objs, args.all_namespaces, now)
+    return _table(kind, objs, args.all_namespaces, now, one=args.name is not None)
 
 
 def _document(objs: Sequence[columns.Listed], name: str | None) -> object:
     return rendering.builtin(objs[0]) if name is not None else rendering.kube_list(objs)
 
 
-def _table(kind: Kind, objs: Sequence[columns.Listed], all_namespaces: bool, now: datetime) -> str:
+def _table(kind: Kind, objs: Sequence[columns.Listed], all_namespaces: bool, now: datetime, one: bool) -> str:
     rows = [columns.row(o, now, all_namespaces) for o in objs]
     text = format_table(columns.header(kind, all_namespaces), rows)
     run = objs[0]
-    if len(objs) == 1 and isinstance(run, PipelineRun) and run.status is not None and run.status.steps:
+    if one and isinstance(run, PipelineRun) and run.status is not None and run.status.steps:
         text += "\n" + format_table(columns.STEP_HEADER, columns.step_rows(run.status.steps, now))
     return text

@@ -64,8 +64,8 @@ async def _get(store: ResourceStore, namespace: str, name: str) -> PipelineRun |
 
 async def _report(run: PipelineRun, seen: Seen, say: Say) -> None:
     name, phase = run.metadata.name, run_phase(run)
-    if phase != seen.phase:
-        seen.phase = phase
+    final = phase in TERMINAL_RUN_PHASES
+    if phase != seen.phase and not final:
         say(f"pipelinerun/{name} {phase}")
     for step in run.status.steps if run.status is not None else []:
         if seen.steps.get(step.name) != step.phase:
@@ -74,6 +74,9 @@ async def _report(run: PipelineRun, seen: Seen, say: Say) -> None:
         if step.log_url and step.phase in TERMINAL_STEP_PHASES and step.name not in seen.logs:
             seen.logs.add(step.name)
             await _print_log(step, say)
+    if phase != seen.phase and final:
+        say(f"pipelinerun/{name} {phase}")
+    seen.phase = phase
 
 
 def step_line(step: StepStatus) -> str:
