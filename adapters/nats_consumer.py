@@ -113,7 +113,7 @@ class PullConsumer:
         async with translated(f"fetch from {self._durable}"):
             try:
                 msgs = await sub.fetch(size, timeout=self._settings.fetch_timeout)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats.errors.TimeoutError or asyncio's: an idle fetch, not an outage
                 msgs = []
         self._heartbeat.hold(msgs)
         if msgs:

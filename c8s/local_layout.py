@@ -23,7 +23,7 @@ from adapters.nats_server import nats_server_binary
 from c8s.supervisor import ChildSpec
 
 #: Start order; stop order is the reverse (services first, nats-server last).
-SERVICES = ("projector", "scheduler", "runner", "log_shipper", "webhook")
+SERVICES = ("projector", "scheduler", "runner", "log_shipper", "notifier", "webhook")
 HOST = "127.0.0.1"
 
 
@@ -79,6 +79,7 @@ def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
         "C8S_HOME": str(layout.home),
         "C8S_LISTEN_HOST": HOST,
         "C8S_LISTEN_PORT": str(layout.webhook_port),
+        "C8S_PUBLIC_URL": f"http://{HOST}:{layout.webhook_port}",
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -22,8 +22,9 @@ RESTARTED = re.compile(r"^(\S+) restarted \(pid (\d+)")
 
 
 class DevUp:
-    def __init__(self, home: Path, *extra: str) -> None:
+    def __init__(self, home: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.extra_env = env or {}
         self.nats_port, self.webhook_port = free_port(), free_port()
         self.argv = [sys.executable, "-m", "c8s.cli", "dev", "up", "--dir", str(home)]
         self.argv += ["--nats-port", str(self.nats_port), "--webhook-port", str(self.webhook_port), *extra]
@@ -32,7 +33,7 @@ class DevUp:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> DevUp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("C8S_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("C8S_")} | self.extra_env
         self.proc = subprocess.Popen(
             self.argv,
             stdout=subprocess.PIPE,
