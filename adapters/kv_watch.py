@@ -39,17 +39,32 @@ async def open_watcher(kv: KeyValue, pattern: str, wait: float) -> tuple[KeyValu
     async with translated(f"watch {kv._name} {pattern}"):
         watcher = await kv.watch(pattern)
         try:
-            return watcher, await _initial(watcher, wait)
+            return watcher, await _initial(kv, pattern, watcher, wait)
         except BaseException:
             await stop_watcher(watcher)
             raise
 
 
-async def _initial(watcher: KeyValue.KeyWatcher, wait: float) -> list[Entry]:
-    entries = []
-    while (entry := await next_update(watcher, wait)) is not None:
+async def _initial(kv: KeyValue, pattern: str, watcher: KeyValue.KeyWatcher, wait: float) -> list[Entry]:
+    """Every current entry. nats-py may signal the end of the snapshot (None) *before* the
+    entries when the server pushed them all before its consumer_info call (num_pending is then
+    0 and none was handled yet), so the marker alone is not trusted: the snapshot ends at the
+    entry with nothing pending after it, or at the marker when the bucket has no such keys."""
+    entries: list[Entry] = []
+    while True:
+        entry = await next_update(watcher, wait)
+        if entry is None:
+            if entries or not await _has_keys(kv, pattern):
+                return entries
+            continue
         entries.append(entry)
-    return entries
+        if entry.delta == 0:
+            return entries
+
+
+async def _has_keys(kv: KeyValue, pattern: str) -> bool:
+    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{kv._pre}{pattern}")
+    return bool(info.state.subjects)
 
 
 async def next_update(watcher: KeyValue.KeyWatcher, wait: float) -> Entry | None:
