@@ -80,6 +80,7 @@ def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
         "C8S_LISTEN_HOST": HOST,
         "C8S_LISTEN_PORT": str(layout.webhook_port),
         "C8S_PUBLIC_URL": f"http://{HOST}:{layout.webhook_port}",
+        "C8S_STOP_STEPS_ON_EXIT": "true",
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -20,3 +20,7 @@ class RunnerSettings(CommonSettings, frozen=True, kw_only=True):
     poll_seconds: Annotated[float, Meta(gt=0, le=10)] = 0.2
     #: Delay before a StepScheduled refused for lack of a free slot comes back.
     busy_retry_seconds: Annotated[float, Meta(gt=0)] = 1.0
+    #: On SIGTERM, stop the steps still running instead of leaving them to a later runner.
+    #: `c8s dev up` sets it, so Ctrl-C leaves no step behind; a crash or kill -9 never stops
+    #: steps (a restarted runner re-attaches to them).
+    stop_steps_on_exit: bool = False

@@ -60,7 +60,7 @@ class Runner:
             await self.deps.bus.consume(DURABLE, [RUN_SUBJECTS], self.handle, self._halt)
         finally:
             relay.cancel()
-            await self.shutdown()
+            await self.shutdown(stop_steps=stop.is_set() and self._crash is None)
         if self._crash is not None:
             raise self._crash
 
@@ -112,8 +112,14 @@ class Runner:
                 log.info("step.reattach", run=claimed.ref.run, step=claimed.ref.step)
                 self._spawn(claimed.ref, resume(self.deps, claimed))
 
-    async def shutdown(self) -> None:
-        """Stop waiting for steps (their shims go on) and finish every task."""
+    async def shutdown(self, stop_steps: bool = False) -> None:
+        """Stop waiting for steps (their shims go on) and finish every task. With `stop_steps`
+        (a requested stop and stop_steps_on_exit), running steps are stopped and reported first."""
+        if stop_steps and self.settings.stop_steps_on_exit and self.steps:
+            request = StopRequest(reason="Cancelled", message="the runner was stopped")
+            for ref in self.steps:
+                request_stop(StepFiles.of(self.deps.home, ref), request)
+            await asyncio.wait(self.steps.values(), timeout=self.settings.kill_grace_seconds + 2)
         for task in self.steps.values():
             task.cancel()
         await asyncio.gather(*self.steps.values(), return_exceptions=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.local import Instance, pipeline, step
-from tests.support.dev_up import DevUp
+from tests.support.dev_up import DevUp, alive
 from tests.support.git_daemon import GitDaemon, GitRepo
 
 LINES = 40
@@ -70,3 +70,21 @@ def test_run_survives_kill_9(victim: str, repo: tuple[str, str], tmp_path: Path)
             assert log == [f"{s} line {i}" for i in range(1, LINES + 1)], f"log of {s} lost or repeated lines"
         assert all(st.get("logURL") for st in run["status"]["steps"])
         assert dev.stop() == 0
+
+
+def test_stopping_dev_up_stops_running_steps(repo: tuple[str, str], tmp_path: Path) -> None:
+    """SIGTERM to `c8s dev up` leaves no step process behind (a kill -9 of the runner would)."""
+    url, commit = repo
+    pidfile = tmp_path / "step.pid"
+    with DevUp(tmp_path / "c8s") as dev:
+        dev.wait_for(r"^c8s is up$", deadline=120)
+        c8s = Instance(dev)
+        c8s.apply(
+            tmp_path, pipeline("long-ci", url, [step("long", f"echo $$ > {pidfile}", "exec sleep 120")])
+        )
+        [name] = c8s.c8s("run", "long-ci", "--commit", commit).stdout.split()
+        c8s.wait_step(name, "long", "Running")
+        pid = int(pidfile.read_text())
+        assert alive(pid)
+        assert dev.stop() == 0
+    assert not alive(pid), "the step's process outlived c8s dev up"
