@@ -34,17 +34,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import msgspec
 import nats
 from msgspec.structs import replace
 
+from adapters.kv_store import KvStore
+from adapters.nats_bus import NatsBus
+from adapters.nats_connection import NatsConnection
+from adapters.nats_settings import BusSettings
+from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, PipelineRunStatus
-from c8s.instance import Instance as Connected
-from c8s.instance import connected
+from api.repositoryconnection import RepositoryConnection
+from api.secret import Secret
 from events.run import RunEvent, StepStarted
 from events.subjects import run_subject
-from ports.resources import ResourceStore
+from ports.resources import Resource, ResourceStore
 from projections import run_status
-from tests.e2e.local import Instance, connection, pipeline, push, secret, step
+from tests.e2e.local import connection, pipeline, push, secret, step
 from tests.support.dev_up import DevUp
 from tests.support.git_daemon import GitDaemon, GitRepo
 
@@ -74,6 +80,28 @@ def row(name: str, values: list[float], floor: list[float] | None = None) -> Non
 
 def epoch(at: datetime) -> float:
     return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
+
+
+class Client:
+    """The bench's own connection to the instance: its resource store and its bus (no CLI)."""
+
+    def __init__(self, conn: NatsConnection) -> None:
+        self.conn, self.store, self.bus = conn, KvStore.from_connection(conn), NatsBus(conn)
+
+    @classmethod
+    async def connect(cls, server: str) -> Client:
+        conn = NatsConnection(BusSettings(servers=[server], name="c8s-bench"))
+        await conn.connect()
+        return cls(conn)
+
+    async def apply(self, docs: list[dict[str, object]]) -> None:
+        kinds: dict[str, type[Resource]] = {
+            "Secret": Secret,
+            "PipelineConfig": PipelineConfig,
+            "RepositoryConnection": RepositoryConnection,
+        }
+        for doc in docs:
+            await self.store.apply(msgspec.convert(doc, kinds[str(doc["kind"])]))
 
 
 class Statuses:
@@ -120,12 +148,12 @@ class Bench:
         return sent, time.time(), answer["runs"][0]
 
 
-async def first_step_started(c8s: Connected, name: str) -> float:
+async def first_step_started(c8s: Client, name: str) -> float:
     history = await c8s.bus.history(run_subject(NS, name))
     return min(epoch(r.event.at) for r in history if isinstance(r.event, StepStarted))
 
 
-async def lags(c8s: Connected, statuses: Statuses, names: list[str]) -> list[float]:
+async def lags(c8s: Client, statuses: Statuses, names: list[str]) -> list[float]:
     """Seen-time of the first status covering each status-changing event, minus the event's `at`."""
     found: list[float] = []
     for name in names:
@@ -213,7 +241,7 @@ RULE = (
 )
 
 
-async def one_at_a_time(c8s: Connected, bench: Bench, statuses: Statuses, n: int) -> dict[str, list[float]]:
+async def one_at_a_time(c8s: Client, bench: Bench, statuses: Statuses, n: int) -> dict[str, list[float]]:
     """Latencies of n runs, each fired once the previous one is terminal; 'names' holds the runs."""
     found: dict[str, list[float]] = defaultdict(list)
     for _ in range(n):
@@ -234,14 +262,15 @@ async def at_once(bench: Bench, statuses: Statuses, burst: int) -> tuple[float, 
     return burst / (max(statuses.terminal[x] for x in names) - start), names
 
 
-async def measure(inst: Instance, url: str, commit: str, tmp: Path, n: int, burst: int) -> None:
+async def measure(c8s: Client, dev: DevUp, url: str, commit: str, tmp: Path, n: int, burst: int) -> None:
     clone = [await raw_step(url, commit, tmp / f"floor-{i}") for i in range(min(n, 20))]
-    nats_floor = await raw_nats_chain(inst.server, FLOOR_ROUNDS)
+    nats_floor = await raw_nats_chain(f"nats://127.0.0.1:{dev.nats_port}", FLOOR_ROUNDS)
     raw_rate = await raw_steps_rate(url, commit, tmp, burst)
-    async with connected(inst.server) as c8s, aiohttp.ClientSession() as session:
+    webhook = f"http://127.0.0.1:{dev.webhook_port}/webhooks"
+    async with aiohttp.ClientSession() as session:
         statuses = Statuses()
         watching = asyncio.create_task(statuses.follow(c8s.store))
-        bench = Bench(inst.webhook, commit, session)
+        bench = Bench(webhook, commit, session)
         single = await one_at_a_time(c8s, bench, statuses, n)
         rate, burst_names = await at_once(bench, statuses, burst)
         lag_one = await lags(c8s, statuses, bench.names)
@@ -258,19 +287,24 @@ async def measure(inst: Instance, url: str, commit: str, tmp: Path, n: int, burs
     print(f"raw steps ({RUNNER_PARALLELISM} at a time): {raw_rate:.2f} runs/s; ratio {rate / raw_rate:.2f}")
 
 
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 async def main(n: int, burst: int) -> None:
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    print(f"load average before: {loadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         repo = GitRepo.create(tmp / "repos" / "app.git")
         commit = repo.commit({"README": "bench\n"}, "first")
         with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s") as dev:
             dev.wait_for(r"^c8s is up$", deadline=120)
-            inst = Instance(dev)
-            inst.apply(tmp, *manifests(daemon.url("app.git")))
-            await measure(inst, daemon.url("app.git"), commit, tmp, n, burst)
+            c8s = await Client.connect(f"nats://127.0.0.1:{dev.nats_port}")
+            await c8s.apply(manifests(daemon.url("app.git")))
+            await measure(c8s, dev, daemon.url("app.git"), commit, tmp, n, burst)
+            await c8s.conn.close()
             dev.stop()
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after: {loadavg()}")
 
 
 def cli() -> None:
