@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
+from adapters.artifact_files import matching_files, upload
 from adapters.object_store import FsspecObjectStore
-from api.branches import glob_regex
 from ports.objects import ObjectStore, ObjectStoreUnavailable
 from projections.artifact_report import ArtifactReport, encode
 from services.artifact_sidecar.config import SidecarSettings
-
-_CHUNK = 1024 * 1024
 
 
 async def main(settings: SidecarSettings) -> int:
@@ -45,40 +42,8 @@ async def upload_all(store: ObjectStore, prefix: str, workspace: Path, patterns:
     failed: list[str] = []
     for rel in await asyncio.to_thread(matching_files, workspace, patterns):
         try:
-            files.append((rel, await upload(store, prefix + rel, workspace / rel)))
+            _, size = await upload(store, prefix + rel, workspace / rel)
+            files.append((rel, size))
         except (ObjectStoreUnavailable, OSError):
             failed.append(rel)
     return ArtifactReport(base=store.url(prefix.rstrip("/")) + "/", files=files, failed=failed)
-
-
-async def upload(store: ObjectStore, key: str, path: Path) -> int:
-    writer = await store.writer(key)
-    size = 0
-    try:
-        with path.open("rb") as f:
-            while chunk := await asyncio.to_thread(f.read, _CHUNK):
-                await writer.write(chunk)
-                size += len(chunk)
-    except BaseException:
-        await writer.abort()
-        raise
-    await writer.close()
-    return size
-
-
-def matching_files(workspace: Path, patterns: list[str]) -> list[str]:
-    """Workspace-relative POSIX paths of the regular files matching any pattern, sorted."""
-    if not patterns or not workspace.is_dir():
-        return []
-    regexes = [glob_regex(p.removeprefix("./")) for p in patterns]
-    root = workspace.resolve()
-    found = []
-    for parent, dirs, names in os.walk(root):
-        if Path(parent) == root and ".git" in dirs:
-            dirs.remove(".git")
-        for name in names:
-            rel = (Path(parent).relative_to(root) / name).as_posix()
-            resolved = (root / rel).resolve()
-            if any(r.match(rel) for r in regexes) and resolved.is_file() and resolved.is_relative_to(root):
-                found.append(rel)
-    return sorted(found)

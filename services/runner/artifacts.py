@@ -10,44 +10,14 @@ replaces the same object, so a redone upload after a restart changes nothing.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from api.branches import glob_regex
+from adapters.artifact_files import matching_files, upload
 from ports.objects import ObjectStore, ObjectStoreUnavailable
 from projections.run_context import StepRef
 
-_CHUNK = 1024 * 1024
 _ATTEMPTS = 3
-
-
-def matching_files(workspace: Path, patterns: list[str]) -> list[str]:
-    """Workspace-relative POSIX paths of the regular files matching any pattern, sorted."""
-    if not patterns or not workspace.is_dir():
-        return []
-    regexes = [glob_regex(p.removeprefix("./")) for p in patterns]
-    root = workspace.resolve()
-    found = []
-    for rel in _files(root):
-        if any(r.match(rel) for r in regexes) and _inside(root, root / rel):
-            found.append(rel)
-    return sorted(found)
-
-
-def _files(root: Path) -> list[str]:
-    out = []
-    for parent, dirs, names in os.walk(root):
-        if Path(parent) == root and ".git" in dirs:
-            dirs.remove(".git")
-        rel_parent = Path(parent).relative_to(root)
-        out += [(rel_parent / name).as_posix() for name in names]
-    return out
-
-
-def _inside(root: Path, path: Path) -> bool:
-    resolved = path.resolve()
-    return resolved.is_file() and resolved.is_relative_to(root)
 
 
 def artifact_key(ref: StepRef, rel: str) -> str:
@@ -82,18 +52,3 @@ async def _upload_retrying(objects: ObjectStore, key: str, path: Path) -> tuple[
                 raise
             await asyncio.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
-
-
-async def upload(objects: ObjectStore, key: str, path: Path) -> tuple[str, int]:
-    """Stream one file to `key`; returns its URL and size."""
-    writer = await objects.writer(key)
-    size = 0
-    try:
-        with path.open("rb") as f:
-            while chunk := await asyncio.to_thread(f.read, _CHUNK):
-                await writer.write(chunk)
-                size += len(chunk)
-    except BaseException:
-        await writer.abort()
-        raise
-    return await writer.close(), size

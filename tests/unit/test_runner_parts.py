@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.artifact_files import matching_files
 from api.meta import ObjectMeta
 from api.pipelineconfig import Step
 from api.secret import Secret
 from projections.run_context import StepPlan, StepRef
-from services.runner.artifacts import matching_files
 from services.runner.checkout import GitAuth, Redactor, git_env
 from services.runner.claims import LOST, await_outcome, claim_alive, new_claim, try_claim
 from services.runner.credentials import MissingSecret, value
