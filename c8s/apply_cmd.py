@@ -24,7 +24,7 @@ from api.secret import Secret
 from api.validation import validate_manifest
 from c8s import any_kind
 from c8s.failures import run_async
-from c8s.instance import add_server_option, connected, server_url
+from c8s.instance import add_server_option, resources
 from c8s.kinds import resource_name
 from c8s.manifest_files import ParseError, documents, manifest_files
 from c8s.validate_cmd import error_lines
@@ -77,12 +77,12 @@ class Change:
 async def apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     objs, errors = load(args.paths, args.namespace)
     if not errors:
-        async with connected(server_url(args)) as instance:
-            changes = [await _change(instance.store, obj) for obj in objs]
+        async with resources(args) as store:
+            changes = [await _change(store, obj) for obj in objs]
             errors = [e for e in map(refusal, changes) if e]
             if not errors:
                 for change in changes:
-                    print(await _write(instance.store, change), file=out)
+                    print(await _write(store, change), file=out)
                 return 0
     for line in errors:
         print(line, file=err)

@@ -13,7 +13,7 @@ from typing import TextIO
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
 from c8s.columns import run_phase
 from c8s.failures import not_found, run_async
-from c8s.instance import add_namespace_option, add_server_option, connected, server_url
+from c8s.instance import add_namespace_option, add_server_option, resources
 from ports.resources import NotFound, ResourceStore
 
 EPILOG = """examples:
@@ -38,13 +38,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def cancel(args: argparse.Namespace, out: TextIO) -> int:
-    async with connected(server_url(args)) as instance:
-        run = await _get(instance.store, args.namespace, args.run)
+    async with resources(args) as store:
+        run = await _get(store, args.namespace, args.run)
         phase = run_phase(run)
         if phase in TERMINAL_RUN_PHASES:
             print(f"pipelinerun/{args.run} already {phase}: nothing to cancel", file=out)
             return 0
-        await instance.store.request_cancel(args.namespace, args.run)
+        await store.request_cancel(args.namespace, args.run)
     print(f"pipelinerun/{args.run} cancel requested", file=out)
     return 0
 

@@ -5,6 +5,10 @@ service as its own process (c8s/local_layout.py), restarted when it dies (c8s/su
 the webhook answers /readyz the URLs are printed and "c8s is up". Stopping: every service at once
 (SIGTERM, SIGKILL after a grace), then git-daemon (--demo), then nats-server last, so services
 drain their connections to a live server.
+
+With `--kubeconfig FILE` the services run in Kubernetes mode against that cluster (steps are Jobs;
+the job-watcher replaces the runner): the cluster must answer and the c8s CRDs are installed if
+missing (c8s/dev_cluster.py) before any service starts.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from c8s import demo
+from c8s import demo, dev_cluster
 from c8s.failures import CliError, run_async
 from c8s.local_layout import HOST, Layout, available_services, nats_spec, service_spec, shown
 from c8s.readiness import NotReady, accepts, answers_ok, port_in_use, wait_until
@@ -28,6 +32,10 @@ EPILOG = """examples:
   c8s dev up                              everything under ./.c8s, webhook on :8080, NATS on :4222
   c8s dev up --demo                       ... and run a sample pipeline end to end
   c8s dev up --dir /tmp/c8s --webhook-port 9080 --nats-port 14222
+  c8s dev up --kubeconfig ~/.kube/config --log-store s3://ci-logs/c8s
+                                          Kubernetes mode: steps run as Jobs on that cluster
+                                          (S3 endpoint and keys from AWS_ENDPOINT_URL,
+                                          AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
 
 then, in another terminal:
   export C8S_SERVER=nats://127.0.0.1:4222
@@ -54,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--demo", action="store_true", help="also create a sample repository and run its pipeline"
     )
+    dev_cluster.add_options(parser)
     parser.set_defaults(handler=lambda args: run_async(up(args)))
 
 
@@ -70,12 +79,23 @@ def say(message: str) -> None:
 def layout_of(args: argparse.Namespace) -> Layout:
     home = Path(args.dir).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    return Layout(home=home, nats_port=args.nats_port, webhook_port=args.webhook_port)
+    kubeconfig = Path(args.kubeconfig).resolve() if args.kubeconfig else None
+    return Layout(
+        home=home,
+        nats_port=args.nats_port,
+        webhook_port=args.webhook_port,
+        kubeconfig=kubeconfig,
+        log_store=args.log_store or "",
+    )
 
 
 async def up(args: argparse.Namespace) -> int:
     layout = layout_of(args)
     check_ports(layout)
+    if layout.kubeconfig is not None:
+        dev_cluster.check_kubeconfig(layout.kubeconfig)
+        if args.demo:
+            raise CliError("--demo runs in local mode only: drop --kubeconfig or --demo")
     supervisor = Supervisor(report=say)
     stop = _stop_on_signals()
     body = asyncio.create_task(serve(layout, supervisor, args.demo))
@@ -113,9 +133,11 @@ def _stop_on_signals() -> asyncio.Event:
 async def serve(layout: Layout, supervisor: Supervisor, with_demo: bool) -> None:
     """Start everything, wait until it is ready, print the URLs; then run until cancelled."""
     say(f"c8s dev up: state in {shown(layout.home)}, logs in {shown(layout.logs)}")
+    if layout.kubeconfig is not None:
+        await dev_cluster.prepare(layout.kubeconfig, say)
     _status(await supervisor.start(nats_spec(layout)))
     await _wait("nats-server", lambda: accepts(HOST, layout.nats_port), NATS_DEADLINE, layout)
-    have, missing = available_services()
+    have, missing = available_services(layout.services)
     for name in have:
         _status(await supervisor.start(service_spec(layout, name)))
     for name in missing:
@@ -145,6 +167,8 @@ def _banner(layout: Layout) -> None:
     say(f"  NATS URL:    {layout.nats_url}")
     if layout.nats_port != 4222:
         say(f"  for the CLI: export C8S_SERVER={layout.nats_url}")
+    if layout.kubeconfig is not None:
+        say(f"  cluster:     c8s get pr --kubeconfig {layout.kubeconfig} (or kubectl get pr)")
     say("Ctrl-C stops everything.")
 
 

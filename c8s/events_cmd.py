@@ -9,7 +9,14 @@ from typing import TextIO
 from api.pipelinerun import PipelineRun
 from c8s.event_lines import event_line
 from c8s.failures import not_found, run_async
-from c8s.instance import Instance, add_namespace_option, add_server_option, connected, server_url
+from c8s.instance import (
+    Instance,
+    add_namespace_option,
+    add_server_option,
+    connected,
+    kubeconfig_of,
+    server_url,
+)
 from events.subjects import run_subject
 from ports.bus import Received
 from ports.bus_errors import BusRejected
@@ -41,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def events(args: argparse.Namespace, out: TextIO) -> int:
-    async with connected(server_url(args)) as instance:
+    async with connected(server_url(args), kubeconfig_of(args)) as instance:
         history = await _history(instance, args.namespace, args.run)
         if not history:
             await _check_exists(instance, args.namespace, args.run)

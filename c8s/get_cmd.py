@@ -17,7 +17,7 @@ from api.pipelinerun import PipelineRun
 from api.repositoryconnection import RepositoryConnection
 from c8s import any_kind, columns, rendering
 from c8s.failures import not_found, run_async
-from c8s.instance import add_namespace_option, add_server_option, connected, server_url
+from c8s.instance import add_namespace_option, add_server_option, resources
 from c8s.kinds import Kind, resource_kind, resource_name
 from c8s.tables import format_table
 from ports.resources import NotFound, ResourceStore
@@ -54,8 +54,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def get(args: argparse.Namespace, out: TextIO) -> int:
     kind = resource_kind(args.resource)
-    async with connected(server_url(args)) as instance:
-        objs = await _fetch(instance.store, kind, args)
+    async with resources(args) as store:
+        objs = await _fetch(store, kind, args)
     if not objs and args.output == "table":
         where = "any namespace" if args.all_namespaces else f"{args.namespace} namespace"
         print(f"No resources found in {where}.", file=sys.stderr)

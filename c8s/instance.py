@@ -1,6 +1,11 @@
 """How a CLI command reaches a running c8s: the NATS URL (`--server`, `C8S_SERVER`, default
 nats://127.0.0.1:4222), one connection shared by the resource store and the bus, closed on exit.
 
+In Kubernetes mode the resources are on a cluster: `--kubeconfig FILE`, or $KUBECONFIG when no
+`--server` is given, selects the Kubernetes resource store (adapters.kube_store) instead of the
+NATS KV store. The bus (`events`, `logs -f`) is still NATS at the server URL, connected only by
+the commands that need it.
+
 The connection fails fast (two attempts, short timeouts): a command must answer "no server at URL"
 within a second, not reconnect forever as a service does.
 """
@@ -13,12 +18,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from adapters.kube_client import KubeSettings
+from adapters.kube_store import KubeStore
 from adapters.kv_store import KvStore
 from adapters.nats_bus import NatsBus
 from adapters.nats_connection import NatsConnection
 from adapters.nats_settings import BusSettings
 from c8s.failures import CliError
 from ports.bus_errors import BusError
+from ports.resources import ResourceStore, StoreError
 
 DEFAULT_SERVER = "nats://127.0.0.1:4222"
 SERVER_VARIABLE = "C8S_SERVER"
@@ -31,6 +39,13 @@ def add_server_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"the c8s instance's NATS URL (default: ${SERVER_VARIABLE}, else {DEFAULT_SERVER})",
     )
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        default=None,
+        help="read and write resources on this cluster (Kubernetes mode; default: $KUBECONFIG "
+        "when --server is not given)",
+    )
 
 
 def add_namespace_option(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +54,16 @@ def add_namespace_option(parser: argparse.ArgumentParser) -> None:
 
 def server_url(args: argparse.Namespace) -> str:
     return str(getattr(args, "server", None) or os.environ.get(SERVER_VARIABLE) or DEFAULT_SERVER)
+
+
+def kubeconfig_of(args: argparse.Namespace) -> str | None:
+    """The kubeconfig selecting Kubernetes mode: --kubeconfig, else $KUBECONFIG unless --server."""
+    explicit = getattr(args, "kubeconfig", None)
+    if explicit:
+        return str(explicit)
+    if getattr(args, "server", None):
+        return None
+    return os.environ.get("KUBECONFIG") or None
 
 
 def settings_for(url: str) -> BusSettings:
@@ -54,17 +79,40 @@ def settings_for(url: str) -> BusSettings:
 
 @dataclass(frozen=True)
 class Instance:
-    """A connected instance: its resource store and its event bus, over one connection."""
+    """A connected instance: its resource store and its event bus (NATS at `url`)."""
 
     url: str
     connection: NatsConnection
-    store: KvStore
+    store: ResourceStore
     bus: NatsBus
 
 
 @asynccontextmanager
-async def connected(url: str) -> AsyncIterator[Instance]:
-    """Connect to the instance at `url`; a CliError naming the URL when nothing answers there."""
+async def connected(url: str, kubeconfig: str | None = None) -> AsyncIterator[Instance]:
+    """The instance whose bus is at `url`; its resources on the cluster of `kubeconfig` if given."""
+    async with bus_connected(url) as conn:
+        if kubeconfig is None:
+            yield Instance(url=url, connection=conn, store=KvStore.from_connection(conn), bus=NatsBus(conn))
+            return
+        async with cluster_store(kubeconfig) as store:
+            yield Instance(url=url, connection=conn, store=store, bus=NatsBus(conn))
+
+
+@asynccontextmanager
+async def resources(args: argparse.Namespace) -> AsyncIterator[ResourceStore]:
+    """Only the resource store: on the cluster (no NATS needed), or the instance's KV store."""
+    kubeconfig = kubeconfig_of(args)
+    if kubeconfig is None:
+        async with connected(server_url(args)) as instance:
+            yield instance.store
+        return
+    async with cluster_store(kubeconfig) as store:
+        yield store
+
+
+@asynccontextmanager
+async def bus_connected(url: str) -> AsyncIterator[NatsConnection]:
+    """Connect to NATS at `url`; a CliError naming the URL when nothing answers there."""
     conn = NatsConnection(settings_for(url))
     try:
         await conn.connect()
@@ -72,6 +120,19 @@ async def connected(url: str) -> AsyncIterator[Instance]:
         message = f"no c8s server answers at {url}: start one with `c8s dev up` (or pass --server)"
         raise CliError(message) from e
     try:
-        yield Instance(url=url, connection=conn, store=KvStore.from_connection(conn), bus=NatsBus(conn))
+        yield conn
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def cluster_store(kubeconfig: str) -> AsyncIterator[KubeStore]:
+    """The Kubernetes resource store of the cluster in `kubeconfig` (a CliError when unusable)."""
+    try:
+        store = await KubeStore.connect(KubeSettings(kubeconfig=kubeconfig))
+    except StoreError as e:
+        raise CliError(f"--kubeconfig {kubeconfig}: {e}") from e
+    try:
+        yield store
+    finally:
+        await store.close()

@@ -8,6 +8,11 @@
 
 Every service gets the same environment: C8S_MODE=local, C8S_NATS_URL, C8S_HOME=DIR, and the
 webhook's C8S_LISTEN_HOST/PORT; a service reads only the variables of its own settings.
+
+With a kubeconfig (`c8s dev up --kubeconfig FILE`) the services run in Kubernetes mode against that
+cluster: C8S_MODE=kubernetes, C8S_KUBECONFIG=FILE, the job-watcher instead of the runner, C8S_LOG_STORE
+from --log-store (else DIR/objects), metrics ports off (the processes share one machine); S3
+endpoint and keys reach them through the standard AWS_* variables of dev up's own environment.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from c8s.supervisor import ChildSpec
 
 #: Start order; stop order is the reverse (services first, nats-server last).
 SERVICES = ("projector", "scheduler", "runner", "log_shipper", "notifier", "webhook")
+#: Kubernetes mode: steps are Jobs, watched by the job-watcher; there is no runner.
+KUBE_SERVICES = ("projector", "scheduler", "job_watcher", "log_shipper", "notifier", "webhook")
 HOST = "127.0.0.1"
 
 
@@ -32,6 +39,14 @@ class Layout:
     home: Path
     nats_port: int
     webhook_port: int
+    #: Kubernetes mode against this cluster; None: local mode.
+    kubeconfig: Path | None = None
+    #: Object storage base URL (C8S_LOG_STORE); "": DIR/objects.
+    log_store: str = ""
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return SERVICES if self.kubeconfig is None else KUBE_SERVICES
 
     @property
     def logs(self) -> Path:
@@ -56,10 +71,10 @@ def nats_spec(layout: Layout) -> ChildSpec:
     return ChildSpec(name="nats-server", argv=argv, env=dict(os.environ), log_path=log)
 
 
-def available_services() -> tuple[list[str], list[str]]:
+def available_services(services: tuple[str, ...] = SERVICES) -> tuple[list[str], list[str]]:
     """(services this installation has, services it lacks): each is a `services.<name>` package."""
-    have = [name for name in SERVICES if importlib.util.find_spec(f"services.{name}.__main__") is not None]
-    return have, [name for name in SERVICES if name not in have]
+    have = [name for name in services if importlib.util.find_spec(f"services.{name}.__main__") is not None]
+    return have, [name for name in services if name not in have]
 
 
 def service_spec(layout: Layout, name: str, base_env: Mapping[str, str] | None = None) -> ChildSpec:
@@ -82,7 +97,15 @@ def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
         "C8S_PUBLIC_URL": f"http://{HOST}:{layout.webhook_port}",
         "C8S_STOP_STEPS_ON_EXIT": "true",
         "PYTHONUNBUFFERED": "1",
+        **_kube_env(layout),
+        **({"C8S_LOG_STORE": layout.log_store} if layout.log_store else {}),
     }
+
+
+def _kube_env(layout: Layout) -> dict[str, str]:
+    if layout.kubeconfig is None:
+        return {}
+    return {"C8S_MODE": "kubernetes", "C8S_KUBECONFIG": str(layout.kubeconfig), "C8S_METRICS_PORT": "0"}
 
 
 def shown(path: Path) -> str:

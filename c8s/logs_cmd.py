@@ -21,7 +21,15 @@ from adapters.object_store import FsspecObjectStore
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, StepStatus
 from c8s.columns import run_phase
 from c8s.failures import CliError, not_found, run_async
-from c8s.instance import Instance, add_namespace_option, add_server_option, connected, server_url
+from c8s.instance import (
+    Instance,
+    add_namespace_option,
+    add_server_option,
+    connected,
+    kubeconfig_of,
+    resources,
+    server_url,
+)
 from ports.objects import ObjectNotFound
 from ports.resources import NotFound, ResourceStore
 
@@ -79,10 +87,11 @@ class Printer:
 
 async def logs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = Printer(out=out, err=err, prefixed=args.step is None)
-    async with connected(server_url(args)) as instance:
-        if args.follow:
+    if args.follow:
+        async with connected(server_url(args), kubeconfig_of(args)) as instance:
             return await follow(instance, args, printer)
-        run = await get_run(instance.store, args.namespace, args.run)
+    async with resources(args) as store:
+        run = await get_run(store, args.namespace, args.run)
         for step in selected_steps(run, args.step):
             await print_stored(step, printer, explain=True)
     return 0

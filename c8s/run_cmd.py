@@ -11,7 +11,7 @@ from typing import TextIO
 
 from api.pipelineconfig import PipelineConfig
 from c8s.failures import not_found, run_async
-from c8s.instance import add_namespace_option, add_server_option, connected, server_url
+from c8s.instance import add_namespace_option, add_server_option, resources
 from c8s.manual_runs import manual_runs, random_suffix
 from ports.resources import NotFound, ResourceStore
 
@@ -49,10 +49,10 @@ def commit_sha(text: str) -> str:
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> int:
-    async with connected(server_url(args)) as instance:
-        config = await _config(instance.store, args.namespace, args.config)
+    async with resources(args) as store:
+        config = await _config(store, args.namespace, args.config)
         runs = manual_runs(config, args.commit, args.branch, _user(), datetime.now(UTC), random_suffix())
-        created = [await instance.store.create(r) for r in runs]
+        created = [await store.create(r) for r in runs]
     for r in created:
         print(r.metadata.name, file=out)
     return 0
