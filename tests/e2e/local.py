@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +26,22 @@ TERMINAL = ("Succeeded", "Failed", "Cancelled")
 class Instance:
     """A `c8s dev up` under test, with the CLI and the webhook endpoint at hand."""
 
-    def __init__(self, dev: DevUp) -> None:
+    def __init__(self, dev: DevUp, *cli_args: str, env: dict[str, str] | None = None) -> None:
+        """`cli_args` are added to every CLI command (e.g. --kubeconfig); `env` replaces its environment."""
         self.dev = dev
         self.server = f"nats://127.0.0.1:{dev.nats_port}"
         self.webhook = f"http://127.0.0.1:{dev.webhook_port}/webhooks"
+        self.cli_args = ("--server", self.server, *cli_args)
+        self.env = env
 
     def c8s(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "c8s.cli", *argv, "--server", self.server],
+            [sys.executable, "-m", "c8s.cli", *argv, *self.cli_args],
             capture_output=True,
             text=True,
             check=False,
             timeout=120,
+            env=self.env,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"c8s {' '.join(argv)} exited {done.returncode}: {done.stderr}{done.stdout}")
@@ -81,6 +86,25 @@ class Instance:
             if time.monotonic() > end:
                 raise AssertionError(f"step {step} of {ns}/{name} not {phase} within {deadline}s: {steps}")
             time.sleep(0.1)
+
+    def poll(self, check: Callable[[], bool], deadline: float = 60) -> bool:
+        """True once `check()` is; False at the deadline."""
+        end = time.monotonic() + deadline
+        while not check():
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def wait_events(
+        self, name: str, kind: str, count: int, ns: str = "default", deadline: float = 60
+    ) -> None:
+        """Until the run's history holds `count` events of type `kind`."""
+
+        def enough() -> bool:
+            return [line.split()[2] for line in self.events(name, ns)].count(kind) >= count
+
+        assert self.poll(enough, deadline), f"fewer than {count} {kind} events: {self.events(name, ns)}"
 
     def logs(self, name: str, step: str, ns: str = "default") -> str:
         return self.c8s("logs", name, step, "-n", ns).stdout

@@ -1,0 +1,113 @@
+"""Commit statuses end to end in local mode: a signed GitHub push, a whole run under `c8s dev up`,
+and the notifier reporting to a fake GitHub API that checks every request against GitHub's
+documented shape.
+
+Covers: `pending` then `success` arrive in that order, exactly once each, with context
+`c8s/<config>` and a link to the run, even though the notifier is killed (-9) while the run is
+going and restarted by `c8s dev up`; the webhook is registered and the connection says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.local import Instance, pipeline, secret, step
+from tests.support.dev_up import DevUp
+from tests.support.fake_providers import TOKEN, FakeProviders
+from tests.support.git_daemon import GitDaemon, GitRepo
+from tests.support.webhooks import headers_for
+
+KEY = b"hook-" + uuid.uuid4().hex[:8].encode()
+
+
+class FakeGitHub:
+    """FakeProviders served from a thread with its own event loop (the test itself is sync)."""
+
+    def __init__(self) -> None:
+        self.fake = FakeProviders()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> FakeGitHub:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        yield fake
+
+
+def push_to_org_app(commit: str) -> tuple[bytes, dict[str, str]]:
+    """GitHub's documented push payload, for repository org/app (the one the fake API knows)."""
+    text = (Path(__file__).parents[1] / "fixtures" / "webhooks" / "github_push.json").read_text()
+    data = json.loads(text.replace("octo-org/hello-world", "org/app"))
+    data.update(ref="refs/heads/main", after=commit)
+    body = json.dumps(data).encode()
+    return body, headers_for("github", "push", body, KEY, str(uuid.uuid4()))
+
+
+def test_statuses_arrive_once_each_in_order_despite_notifier_kill(github: FakeGitHub, tmp_path: Path) -> None:
+    """pending then success, once each, though the notifier was killed mid-run."""
+    repo = GitRepo.create(tmp_path / "repos" / "app.git")
+    commit = repo.commit({"README": "notify\n"}, "first")
+    env = {"C8S_ACK_WAIT_SECONDS": "3", "C8S_GITHUB_API_URL": f"{github.fake.url}/api/v3"}
+    with GitDaemon(tmp_path / "repos") as daemon, DevUp(tmp_path / "c8s", env=env) as dev:
+        dev.wait_for(r"^c8s is up$", deadline=120)
+        c8s = Instance(dev)
+        connection = {
+            "apiVersion": "c8s.dev/v1alpha1",
+            "kind": "RepositoryConnection",
+            "metadata": {"name": "app", "namespace": "default"},
+            "spec": {
+                "repository": "https://github.com/org/app",
+                "provider": "github",
+                "webhookSecretRef": "hook",
+                "authSecretRef": "gh-auth",
+                "pipelineConfigRef": "app-ci",
+            },
+        }
+        steps = [step("slow", "sleep 3"), step("fast", "true", dependsOn=["slow"])]
+        c8s.apply(
+            tmp_path,
+            secret("hook", **{"webhook-secret": KEY.decode()}),
+            secret("gh-auth", username="c8s-bot", password=TOKEN),
+            pipeline("app-ci", daemon.url("app.git"), steps),
+            connection,
+        )
+        status, answer = c8s.post("github", *push_to_org_app(commit))
+        assert status == 202, answer
+        [name] = answer["runs"]
+        c8s.wait_step(name, "slow", "Running")
+        os.kill(dev.pids()["notifier"], signal.SIGKILL)
+        dev.wait_for(r"^notifier restarted", deadline=60)
+        assert c8s.wait(name)["status"]["phase"] == "Succeeded"
+        c8s.wait_events(name, "notification.sent", count=2)
+        registered = c8s.poll(lambda: _registered(c8s))
+    posted = [(p.state, p.context, p.sha) for p in github.fake.statuses]
+    assert posted == [("pending", "c8s/app-ci", commit), ("success", "c8s/app-ci", commit)]
+    assert all(p.target_url and name in p.target_url for p in github.fake.statuses)
+    assert github.fake.violations == []
+    assert registered
+
+
+def _registered(c8s: Instance) -> bool:
+    rc = json.loads(c8s.c8s("get", "rc", "app", "-o", "json").stdout)
+    return bool(rc.get("status", {}).get("webhookRegistered"))
