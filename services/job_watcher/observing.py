@@ -7,8 +7,9 @@ snapshot always gives the same facts, so a restart or a re-list repeats nothing 
 - StepStarted once the `step` container ran (running or terminated with a start time).
 - StepFinished once the pod is terminal (every container ended, so the artifacts report is in):
   the step container's exit code and reason (Completed, Error, OOMKilled, ...); a pod killed by its
-  deadline: exit code None, reason DeadlineExceeded, or Cancelled when the Job carries the cancel
-  annotation; a failed checkout: None, CheckoutFailed with the init container's message.
+  deadline (the step timeout): exit code None, reason Timeout (as in local mode), or Cancelled when
+  the Job carries the cancel annotation; a failed checkout: None, CheckoutFailed with the init
+  container's message.
   Before it, one ArtifactUploaded per file in the artifacts container's termination message.
 - Without a terminal pod: a Failed Job condition (its own deadline, the backstop) or a cancelled
   Job with no pod that ran gives StepFinished with that reason; a pod stuck before starting
@@ -39,6 +40,8 @@ STUCK_REASONS = frozenset(
     }
 )
 KILLED = "DeadlineExceeded"
+#: The step's reason when its pod's deadline (the step timeout) killed it: the same as local mode's.
+TIMED_OUT = "Timeout"
 
 
 class Observed(Struct, frozen=True, kw_only=True):
@@ -96,7 +99,7 @@ def _pod_finished(job: JobState, pod: PodState, now: datetime) -> StepFinished:
     main = pod.container(STEP_CONTAINER)
     at = (main.finished_at if main is not None else None) or now
     if pod.reason == KILLED:
-        reason = "Cancelled" if job.cancelled else KILLED
+        reason = "Cancelled" if job.cancelled else TIMED_OUT
         return _finished(job, None, reason, pod.message, at)
     if main is None or main.phase != "terminated" or main.started_at is None:
         return _not_run(job, pod, at)

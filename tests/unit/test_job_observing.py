@@ -74,9 +74,9 @@ def test_not_finished_until_the_pod_is_terminal() -> None:
 
 
 def test_deadline_and_cancel() -> None:
-    """A pod killed by its deadline is DeadlineExceeded, or Cancelled when the Job was cancelled."""
+    """A pod killed by its deadline is a Timeout (as in local mode), or Cancelled if the Job was."""
     killed = pod("Failed", step("terminated", 137, "Error"), reason="DeadlineExceeded")
-    assert facts(job(killed))[-1].reason == "DeadlineExceeded"
+    assert facts(job(killed))[-1].reason == "Timeout"
     done = facts(job(killed, cancelled=True))[-1]
     assert isinstance(done, StepFinished) and (done.exit_code, done.reason) == (None, "Cancelled")
 

@@ -1,5 +1,5 @@
 """The job-watcher on the real plane with a real nats-server: a step exiting 3 gives StepStarted then
-StepFinished(3, Error); a step past its timeout gives DeadlineExceeded; a cancelled step gives
+StepFinished(3, Error); a step past its timeout gives Timeout; a cancelled step gives
 Cancelled; the artifacts container's termination message becomes ArtifactUploaded (files really in
 the object store) before StepFinished; a pod stuck on a missing Secret fails with
 CreateContainerConfigError after the start deadline and its Job is stopped; a watcher restarted
@@ -54,13 +54,13 @@ async def test_exit_code_and_reason(k8s_api: client.ApiClient, namespace: str, r
 
 async def test_deadline_exceeded(k8s_api: client.ApiClient, namespace: str, repo: tuple[str, str],
                                  executor: KubeExecutor, kube: KubeConnection, bus: NatsBus) -> None:
-    """A step running past its timeout is killed and reported with reason DeadlineExceeded, no exit code."""
+    """A step running past its timeout is killed and reported with reason Timeout, no exit code."""
     plan = await plan_for(k8s_api, namespace, repo, "sleep 300", seconds=2)
     async with job_watcher(bus, kube):
         await executor.start(plan)
         events = await finished(bus, plan.ref)
     done = events[-1]
-    assert isinstance(done, StepFinished) and (done.exit_code, done.reason) == (None, "DeadlineExceeded")
+    assert isinstance(done, StepFinished) and (done.exit_code, done.reason) == (None, "Timeout")
 
 
 async def test_cancelled(k8s_api: client.ApiClient, namespace: str, repo: tuple[str, str],
