@@ -32,16 +32,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import msgspec
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client, config, watch
 
 from adapters.kube_client import KubeSettings
 from adapters.kube_connection import KubeConnection
 from adapters.kube_jobs import KubeExecutor
 from adapters.kube_store import KubeStore
+from adapters.nats_bus import NatsBus
+from adapters.nats_connection import NatsConnection
+from adapters.nats_settings import BusSettings
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun, PipelineRunSpec, PipelineRunStatus
+from bench import local_mode
 from events.run import (
     ArtifactUploaded,
     LogShipped,
@@ -53,10 +58,13 @@ from events.run import (
     StepScheduled,
     StepStarted,
 )
+from ports.resources import KINDS
 from projections import run_status
-from projections.job_manifest import PodTools, job_manifest
+from projections.job_manifest import LABEL_RUN, PodTools, job_manifest
 from projections.naming import job_name
 from projections.run_context import StepPlan, StepRef
+from tests.support.dev_up import DevUp
+from tests.support.git_daemon import GitDaemon, GitRepo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "controlplane"))
@@ -181,7 +189,8 @@ async def bounded(work: list[Coroutine[Any, Any, object]]) -> float:
     return len(work) / (time.perf_counter() - start)
 
 
-async def job_rates(store: KubeStore, api: client.ApiClient, kubeconfig: str, n: int, rounds: int) -> None:
+async def job_rates(store: KubeStore, api: client.ApiClient, kubeconfig: str, n: int, rounds: int) -> float:
+    """Prints adapter vs raw Jobs/s; returns the raw rate (the apiserver's ceiling)."""
     executor = KubeExecutor(KubeConnection(kubeconfig), PodTools(), {})
     batch = client.BatchV1Api(api)
     rates: dict[str, list[float]] = {"adapter": [], "raw": []}
@@ -201,6 +210,7 @@ async def job_rates(store: KubeStore, api: client.ApiClient, kubeconfig: str, n:
     ratio = statistics.median(x / y for x, y in zip(rates["adapter"], rates["raw"], strict=True))
     label = "Job create (full step Job body)"
     print(f"| {label:<36} | {n:>5} x {rounds} | {a:>8.1f} | {b:>8.1f} | {ratio:>5.2f} |")
+    return b
 
 
 SPEC = PipelineRunSpec(
@@ -273,6 +283,75 @@ async def status_lags(store: KubeStore, api: client.ApiClient, writes: int, roun
         print(f"| status write -> watch, {kind:<8} | {len(values):>5} | {p50:>8.1f} | {p99:>8.1f} |")
 
 
+# 4. c8s dev up --kubeconfig: webhook -> Jobs -> status ------------------------------------------------
+
+
+class FirstJobs:
+    """When a watch of the default namespace first saw a Job of each run (label c8s.dev/run)."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.changed = asyncio.Event()
+
+    async def follow(self, api: client.ApiClient) -> None:
+        batch = client.BatchV1Api(api)
+        async with watch.Watch() as w:
+            stream = w.stream(
+                batch.list_namespaced_job, "default", label_selector=LABEL_RUN, timeout_seconds=3600
+            )
+            async for event in stream:
+                self.at.setdefault(event["object"].metadata.labels[LABEL_RUN], time.time())
+                self.changed.set()
+
+    async def wait(self, run: str) -> float:
+        async with asyncio.timeout(120):
+            while run not in self.at:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.at[run]
+
+
+async def end_to_end(
+    p: plane.Plane, store: KubeStore, api: client.ApiClient, tmp: Path, n: int, burst: int
+) -> float:
+    """Webhook -> first Job -> terminal status through `c8s dev up --kubeconfig`; returns runs/s."""
+    repo = GitRepo.create(tmp / "repos" / "app.git")
+    commit = repo.commit({"README": "bench\n"}, "first")
+    with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s", "--kubeconfig", str(p.kubeconfig)) as dev:
+        dev.wait_for(r"^c8s is up$", deadline=180)
+        for doc in local_mode.manifests(daemon.url("app.git")):
+            await store.apply(msgspec.convert(doc, KINDS[str(doc["kind"])]))
+        conn = NatsConnection(BusSettings(servers=[f"nats://127.0.0.1:{dev.nats_port}"], name="c8s-bench"))
+        await conn.connect()
+        jobs, statuses = FirstJobs(), local_mode.Statuses()
+        watching = [asyncio.create_task(jobs.follow(api)), asyncio.create_task(statuses.follow(store))]
+        async with aiohttp.ClientSession() as session:
+            bench = local_mode.Bench(f"http://127.0.0.1:{dev.webhook_port}/webhooks", commit, session)
+            found: dict[str, list[float]] = {"job": [], "started": [], "finished": []}
+            for _ in range(n):
+                sent, _, name = await bench.post()
+                await statuses.wait_terminal([name])
+                found["job"].append(await jobs.wait(name) - sent)
+                found["started"].append(await local_mode.first_step_started(NatsBus(conn), name) - sent)
+                found["finished"].append(statuses.terminal[name] - sent)
+                bench.names.append(name)
+            rate, burst_names = await local_mode.at_once(bench, statuses, burst)
+        lag_one = await local_mode.lags(NatsBus(conn), statuses, bench.names)
+        lag_burst = await local_mode.lags(NatsBus(conn), statuses, burst_names)
+        for task in watching:
+            task.cancel()
+        await conn.close()
+        dev.stop()
+    print(f"{local_mode.HEADER}\n{local_mode.RULE}")
+    local_mode.row("webhook POST -> first Job seen (watch)", found["job"])
+    local_mode.row("webhook POST -> first StepStarted.at", found["started"])
+    local_mode.row("webhook POST -> run terminal (watched)", found["finished"])
+    local_mode.row("projector lag, one run at a time", lag_one)
+    local_mode.row(f"projector lag, {burst} runs at once", lag_burst)
+    print(f"\nsustained: {burst} runs x 3 steps: {rate:.2f} runs/s ({3 * rate:.1f} Jobs/s)")
+    return rate
+
+
 # Main ---------------------------------------------------------------------------------------------
 
 
@@ -291,7 +370,7 @@ async def namespace(api: client.ApiClient) -> None:
     await core.create_namespaced_resource_quota(NS, quota)
 
 
-async def on_cluster(tmp: Path, jobs: int, rounds: int, writes: int) -> None:
+async def on_cluster(tmp: Path, args: argparse.Namespace) -> None:
     os.environ.setdefault("C8S_CONTROLPLANE_BIN", DEFAULT_BIN)
     async with plane.running(tmp / "plane", plane.find_binaries()) as p:
         print(f"control plane ready in {p.started_in:.1f}s ({p.server}); load average {loadavg()}")
@@ -301,10 +380,14 @@ async def on_cluster(tmp: Path, jobs: int, rounds: int, writes: int) -> None:
         await namespace(api)
         print("\n| measure                              |  jobs x rounds | adapter/s |   raw/s | ratio |")
         print("|--------------------------------------|---------------:|---------:|---------:|------:|")
-        await job_rates(store, api, str(p.kubeconfig), jobs, rounds)
+        ceiling = await job_rates(store, api, str(p.kubeconfig), args.jobs, args.rounds)
         print("\n| measure                          |     n |  p50 ms |  p99 ms |")
         print("|----------------------------------|------:|--------:|--------:|")
-        await status_lags(store, api, writes, rounds)
+        await status_lags(store, api, args.writes, args.rounds)
+        if args.runs:
+            print(f"\nc8s dev up --kubeconfig (load average {loadavg()}):")
+            rate = await end_to_end(p, store, api, tmp, args.runs, args.burst)
+            print(f"raw Job create: {ceiling:.1f} Jobs/s; ratio c8s Jobs/s / raw {3 * rate / ceiling:.3f}")
         await store.close()
         await api.close()
 
@@ -313,12 +396,12 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def main(jobs: int, rounds: int, writes: int, size_only: bool) -> None:
+async def main(args: argparse.Namespace) -> None:
     print(f"load average before: {loadavg()}\n", flush=True)
     status_sizes()
-    if not size_only:
+    if not args.size_only:
         with tempfile.TemporaryDirectory() as name:
-            await on_cluster(Path(name), jobs, rounds, writes)
+            await on_cluster(Path(name), args)
     print(f"\nload average after: {loadavg()}")
 
 
@@ -327,9 +410,10 @@ def cli() -> None:
     parser.add_argument("--jobs", type=int, default=150, help="Jobs created per round and kind")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--writes", type=int, default=50, help="status writes per round and kind")
+    parser.add_argument("--runs", type=int, default=20, help="webhooks one at a time via dev up (0: skip)")
+    parser.add_argument("--burst", type=int, default=20, help="webhooks at once via dev up")
     parser.add_argument("--size-only", action="store_true", help="only the status size (no cluster)")
-    args = parser.parse_args()
-    asyncio.run(main(args.jobs, args.rounds, args.writes, args.size_only))
+    asyncio.run(main(parser.parse_args()))
 
 
 if __name__ == "__main__":

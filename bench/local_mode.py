@@ -148,16 +148,16 @@ class Bench:
         return sent, time.time(), answer["runs"][0]
 
 
-async def first_step_started(c8s: Client, name: str) -> float:
-    history = await c8s.bus.history(run_subject(NS, name))
+async def first_step_started(bus: NatsBus, name: str) -> float:
+    history = await bus.history(run_subject(NS, name))
     return min(epoch(r.event.at) for r in history if isinstance(r.event, StepStarted))
 
 
-async def lags(c8s: Client, statuses: Statuses, names: list[str]) -> list[float]:
+async def lags(bus: NatsBus, statuses: Statuses, names: list[str]) -> list[float]:
     """Seen-time of the first status covering each status-changing event, minus the event's `at`."""
     found: list[float] = []
     for name in names:
-        history = await c8s.bus.history(run_subject(NS, name))
+        history = await bus.history(run_subject(NS, name))
         status = run_status.initial()
         for r in history:
             if not isinstance(r.event, RunEvent):
@@ -248,7 +248,7 @@ async def one_at_a_time(c8s: Client, bench: Bench, statuses: Statuses, n: int) -
         sent, answered, name = await bench.post()
         await statuses.wait_terminal([name])
         found["answered"].append(answered - sent)
-        found["started"].append(await first_step_started(c8s, name) - sent)
+        found["started"].append(await first_step_started(c8s.bus, name) - sent)
         found["finished"].append(statuses.terminal[name] - sent)
         bench.names.append(name)
     return found
@@ -273,8 +273,8 @@ async def measure(c8s: Client, dev: DevUp, url: str, commit: str, tmp: Path, n: 
         bench = Bench(webhook, commit, session)
         single = await one_at_a_time(c8s, bench, statuses, n)
         rate, burst_names = await at_once(bench, statuses, burst)
-        lag_one = await lags(c8s, statuses, bench.names)
-        lag_burst = await lags(c8s, statuses, burst_names)
+        lag_one = await lags(c8s.bus, statuses, bench.names)
+        lag_burst = await lags(c8s.bus, statuses, burst_names)
         watching.cancel()
     print(f"{HEADER}\n{RULE}")
     row("webhook POST -> 202", single["answered"])
