@@ -314,7 +314,11 @@ class FirstJobs:
 async def end_to_end(
     p: plane.Plane, store: KubeStore, api: client.ApiClient, tmp: Path, n: int, burst: int
 ) -> float:
-    """Webhook -> first Job -> terminal status through `c8s dev up --kubeconfig`; returns runs/s."""
+    """Webhook -> first Job -> terminal status through `c8s dev up --kubeconfig`; returns runs/s.
+
+    StepStarted.at is not used here: in Kubernetes mode it is the container's startedAt, which the
+    apiserver keeps to the second (it can precede the POST). For the same reason the projector lag
+    of step events is overstated by up to a second."""
     repo = GitRepo.create(tmp / "repos" / "app.git")
     commit = repo.commit({"README": "bench\n"}, "first")
     with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s", "--kubeconfig", str(p.kubeconfig)) as dev:
@@ -327,12 +331,11 @@ async def end_to_end(
         watching = [asyncio.create_task(jobs.follow(api)), asyncio.create_task(statuses.follow(store))]
         async with aiohttp.ClientSession() as session:
             bench = local_mode.Bench(f"http://127.0.0.1:{dev.webhook_port}/webhooks", commit, session)
-            found: dict[str, list[float]] = {"job": [], "started": [], "finished": []}
+            found: dict[str, list[float]] = {"job": [], "finished": []}
             for _ in range(n):
                 sent, _, name = await bench.post()
                 await statuses.wait_terminal([name])
                 found["job"].append(await jobs.wait(name) - sent)
-                found["started"].append(await local_mode.first_step_started(NatsBus(conn), name) - sent)
                 found["finished"].append(statuses.terminal[name] - sent)
                 bench.names.append(name)
             rate, burst_names = await local_mode.at_once(bench, statuses, burst)
@@ -344,7 +347,6 @@ async def end_to_end(
         dev.stop()
     print(f"{local_mode.HEADER}\n{local_mode.RULE}")
     local_mode.row("webhook POST -> first Job seen (watch)", found["job"])
-    local_mode.row("webhook POST -> first StepStarted.at", found["started"])
     local_mode.row("webhook POST -> run terminal (watched)", found["finished"])
     local_mode.row("projector lag, one run at a time", lag_one)
     local_mode.row(f"projector lag, {burst} runs at once", lag_burst)
