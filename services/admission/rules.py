@@ -22,9 +22,9 @@ from msgspec import Struct, field
 from api.fielderrors import FieldError, child, did_you_mean, item
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
+from api.quotas import Overrun, beyond_free, beyond_hard, demand, total
 from api.repositoryconnection import RepositoryConnection
 from ports.quotas import Quota
-from services.admission.fitting import Overrun, beyond_free, beyond_hard, demand, total
 
 Checked = PipelineConfig | PipelineRun | RepositoryConnection
 WEBHOOK_KEY = "webhook-secret"

@@ -1,4 +1,4 @@
-"""The admission webhook's pure parts: services.admission.rules, .fitting and .reviews.
+"""The admission webhook's pure parts: services.admission.rules and .reviews, and api.quotas.
 
 Covers: what each kind needs read from the cluster; PipelineConfig secret references (missing
 Secret, missing key with a guess) and steps over a quota's hard limit (cpu and memory, requests and
@@ -18,9 +18,9 @@ import pytest
 
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
+from api.quotas import amount
 from api.repositoryconnection import RepositoryConnection
 from ports.quotas import Quota
-from services.admission.fitting import amount
 from services.admission.reviews import UnreadableReview, Verdict, read_request, response
 from services.admission.rules import Facts, Needs, check, needs
 

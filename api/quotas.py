@@ -1,11 +1,16 @@
-"""Do a PipelineConfig's steps fit a namespace's ResourceQuotas? Pure arithmetic on quantities.
+"""Do steps fit a namespace's ResourceQuotas? The Quota value and pure arithmetic on quantities.
 
 A step's `resources` are both its requests and its limits (projections.job_manifest), so a step is
 charged against `requests.cpu`/`cpu` and `limits.cpu`, and `requests.memory`/`memory` and
 `limits.memory`. A single step must fit every quota's hard limit (else it could never start); a
 run's steps together must fit what each quota has left (hard - used), as spec/data-model.md asks
 ("sum of all step resources in a PipelineRun MUST fit within quota"). The checkout init container
-and the artifacts sidecar are small and not counted.
+and the artifacts sidecar are small and not counted. Every step is one pod, charged against `pods`
+and `count/pods` by `pod_demand` (the scheduler's view; the admission webhook sums `demand` only,
+since a run's steps need not run at once).
+
+Shared by the admission webhook and the scheduler; quantities are Decimals in base units (cores,
+bytes, object counts), parsed at the edge (adapters.kube_quotas).
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ import contextlib
 from collections.abc import Iterable
 from decimal import Decimal
 
+import msgspec
 from msgspec import Struct
 
 from api.durations import parse_cpu, parse_memory
 from api.pipelineconfig import Step
-from ports.quotas import Quota
 
 #: Quota resource name -> the step field it limits.
 LIMITED: dict[str, str] = {
@@ -28,8 +33,26 @@ LIMITED: dict[str, str] = {
     "requests.memory": "memory",
     "memory": "memory",
     "limits.memory": "memory",
+    "pods": "pods",
+    "count/pods": "pods",
 }
 _GI, _MI = Decimal(2**30), Decimal(2**20)
+
+
+class Quota(Struct, frozen=True, kw_only=True):
+    """One ResourceQuota: its hard limits and the usage the quota system has recorded."""
+
+    name: str
+    hard: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    #: Empty until the quota controller first computes usage.
+    used: dict[str, Decimal] = msgspec.field(default_factory=dict)
+
+    def free(self, resource: str) -> Decimal | None:
+        """What is left of `resource` (never below 0); None when this quota does not limit it."""
+        limit = self.hard.get(resource)
+        if limit is None:
+            return None
+        return max(Decimal(0), limit - self.used.get(resource, Decimal(0)))
 
 
 class Overrun(Struct, frozen=True, kw_only=True):
@@ -57,11 +80,16 @@ def demand(step: Step) -> dict[str, Decimal]:
     return out
 
 
+def pod_demand(step: Step) -> dict[str, Decimal]:
+    """What one running step takes: its cpu and memory, and one pod."""
+    return {**demand(step), "pods": Decimal(1)}
+
+
 def total(steps: Iterable[Step]) -> dict[str, Decimal]:
     summed: dict[str, Decimal] = {}
     for step in steps:
-        for field, value in demand(step).items():
-            summed[field] = summed.get(field, Decimal(0)) + value
+        for name, value in demand(step).items():
+            summed[name] = summed.get(name, Decimal(0)) + value
     return summed
 
 
@@ -83,13 +111,19 @@ def _compare(wanted: dict[str, Decimal], quotas: list[Quota]) -> Iterable[Overru
                 continue
             used = quota.used.get(resource, Decimal(0))
             yield Overrun(
-                quota=quota.name, resource=resource, field=field, wanted=wanted[field], allowed=hard,
+                quota=quota.name,
+                resource=resource,
+                field=field,
+                wanted=wanted[field],
+                allowed=hard,
                 used=used,
             )
 
 
 def amount(field: str, value: Decimal) -> str:
     """A quantity as a manifest would write it: CPU in cores or millicores, memory in Gi or Mi."""
+    if field == "pods":
+        return _plain(value)
     if field == "cpu":
         return _plain(value) if value == value.to_integral_value() else f"{_plain(value * 1000)}m"
     for unit, size in (("Gi", _GI), ("Mi", _MI)):
