@@ -59,6 +59,18 @@ async def open_cluster(settings: CommonSettings) -> tuple[ResourceStore, Quotas]
     return KubeStore(api, kube, owns_client=True), KubeQuotas(api)
 
 
+async def quotas(settings: CommonSettings) -> Quotas:
+    """Namespace ResourceQuotas for the scheduler: the cluster's, or none in local mode."""
+    if settings.mode == "local":
+        from adapters.local_quotas import NoQuotas
+
+        return NoQuotas()
+    from adapters.kube_client import KubeSettings, api_client
+    from adapters.kube_quotas import KubeQuotas
+
+    return KubeQuotas(await api_client(KubeSettings(kubeconfig=settings.kubeconfig)))
+
+
 def open_objects(settings: CommonSettings) -> ObjectStore:
     """Object storage for logs and artifacts at settings.object_store_url (file://, s3://)."""
     from adapters.object_store import FsspecObjectStore

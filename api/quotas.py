@@ -16,7 +16,7 @@ bytes, object counts), parsed at the edge (adapters.kube_quotas).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 import msgspec
@@ -93,17 +93,17 @@ def total(steps: Iterable[Step]) -> dict[str, Decimal]:
     return summed
 
 
-def beyond_hard(wanted: dict[str, Decimal], quotas: list[Quota]) -> list[Overrun]:
+def beyond_hard(wanted: dict[str, Decimal], quotas: Sequence[Quota]) -> list[Overrun]:
     """Each quota limit that `wanted` exceeds even with nothing else running."""
     return [o for o in _compare(wanted, quotas) if o.wanted > o.allowed]
 
 
-def beyond_free(wanted: dict[str, Decimal], quotas: list[Quota]) -> list[Overrun]:
+def beyond_free(wanted: dict[str, Decimal], quotas: Sequence[Quota]) -> list[Overrun]:
     """Each quota limit that `wanted` exceeds given what is in use now."""
     return [o for o in _compare(wanted, quotas) if o.wanted > o.allowed - o.used]
 
 
-def _compare(wanted: dict[str, Decimal], quotas: list[Quota]) -> Iterable[Overrun]:
+def _compare(wanted: dict[str, Decimal], quotas: Sequence[Quota]) -> Iterable[Overrun]:
     for quota in quotas:
         for resource, field in LIMITED.items():
             hard = quota.hard.get(resource)
@@ -118,6 +118,19 @@ def _compare(wanted: dict[str, Decimal], quotas: list[Quota]) -> Iterable[Overru
                 allowed=hard,
                 used=used,
             )
+
+
+def charged(quotas: Sequence[Quota], in_flight: Mapping[str, Decimal]) -> list[Quota]:
+    """The quotas with `used` at least `in_flight` (the scheduler's own steps, which the quota
+    system counts only once their pods exist, so its figures lag behind the scheduler's)."""
+    out = []
+    for quota in quotas:
+        used = dict(quota.used)
+        for resource in quota.hard.keys() & LIMITED.keys():
+            mine = in_flight.get(LIMITED[resource], Decimal(0))
+            used[resource] = max(used.get(resource, Decimal(0)), mine)
+        out.append(msgspec.structs.replace(quota, used=used))
+    return out
 
 
 def amount(field: str, value: Decimal) -> str:

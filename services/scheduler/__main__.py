@@ -18,7 +18,11 @@ async def main(stop: asyncio.Event) -> None:
     try:
         store = await wiring.open_store(settings, bus)
         scheduler = Scheduler(
-            bus, store, wiring.executor(settings), timedelta(seconds=settings.log_grace_seconds)
+            bus,
+            store,
+            wiring.executor(settings),
+            timedelta(seconds=settings.log_grace_seconds),
+            quotas=await wiring.quotas(settings),
         )
         await serve(scheduler, stop, settings.tick_seconds)
     finally:

@@ -2,15 +2,18 @@
 
 Everything a run needs from the store is captured here (config spec, its generation, the
 repository connection's auth secret), so the rest of the run never reads a config again: later
-edits never change a running run.
+edits never change a running run. A run with a step whose requests exceed a ResourceQuota's hard
+limit is rejected (QuotaExceeded) here: that step could never start, so waiting would be forever.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from api.pipeline_checks import check_pipeline_spec
-from api.pipelineconfig import PipelineConfig
+from api.pipelineconfig import PipelineConfig, PipelineConfigSpec
+from api.quotas import Quota, beyond_hard, pod_demand
 from api.repositoryconnection import RepositoryConnection
 from events.run import RunAccepted, RunIdentity, RunRejected
 from ports.resources import NotFound, ResourceStore
@@ -19,7 +22,9 @@ from projections.run_context import RunContext
 MAX_REPORTED = 5
 
 
-async def accept_or_reject(store: ResourceStore, ctx: RunContext, now: datetime) -> RunAccepted | RunRejected:
+async def accept_or_reject(
+    store: ResourceStore, ctx: RunContext, now: datetime, quotas: Sequence[Quota] = ()
+) -> RunAccepted | RunRejected:
     assert ctx.spec is not None
     ident = RunIdentity(namespace=ctx.namespace, run=ctx.run, uid=ctx.uid, at=now)
     ref = ctx.spec.pipeline_config_ref
@@ -36,6 +41,9 @@ async def accept_or_reject(store: ResourceStore, ctx: RunContext, now: datetime)
         listed = "; ".join(str(e) for e in errors[:MAX_REPORTED])
         message = f"PipelineConfig {ref!r} is invalid: {listed}"
         return RunRejected(reason="InvalidConfig", message=message, **ident)
+    never = _never_fits(config.spec, ref, ctx.namespace, quotas)
+    if never:
+        return RunRejected(reason="QuotaExceeded", message="; ".join(never[:MAX_REPORTED]), **ident)
     auth = await _auth_secret(store, ctx.namespace, ref)
     return RunAccepted(
         config=ref,
@@ -52,3 +60,20 @@ async def _auth_secret(store: ResourceStore, namespace: str, config: str) -> str
         if conn.spec.pipeline_config_ref == config and conn.spec.auth_secret_ref:
             return conn.spec.auth_secret_ref
     return None
+
+
+def _never_fits(spec: PipelineConfigSpec, ref: str, namespace: str, quotas: Sequence[Quota]) -> list[str]:
+    """A message for each step request beyond a quota's hard limit."""
+    out = []
+    for step in spec.steps:
+        for over in beyond_hard(pod_demand(step), quotas):
+            wanted, allowed, _ = over.amounts()
+            fix = f"lower resources.{over.field} of that step in PipelineConfig {ref!r} or raise the quota"
+            if over.field == "pods":
+                fix = "raise the quota"
+            out.append(
+                f"step {step.name!r} requests {over.field} {wanted} but ResourceQuota {over.quota!r} "
+                f"allows at most {allowed} ({over.resource}) in namespace {namespace!r}, so it could "
+                f"never start: {fix}"
+            )
+    return out

@@ -1,6 +1,6 @@
 """The scheduler's decisions: given what a run has done so far (and the time), what to do next.
 
-`decide(state, now, settings)` is pure and level-triggered: it looks at the whole state, not at
+`decide(state, now, log_grace, quotas)` is pure and level-triggered: it looks at the whole state, not at
 the event that woke it, so calling it again on the same state asks for the same things, and
 every effect it asks for is idempotent (deterministic job names, Nats-Msg-Id on every event).
 
@@ -9,6 +9,10 @@ Rules:
   `conditional.branch` must match the run's branch; with `onSuccess: true` (the default) every
   dependency must have succeeded, otherwise the step is skipped (DependencyFailed); with
   `onSuccess: false` it runs whatever its dependencies did (a cleanup step);
+- a ready step starts only if its requests (cpu, memory, one pod) fit what the namespace's
+  ResourceQuotas have free, less what this decision already starts; otherwise it keeps waiting and
+  a later decision (the next event or tick) starts it once capacity is freed. The quotas are an
+  input like `now`: the service reads them and charges the steps it has in flight;
 - cancellation (requested) and the pipeline timeout stop the run: running steps are cancelled,
   waiting ones skipped;
 - the run finishes when every step settled and every step that ran has its log shipped (or the
@@ -18,8 +22,9 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from msgspec import Struct
 
@@ -27,6 +32,7 @@ from api.branches import branch_matches
 from api.dag import topological_order
 from api.durations import parse_duration
 from api.pipelineconfig import Step
+from api.quotas import Quota, beyond_free, pod_demand
 from events.run import FinalPhase, RunCancelled, RunEvents, RunFinished, RunIdentity, RunTimedOut, StepSkipped
 from projections.run_context import StepPlan, StepRef, plan, step_ref
 from services.scheduler.progress import SETTLED, RunProgress
@@ -47,7 +53,10 @@ class Publish(Struct, frozen=True, kw_only=True):
 Decision = StartStep | CancelStep | Publish
 
 
-def decide(state: RunProgress, now: datetime, log_grace: timedelta) -> list[Decision]:
+def decide(
+    state: RunProgress, now: datetime, log_grace: timedelta, quotas: Sequence[Quota] = ()
+) -> list[Decision]:
+    """What to do next; `quotas` are the namespace's, with `used` covering every step in flight."""
     if state.done or not state.accepted:
         return []
     stop = _stop(state, now)
@@ -55,7 +64,19 @@ def decide(state: RunProgress, now: datetime, log_grace: timedelta) -> list[Deci
         return stop
     if state.stopping:
         return _finish(state, now, log_grace)
-    return _advance(state, now) or _finish(state, now, log_grace)
+    return _advance(state, now, quotas) or _finish(state, now, log_grace)
+
+
+def in_flight(states: Iterable[RunProgress]) -> dict[str, Decimal]:
+    """What the scheduled and running steps of `states` take (cpu, memory, pods), summed."""
+    taken: dict[str, Decimal] = {}
+    for state in states:
+        snapshot = state.ctx.snapshot
+        for step in snapshot.steps if snapshot is not None else ():
+            progress = state.steps.get(step.name)
+            if progress is not None and progress.phase in ("scheduled", "running"):
+                taken = _plus(taken, pod_demand(step))
+    return taken
 
 
 def deadline(state: RunProgress) -> datetime | None:
@@ -94,13 +115,15 @@ def _halt(state: RunProgress, now: datetime, reason: str) -> list[Decision]:
     return out
 
 
-def _advance(state: RunProgress, now: datetime) -> list[Decision]:
-    """Start or skip every waiting step whose dependencies settled, resolving skips transitively."""
+def _advance(state: RunProgress, now: datetime, quotas: Sequence[Quota]) -> list[Decision]:
+    """Start or skip every waiting step whose dependencies settled, resolving skips transitively;
+    a step that does not fit the quotas' free capacity keeps waiting."""
     assert state.ctx.snapshot is not None
     steps = {s.name: s for s in state.ctx.snapshot.steps}
     phases = {name: p.phase for name, p in state.steps.items()}
     order = topological_order({name: s.depends_on for name, s in steps.items()})
     out: list[Decision] = []
+    starting: dict[str, Decimal] = {}
     for name in order:
         if phases.get(name) != "waiting" or not all(phases.get(d) in SETTLED for d in steps[name].depends_on):
             continue
@@ -109,10 +132,15 @@ def _advance(state: RunProgress, now: datetime) -> list[Decision]:
             phases[name] = "skipped"
             skipped = StepSkipped(step=name, reason=skip[0], message=skip[1], **_ident(state, now))
             out.append(Publish(event=skipped))
-        else:
+        elif not beyond_free(wanted := _plus(starting, pod_demand(steps[name])), quotas):
+            starting = wanted
             phases[name] = "scheduled"
             out.append(StartStep(plan=plan(state.ctx, name)))
     return out
+
+
+def _plus(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    return {k: a.get(k, Decimal(0)) + b.get(k, Decimal(0)) for k in a.keys() | b.keys()}
 
 
 def _skip_reason(step: Step, phases: Mapping[str, str], branch: str | None) -> tuple[str, str] | None:

@@ -4,7 +4,10 @@ Three loops share one cache of run states:
 - the durable consumer `scheduler` folds every run event into the run's state and decides;
 - the PipelineRun watch turns new runs into RunRequested and `spec.cancelRequested` into
   RunCancelRequested (Nats-Msg-Id dedupes repeats), and loads open runs after a restart;
-- a ticker re-decides open runs, which is how the pipeline timeout and the log grace fire.
+- a ticker re-decides open runs, which is how the pipeline timeout and the log grace fire, and
+  how steps waiting for ResourceQuota capacity start once it is freed.
+The namespace's quotas are read at most once per `quota_ttl` and charged with every step this
+scheduler has in flight there (the quota system counts a step only once its pod exists).
 A run's state is rebuilt from its history whenever the cache has not seen it (restart, another
 replica), so the process can be killed at any moment. Work on one run is serialised by a lock;
 every effect is idempotent, so a decision repeated after a crash changes nothing.
@@ -20,14 +23,16 @@ from msgspec import Struct
 
 from adapters.retrying import retry_outages
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
+from api.quotas import charged
 from events.run import RunCancelRequested, RunEvent, RunEvents, RunIdentity, RunRequested, StepScheduled
 from events.subjects import RUN_SUBJECTS, run_subject
 from ports.bus import Bus, Received, StopSignal
 from ports.execution import Executor
+from ports.quotas import Quota, Quotas
 from ports.resources import ResourceStore
 from services.scheduler import progress
 from services.scheduler.accepting import accept_or_reject
-from services.scheduler.deciding import CancelStep, Decision, Publish, StartStep, decide
+from services.scheduler.deciding import CancelStep, Decision, Publish, StartStep, decide, in_flight
 from services.scheduler.progress import RunProgress
 
 Clock = Callable[[], datetime]
@@ -45,10 +50,20 @@ class Cached(Struct, kw_only=True):
 
 class Scheduler:
     def __init__(
-        self, bus: Bus, store: ResourceStore, executor: Executor, log_grace: timedelta, clock: Clock = utcnow
+        self,
+        bus: Bus,
+        store: ResourceStore,
+        executor: Executor,
+        log_grace: timedelta,
+        clock: Clock = utcnow,
+        *,
+        quotas: Quotas | None = None,
+        quota_ttl: timedelta = timedelta(seconds=1),
     ) -> None:
         self.bus, self.store, self.executor = bus, store, executor
         self.log_grace, self.clock = log_grace, clock
+        self.quotas, self.quota_ttl = quotas, quota_ttl
+        self._quota_cache: dict[str, tuple[datetime, list[Quota]]] = {}
         self.runs: dict[tuple[str, str], Cached] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -105,12 +120,36 @@ class Scheduler:
         cached = self.runs[key]
         state = cached.state
         if state.ctx.spec is not None and not state.accepted and not state.done:
-            await self._publish(key, await accept_or_reject(self.store, state.ctx, self.clock()))
-        for decision in decide(cached.state, self.clock(), self.log_grace):
-            await self._perform(key, decision)
-        if cached.state.done:
+            quotas = await self._quotas_of(key[0])
+            await self._publish(key, await accept_or_reject(self.store, state.ctx, self.clock(), quotas))
+        if cached.state.accepted and not cached.state.done:
+            quotas = await self._free(key[0])
+            for decision in decide(cached.state, self.clock(), self.log_grace, quotas):
+                await self._perform(key, decision)
+        self._forget_if_done(key)
+
+    def _forget_if_done(self, key: tuple[str, str]) -> None:
+        cached = self.runs.get(key)
+        if cached is not None and cached.state.done:
             self.runs.pop(key, None)
             self._locks.pop(key, None)
+
+    async def _free(self, namespace: str) -> list[Quota]:
+        """The namespace's quotas charged with this scheduler's steps in flight there."""
+        quotas = await self._quotas_of(namespace)
+        if not quotas:
+            return quotas
+        mine = [c.state for (ns, _), c in self.runs.items() if ns == namespace]
+        return charged(quotas, in_flight(mine))
+
+    async def _quotas_of(self, namespace: str) -> list[Quota]:
+        if self.quotas is None:
+            return []
+        now = self.clock()
+        hit = self._quota_cache.get(namespace)
+        if hit is None or now - hit[0] >= self.quota_ttl:
+            hit = self._quota_cache[namespace] = (now, await self.quotas.of_namespace(namespace))
+        return hit[1]
 
     async def _perform(self, key: tuple[str, str], decision: Decision) -> None:
         match decision:
