@@ -14,29 +14,11 @@ from contextlib import asynccontextmanager
 import nats.errors
 import nats.js.errors
 
+from adapters.nats_errors import NATS_ERRORS, TRANSIENT
 from ports.resources import Conflict, NotFound, StoreError, StoreUnavailable
 
 #: JetStream error codes for "wrong last sequence" (JSStreamWrongLastSequenceErrF / ...ConstantErr).
 _WRONG_LAST_SEQUENCE = frozenset({10071, 10164})
-
-_TRANSIENT: tuple[type[Exception], ...] = (
-    nats.errors.TimeoutError,
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionClosedError,
-    nats.errors.ConnectionDrainingError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.NoServersError,
-    nats.errors.OutboundBufferLimitError,
-    nats.errors.StaleConnectionError,
-    nats.errors.UnexpectedEOF,
-    nats.js.errors.NoStreamResponseError,
-    nats.js.errors.ServiceUnavailableError,
-    TimeoutError,
-    OSError,
-)
-
-#: Every exception a nats-py call can fail with.
-NATS_ERRORS: tuple[type[Exception], ...] = (nats.errors.Error, TimeoutError, OSError)
 
 
 def translate(e: BaseException, what: str) -> StoreError:
@@ -45,7 +27,7 @@ def translate(e: BaseException, what: str) -> StoreError:
         return NotFound(what)
     if isinstance(e, nats.js.errors.KeyWrongLastSequenceError) or _is_wrong_last(e):
         return Conflict(f"{what}: changed concurrently")
-    if isinstance(e, _TRANSIENT):
+    if isinstance(e, TRANSIENT):
         return StoreUnavailable(f"{what}: {e!r}")
     return StoreError(f"{what}: {e}")
 

@@ -19,9 +19,10 @@ from typing import Generic, Literal
 import structlog
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
-from adapters.kv_errors import NATS_ERRORS, translated
+from adapters.kv_errors import translated
 from adapters.kv_objects import Codec
 from adapters.nats_connection import NatsConnection
+from adapters.nats_errors import NATS_ERRORS
 from ports.resources import R, StoreUnavailable, WatchEvent
 
 log = structlog.get_logger(__name__)

@@ -15,7 +15,9 @@ import nats.js.errors
 
 from ports.bus_errors import BusError, BusRejected, BusUnavailable
 
-_TRANSIENT: tuple[type[Exception], ...] = (
+#: nats-py failures that may pass (transport, timeouts, a server briefly away); shared by the
+#: bus and KV translations.
+TRANSIENT: tuple[type[Exception], ...] = (
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
     nats.errors.ConnectionClosedError,
@@ -44,7 +46,7 @@ def translate(e: BaseException, what: str) -> BusError:
     """The bus error for a nats-py exception (raise it `from e`)."""
     if isinstance(e, nats.js.errors.NotFoundError):
         return NotFound(f"{what}: {e}")
-    if isinstance(e, _TRANSIENT):
+    if isinstance(e, TRANSIENT):
         return BusUnavailable(f"{what}: {e!r}")
     return BusRejected(f"{what}: {e}")
 
