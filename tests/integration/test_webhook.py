@@ -28,6 +28,7 @@ from api.pipelineconfig import Matrix, PipelineConfig
 from api.secret import Secret
 from services.webhook.http import Limits
 from services.webhook.triggering import delivery_key
+from tests.integration.conftest import eventually
 from tests.support.webhook_harness import Harness, MiB, harness
 from tests.support.webhooks import REPOSITORIES, request_for
 
@@ -256,6 +257,8 @@ async def test_repository_connected_in_two_namespaces(hook: Harness) -> None:
     """Two connections (two namespaces, two secrets' worth of one key) each get their run."""
     await hook.connect_repo("github", GH, ns="team-a")
     await hook.connect_repo("github", "ssh://git@GitHub.com/octo-org/hello-world.git", ns="team-b")
+    # The index follows the store's watch: a connection applied a moment ago may not be in it yet.
+    await eventually(lambda: asyncio.sleep(0, result=len(hook.connections.index) == 2))
     status, body = await send(hook, "github_push")
     assert status == 202 and len(body["runs"]) == 1  # same config name, same deterministic name
     assert [len(await hook.runs(ns)) for ns in ("team-a", "team-b")] == [1, 1]

@@ -115,7 +115,8 @@ def test_run_survives_apiserver_restart(
     repo: tuple[str, str],
     tmp_path: Path,
 ) -> None:
-    """The apiserver killed mid-step and started after the step's Job finished: the run completes."""
+    """The apiserver killed mid-step and started after the step's Job finished: the run completes
+    and the scheduler's broken watch came back."""
     name, ledger = start_run(c8s, ns, repo, tmp_path, "apiserver-restart")
     c8s.wait_step(name, "one", "Running", ns)
     first_uid = job_uid(control_plane, ns, f"{name}-one")
@@ -129,7 +130,11 @@ def test_run_survives_apiserver_restart(
     check_completed_once(c8s, control_plane, ns, name, ledger, first_uid)
     with scheduler_log.open("rb") as log:
         log.seek(before)
-        assert b'"kube.watch.expired"' in log.read(), "the scheduler's watch resumed without a 410"
+        seen = log.read()
+    # The watch broke and came back: resumed from its resourceVersion, or re-listed after a 410
+    # (which of the two depends on how far the restarted apiserver's watch cache moved; the 410
+    # path itself is pinned down in tests/k8s/test_kube_store.py).
+    assert b'"kube.watch.expired"' in seen or b'"kube.watch.retry"' in seen, "the watch never broke"
 
 
 def _job_done(plane: plane_mod.Plane, ns: str, job: str) -> bool:
