@@ -36,6 +36,7 @@ import structlog
 
 from adapters.retrying import retry_outages
 from adapters.structured_logging import get_logger
+from adapters.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from events.run import RunAccepted, RunEvent, RunFinished
 from events.subjects import RUN_SUBJECTS, run_subject
@@ -113,7 +114,7 @@ async def serve(
             ]
         await stop.wait()
         for helper in helpers:
-            helper.cancel()
+            await stop_task(helper)
         await consumer
 
 

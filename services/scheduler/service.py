@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from msgspec import Struct
 
 from adapters.retrying import retry_outages
+from adapters.tasks import stop_task
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
 from api.quotas import charged
 from events.run import RunCancelRequested, RunEvent, RunEvents, RunIdentity, RunRequested, StepScheduled
@@ -190,8 +191,8 @@ async def serve(scheduler: Scheduler, stop: StopSignal, tick_seconds: float) -> 
         watcher = tasks.create_task(_watch(scheduler))
         ticker = tasks.create_task(_tick(scheduler, tick_seconds))
         await stop.wait()
-        watcher.cancel()
-        ticker.cancel()
+        await stop_task(watcher)
+        await stop_task(ticker)
         await consumer
 
 

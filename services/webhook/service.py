@@ -11,7 +11,6 @@ one list.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import structlog
@@ -19,6 +18,7 @@ from aiohttp import web
 
 from adapters import wiring
 from adapters.kv_deliveries import KvDeliveryLog
+from adapters.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from ports.resources import ResourceStore, StoreError
 from services.webhook.config import WebhookSettings
@@ -104,14 +104,3 @@ async def _run(
     finally:
         await stop_task(follower)
         await runner.cleanup()
-
-
-async def stop_task(task: asyncio.Task[None], grace: float = 0.5) -> None:
-    """Cancel `task` and wait for it to end, cancelling again while it has not: a cancellation that
-    lands while the store's watch polls can be absorbed (seen with the KV watch on Python 3.11), so
-    one cancel() is not always enough."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=grace)
-    with contextlib.suppress(asyncio.CancelledError):
-        task.result()
