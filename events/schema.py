@@ -27,8 +27,21 @@ DESCRIPTION = (
 
 
 def catalog_schema() -> dict[str, Any]:
-    schema = msgspec.json.schema(AnyEvent)
+    schema = _one_line_descriptions(msgspec.json.schema(AnyEvent))
     return {"$schema": SCHEMA_DIALECT, "title": TITLE, "description": DESCRIPTION, **schema}
+
+
+def _one_line_descriptions(node: Any) -> Any:
+    """Descriptions folded to one line: msgspec versions render docstring indentation differently,
+    and the committed file must not change with the library's formatting."""
+    if isinstance(node, dict):
+        return {
+            k: " ".join(v.split()) if k == "description" and isinstance(v, str) else _one_line_descriptions(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_one_line_descriptions(v) for v in node]
+    return node
 
 
 def render() -> str:
