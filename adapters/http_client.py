@@ -19,17 +19,10 @@ import aiohttp
 import msgspec
 from msgspec import Struct
 
-from ports.http import ApiUnavailable, HttpRequest, HttpResponse
+from ports.http import ApiUnavailable, HttpRequest, HttpResponse, RetryPolicy
 
 Sleep = Callable[[float], Awaitable[None]]
 _TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
-
-
-class RetryPolicy(Struct, frozen=True, kw_only=True):
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    timeout: float = 10.0
 
 
 class AiohttpClient:

@@ -1,26 +1,32 @@
 """The composition root: which adapter serves each port, chosen once from the settings' mode.
 
-Services call these and see only ports. Local mode: NATS KV resource store, the runner as
-executor (adapters.local_executor), fsspec `file://` (or any URL) object storage. Kubernetes mode
+Services call these and see only ports (an import-linter contract keeps them off the technology
+folders); only this module knows that a Bus is a NatsBus whose connection also serves the KV store,
+the delivery log and the live log lines. Local mode: NATS KV resource store, the runner as
+executor (adapters.local.executor), fsspec `file://` (or any URL) object storage. Kubernetes mode
 plugs its adapters in here and nowhere else.
 """
 
 from __future__ import annotations
 
-from adapters.health_server import READINESS
-from adapters.local_executor import LocalExecutor
-from adapters.local_steplogs import LocalStepLogs
-from adapters.nats_bus import NatsBus
-from adapters.nats_settings import BusSettings
-from adapters.settings import CommonSettings, ConfigError
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.settings import BusSettings
+from adapters.local.executor import LocalExecutor
+from adapters.local.steplogs import LocalStepLogs
+from adapters.runtime.health import READINESS
+from adapters.runtime.settings import CommonSettings, ConfigError
+from ports.bus import Bus
+from ports.deliveries import DeliveryLog
 from ports.execution import Executor, StepLogs
+from ports.http import HttpClient, RetryPolicy
+from ports.live import LiveLog
 from ports.objects import ObjectStore
 from ports.quotas import Quotas
 from ports.resources import ResourceStore
 from ports.step_workloads import StepWorkloads
 
 
-async def connect_bus(settings: CommonSettings, service: str) -> NatsBus:
+async def connect_bus(settings: CommonSettings, service: str) -> Bus:
     bus_settings = BusSettings(
         servers=[settings.nats_url],
         name=service,
@@ -29,19 +35,25 @@ async def connect_bus(settings: CommonSettings, service: str) -> NatsBus:
     )
     bus = await NatsBus.connect(bus_settings)
     await bus.ensure_streams()
-    READINESS.add("nats", lambda: bus.connection.is_connected)
+    READINESS.add("nats", lambda: bus.is_connected)
     return bus
 
 
-async def open_store(settings: CommonSettings, bus: NatsBus) -> ResourceStore:
-    if settings.mode == "local":
-        from adapters.kv_store import KvStore
+def _nats(bus: Bus) -> NatsBus:
+    if not isinstance(bus, NatsBus):
+        raise TypeError(f"expected the bus from connect_bus, got {type(bus).__name__}")
+    return bus
 
-        store = KvStore.from_connection(bus.connection)
+
+async def open_store(settings: CommonSettings, bus: Bus) -> ResourceStore:
+    if settings.mode == "local":
+        from adapters.jetstream.kv.store import KvStore
+
+        store = KvStore.from_connection(_nats(bus).connection)
         await store.ensure_buckets()
         return store
-    from adapters.kube_client import KubeSettings
-    from adapters.kube_store import KubeStore
+    from adapters.kube.client import KubeSettings
+    from adapters.kube.store import KubeStore
 
     return await KubeStore.connect(KubeSettings(kubeconfig=settings.kubeconfig))
 
@@ -50,9 +62,9 @@ async def open_cluster(settings: CommonSettings) -> tuple[ResourceStore, Quotas]
     """The cluster's resources and quotas on one API client (the admission webhook's reads)."""
     if settings.mode != "kubernetes":
         raise ConfigError("the admission webhook runs in Kubernetes mode only (C8S_MODE=kubernetes)")
-    from adapters.kube_client import KubeSettings, api_client
-    from adapters.kube_quotas import KubeQuotas
-    from adapters.kube_store import KubeStore
+    from adapters.kube.client import KubeSettings, api_client
+    from adapters.kube.quotas import KubeQuotas
+    from adapters.kube.store import KubeStore
 
     kube = KubeSettings(kubeconfig=settings.kubeconfig)
     api = await api_client(kube)
@@ -62,26 +74,52 @@ async def open_cluster(settings: CommonSettings) -> tuple[ResourceStore, Quotas]
 async def quotas(settings: CommonSettings) -> Quotas:
     """Namespace ResourceQuotas for the scheduler: the cluster's, or none in local mode."""
     if settings.mode == "local":
-        from adapters.local_quotas import NoQuotas
+        from adapters.local.quotas import NoQuotas
 
         return NoQuotas()
-    from adapters.kube_client import KubeSettings, api_client
-    from adapters.kube_quotas import KubeQuotas
+    from adapters.kube.client import KubeSettings, api_client
+    from adapters.kube.quotas import KubeQuotas
 
     return KubeQuotas(await api_client(KubeSettings(kubeconfig=settings.kubeconfig)))
 
 
 def open_objects(settings: CommonSettings) -> ObjectStore:
     """Object storage for logs and artifacts at settings.object_store_url (file://, s3://)."""
+    return objects_at(settings.object_store_url)
+
+
+def objects_at(url: str) -> ObjectStore:
+    """Object storage at any fsspec URL (the artifact sidecar gets its prefix's URL, not settings)."""
     from adapters.object_store import FsspecObjectStore
 
-    return FsspecObjectStore(settings.object_store_url)
+    return FsspecObjectStore(url)
+
+
+def live_log(bus: Bus) -> LiveLog:
+    """Live log lines on core NATS, over the bus's own connection."""
+    from adapters.jetstream.live import NatsLiveLog
+
+    return NatsLiveLog(_nats(bus).connection)
+
+
+async def delivery_log(bus: Bus, ttl_seconds: float) -> DeliveryLog:
+    """The webhook's record of deliveries already handled (a KV bucket whose entries expire)."""
+    from adapters.jetstream.kv.deliveries import KvDeliveryLog
+
+    return await KvDeliveryLog.open(_nats(bus).connection, ttl_seconds)
+
+
+def http_client(policy: RetryPolicy, user_agent: str) -> HttpClient:
+    """Calls to outside HTTP APIs, retried by `policy`; close it with `await client.close()`."""
+    from adapters.http_client import AiohttpClient
+
+    return AiohttpClient(policy, user_agent=user_agent)
 
 
 def executor(settings: CommonSettings) -> Executor:
     if settings.mode == "local":
         return LocalExecutor()
-    from adapters.kube_jobs import kube_executor
+    from adapters.kube.jobs import kube_executor
 
     return kube_executor(settings)
 
@@ -90,8 +128,8 @@ def step_logs(settings: CommonSettings, poll_seconds: float = 0.1) -> StepLogs:
     """Where a step's raw output is read: the runner's files under home (local mode), pods/log."""
     if settings.mode == "local":
         return LocalStepLogs(settings.home, poll_seconds=poll_seconds)
-    from adapters.kube_connection import KubeConnection
-    from adapters.kube_steplogs import KubeStepLogs
+    from adapters.kube.connection import KubeConnection
+    from adapters.kube.steplogs import KubeStepLogs
 
     return KubeStepLogs(KubeConnection(settings.kubeconfig), poll_seconds=poll_seconds)
 
@@ -100,7 +138,7 @@ def step_workloads(settings: CommonSettings) -> StepWorkloads:
     """Jobs and pods of steps, for the job-watcher (Kubernetes mode only)."""
     if settings.mode != "kubernetes":
         raise ConfigError("the job-watcher runs in Kubernetes mode only (C8S_MODE=kubernetes)")
-    from adapters.kube_connection import KubeConnection
-    from adapters.kube_workloads import KubeWorkloads
+    from adapters.kube.connection import KubeConnection
+    from adapters.kube.workloads import KubeWorkloads
 
     return KubeWorkloads(KubeConnection(settings.kubeconfig))

@@ -1,6 +1,6 @@
 """Do steps fit a namespace's ResourceQuotas? The Quota value and pure arithmetic on quantities.
 
-A step's `resources` are both its requests and its limits (projections.job_manifest), so a step is
+A step's `resources` are both its requests and its limits (steps.job_manifest), so a step is
 charged against `requests.cpu`/`cpu` and `limits.cpu`, and `requests.memory`/`memory` and
 `limits.memory`. A single step must fit every quota's hard limit (else it could never start); a
 run's steps together must fit what each quota has left (hard - used), as spec/data-model.md asks
@@ -10,7 +10,7 @@ and `count/pods` by `pod_demand` (the scheduler's view; the admission webhook su
 since a run's steps need not run at once).
 
 Shared by the admission webhook and the scheduler; quantities are Decimals in base units (cores,
-bytes, object counts), parsed at the edge (adapters.kube_quotas).
+bytes, object counts), parsed at the edge (adapters.kube.quotas).
 """
 
 from __future__ import annotations

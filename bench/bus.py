@@ -1,4 +1,4 @@
-"""Throughput of the bus adapter (adapters.nats_bus.NatsBus) against the raw nats-py client.
+"""Throughput of the bus adapter (adapters.jetstream.bus.NatsBus) against the raw nats-py client.
 
 Same nats-server (started here on a free port with a temp store, stopped at the end), same event
 bodies and Nats-Msg-Id headers, same run; adapter and raw rounds alternate. Measured, as events/s:
@@ -30,9 +30,9 @@ import structlog
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
-from adapters.nats_settings import BusSettings
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.server import NatsServer
+from adapters.jetstream.settings import BusSettings
 from events.codec import encode
 from events.run import StepStarted
 from events.subjects import RUN_STREAM, message_id, subject_of

@@ -5,11 +5,11 @@
    log shipped to s3://, artifacts uploaded), encoded with msgspec JSON as the projector writes it;
    bytes vs the 64 KiB target, for realistic names and for names at their limits.
 2. Job creation (real control plane from tests/controlplane, started here in a temp dir with free
-   ports, stopped at the end): the scheduler's executor (adapters.kube_jobs.KubeExecutor.start, the
-   full Job body of projections.job_manifest) vs kubernetes_asyncio creating the same bodies
+   ports, stopped at the end): the scheduler's executor (adapters.kube.jobs.KubeExecutor.start, the
+   full Job body of steps.job_manifest) vs kubernetes_asyncio creating the same bodies
    directly, the same number in flight; Jobs/s and the ratio. The namespace has a ResourceQuota of
    0 pods, so the job controller creates no pods and the node agent stays idle.
-3. Status write -> seen by a watch: adapters.kube_store.KubeStore.patch_status (what the projector
+3. Status write -> seen by a watch: adapters.kube.store.KubeStore.patch_status (what the projector
    calls) vs a raw merge patch of the status subresource, the same statuses, each awaited on one
    watch before the next; p50/p99 of (seen - the event's `at`).
 
@@ -36,13 +36,13 @@ import aiohttp
 import msgspec
 from kubernetes_asyncio import client, config, watch
 
-from adapters.kube_client import KubeSettings
-from adapters.kube_connection import KubeConnection
-from adapters.kube_jobs import KubeExecutor
-from adapters.kube_store import KubeStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_connection import NatsConnection
-from adapters.nats_settings import BusSettings
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.connection import NatsConnection
+from adapters.jetstream.settings import BusSettings
+from adapters.kube.client import KubeSettings
+from adapters.kube.connection import KubeConnection
+from adapters.kube.jobs import KubeExecutor
+from adapters.kube.store import KubeStore
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun, PipelineRunSpec, PipelineRunStatus
@@ -60,9 +60,9 @@ from events.run import (
 )
 from ports.resources import KINDS
 from projections import run_status
-from projections.job_manifest import LABEL_RUN, PodTools, job_manifest
-from projections.naming import job_name
-from projections.run_context import StepPlan, StepRef
+from steps.job_manifest import LABEL_RUN, PodTools, job_manifest
+from steps.naming import job_name
+from steps.plans import StepPlan, StepRef
 from tests.support.dev_up import DevUp
 from tests.support.git_daemon import GitDaemon, GitRepo
 

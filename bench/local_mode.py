@@ -38,10 +38,10 @@ import msgspec
 import nats
 from msgspec.structs import replace
 
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_connection import NatsConnection
-from adapters.nats_settings import BusSettings
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.connection import NatsConnection
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.settings import BusSettings
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, PipelineRunStatus
 from api.repositoryconnection import RepositoryConnection

@@ -1,4 +1,4 @@
-"""Throughput of log masking (projections.masking.Masker) against a plain copy of the same bytes.
+"""Throughput of log masking (steps.masking.Masker) against a plain copy of the same bytes.
 
 The input is a synthetic CI log: timestamped build, test and download lines, with one of the
 secrets (raw, base64 inside a Basic auth header, or URL-encoded) on about one line in 500. Five
@@ -26,9 +26,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from adapters.object_store import FsspecObjectStore
-from projections.masking import Masker, patterns
-from projections.run_context import StepRef
 from services.log_shipper.shipping import ship
+from steps.masking import Masker, patterns
+from steps.plans import StepRef
 
 CHUNK = 64 * 1024
 SECRETS = [

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from adapters.structured_logging import configure
+from adapters.runtime.structured_logging import configure
 from c8s import apply_cmd, cancel_cmd, dev_cmd, events_cmd, get_cmd, logs_cmd, run_cmd, validate_cmd
 
 SUBCOMMANDS = [dev_cmd, apply_cmd, get_cmd, run_cmd, cancel_cmd, logs_cmd, events_cmd, validate_cmd]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-from adapters.nats_server import free_port
+from adapters.jetstream.server import free_port
 from c8s import any_kind
 from c8s.apply_cmd import load
 from c8s.demo_manifests import manifests

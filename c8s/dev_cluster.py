@@ -1,7 +1,7 @@
 """`c8s dev up --kubeconfig FILE`: the options of Kubernetes mode and the cluster check before start.
 
 Before any service starts, the cluster in FILE must answer and serve the c8s CRDs: missing ones are
-installed (adapters.kube_crds, the same bodies as deploy/300-crds), each one said on the terminal.
+installed (adapters.kube.crds, the same bodies as deploy/300-crds), each one said on the terminal.
 A cluster that cannot be reached or refuses is a one-line error naming FILE, not a crash loop of
 six services.
 """
@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.kube_crds import ensure_crds
+from adapters.kube.crds import ensure_crds
 from c8s.failures import CliError
 from ports.resources import StoreError, StoreUnavailable
 

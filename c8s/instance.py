@@ -2,7 +2,7 @@
 nats://127.0.0.1:4222), one connection shared by the resource store and the bus, closed on exit.
 
 In Kubernetes mode the resources are on a cluster: `--kubeconfig FILE`, or $KUBECONFIG when no
-`--server` is given, selects the Kubernetes resource store (adapters.kube_store) instead of the
+`--server` is given, selects the Kubernetes resource store (adapters.kube.store) instead of the
 NATS KV store. The bus (`events`, `logs -f`) is still NATS at the server URL, connected only by
 the commands that need it.
 
@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from adapters.kube_client import KubeSettings
-from adapters.kube_store import KubeStore
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_connection import NatsConnection
-from adapters.nats_settings import BusSettings
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.connection import NatsConnection
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.settings import BusSettings
+from adapters.kube.client import KubeSettings
+from adapters.kube.store import KubeStore
 from c8s.failures import CliError
 from ports.bus_errors import BusError
 from ports.resources import ResourceStore, StoreError

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.nats_server import nats_server_binary
+from adapters.jetstream.server import nats_server_binary
 from c8s.supervisor import ChildSpec
 
 #: Start order; stop order is the reverse (services first, nats-server last).

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from adapters.live_log_reader import LiveLogLines
+from adapters.jetstream.live_reader import LiveLogLines
 from adapters.object_store import FsspecObjectStore
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, StepStatus
 from c8s.columns import run_phase

@@ -78,4 +78,9 @@ class Bus(Protocol):
         """Every stored event on `subject` (wildcards allowed), in stream order."""
         ...
 
+    @property
+    def is_connected(self) -> bool:
+        """Whether the bus reaches its server right now (for readiness)."""
+        ...
+
     async def close(self) -> None: ...

@@ -5,7 +5,7 @@ The webhook records a delivery only after its runs exist, and answers a recorded
 "duplicate delivery" without creating anything. Records expire after the adapter's TTL (days):
 the deterministic run names still catch a retry that comes later than that.
 
-Adapter: NATS KV (adapters/kv_deliveries.py). Failures are ports.resources errors
+Adapter: NATS KV (adapters/jetstream/kv/deliveries.py). Failures are ports.resources errors
 (StoreUnavailable when the backend cannot be reached).
 """
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from projections.run_context import StepPlan, StepRef
+from steps.plans import StepPlan, StepRef
 
 
 class Executor(Protocol):

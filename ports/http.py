@@ -18,6 +18,13 @@ from msgspec import Struct, field
 Method = Literal["GET", "POST"]
 
 
+class RetryPolicy(Struct, frozen=True, kw_only=True):
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    timeout: float = 10.0
+
+
 class HttpRequest(Struct, frozen=True, kw_only=True):
     method: Method
     url: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from projections.run_context import StepRef
+from steps.plans import StepRef
 
 
 class LiveLog(Protocol):

@@ -1,6 +1,6 @@
 """The quota port: what a namespace's ResourceQuotas allow and what is already used.
 
-Kubernetes mode reads ResourceQuota objects (adapters/kube_quotas.py); local mode has no quotas.
+Kubernetes mode reads ResourceQuota objects (adapters/kube/quotas.py); local mode has no quotas.
 Quantities are parsed at the edge into Decimals in base units (cores, bytes, object counts), keyed
 by the quota's resource names (`requests.cpu`, `limits.memory`, `count/jobs.batch`, `pods`, ...).
 The Quota value and its arithmetic live in api.quotas.

@@ -1,7 +1,7 @@
 """The resource-store port: get/list/watch/create the c8s resources and write their status.
 
-Adapters: NATS KV buckets (local mode, adapters/kv_store.py) and the Kubernetes API (CRDs and core
-Secrets, adapters/kube_store.py). One contract suite (tests/integration/test_resource_store_contract.py)
+Adapters: NATS KV buckets (local mode, adapters/jetstream/kv/store.py) and the Kubernetes API (CRDs and core
+Secrets, adapters/kube/store.py). One contract suite (tests/integration/test_resource_store_contract.py)
 runs against both.
 
 Contract:

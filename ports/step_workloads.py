@@ -1,6 +1,6 @@
 """The step-workload port: what the job-watcher sees of each step's Job and its pods.
 
-The Kubernetes adapter (adapters.kube_workloads) lists and watches Jobs and Pods labelled by c8s
+The Kubernetes adapter (adapters.kube.workloads) lists and watches Jobs and Pods labelled by c8s
 and yields, after every change, the whole state of the Job it concerns (the Job with all its
 pods), so a consumer can be level-triggered: the latest snapshot is all it needs. After a re-list
 (start-up, an expired watch) every Job is yielded again; a Job that disappeared is yielded once

@@ -7,8 +7,8 @@ import asyncio
 import structlog
 
 from adapters import wiring
-from adapters.service import run
-from adapters.settings import ConfigError, from_env
+from adapters.runtime.lifecycle import run
+from adapters.runtime.settings import ConfigError, from_env
 from services.admission.config import AdmissionSettings
 from services.admission.deciding import Admission
 from services.admission.lookups import Lookups

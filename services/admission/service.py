@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from adapters.metrics import REGISTRY
+from adapters.runtime.metrics import REGISTRY
 from services.admission.deciding import Admission
 from services.admission.reviews import AdmissionRequest, UnreadableReview, Verdict, read_request, response
 

@@ -1,10 +1,10 @@
-"""`python -m services.artifact_sidecar` (in the step's pod; see projections.job_manifest)."""
+"""`python -m services.artifact_sidecar` (in the step's pod; see steps.job_manifest)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from adapters.settings import from_env
+from adapters.runtime.settings import from_env
 from services.artifact_sidecar.config import SidecarSettings
 from services.artifact_sidecar.uploading import main
 

@@ -1,4 +1,4 @@
-"""Configuration of the artifacts container, from the env the Job gives it (projections.job_manifest)."""
+"""Configuration of the artifacts container, from the env the Job gives it (steps.job_manifest)."""
 
 from __future__ import annotations
 

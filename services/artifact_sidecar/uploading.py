@@ -2,7 +2,7 @@
 
 It needs no API and no bus credentials: object-storage credentials come from the Job (the
 `c8s-artifacts-credentials` Secret as env), and the result leaves through the container's
-termination message (projections.artifact_report), which the job-watcher turns into
+termination message (steps.artifact_report), which the job-watcher turns into
 ArtifactUploaded events. Files are uploaded whatever the step's exit code (test reports matter
 most when tests fail). Globs match workspace-relative paths as in local mode: `*` stays in one
 directory, `**` crosses them; `.git` and anything a symbolic link leads out of the workspace to
@@ -15,17 +15,17 @@ import asyncio
 import json
 from pathlib import Path
 
-from adapters.artifact_files import matching_files, upload
-from adapters.object_store import FsspecObjectStore
+from adapters import wiring
+from adapters.runtime.artifact_files import matching_files, upload
 from ports.objects import ObjectStore, ObjectStoreUnavailable
-from projections.artifact_report import ArtifactReport, encode
 from services.artifact_sidecar.config import SidecarSettings
+from steps.artifact_report import ArtifactReport, encode
 
 
 async def main(settings: SidecarSettings) -> int:
     await wait_for_step(Path(settings.step_exit), settings.poll_seconds)
     patterns: list[str] = json.loads(settings.artifact_patterns)
-    store = FsspecObjectStore(settings.object_store)
+    store = wiring.objects_at(settings.object_store)
     report = await upload_all(store, settings.artifact_prefix, Path(settings.workspace), patterns)
     await asyncio.to_thread(Path(settings.termination_log).write_bytes, encode(report))
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.service import run
+from adapters.runtime.lifecycle import run
 from services.job_watcher.service import main
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from adapters.settings import CommonSettings
+from adapters.runtime.settings import CommonSettings
 
 
 class WatcherSettings(CommonSettings, frozen=True, kw_only=True):

@@ -25,8 +25,8 @@ from msgspec import Struct, field
 
 from events.run import ArtifactUploaded, RunEvents, RunIdentity, StepFinished, StepStarted
 from ports.step_workloads import ContainerState, JobState, PodState
-from projections import artifact_report
-from projections.job_manifest import ARTIFACTS_CONTAINER, CHECKOUT_CONTAINER, STEP_CONTAINER
+from steps import artifact_report
+from steps.job_manifest import ARTIFACTS_CONTAINER, CHECKOUT_CONTAINER, STEP_CONTAINER
 
 STUCK_REASONS = frozenset(
     {

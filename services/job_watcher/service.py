@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from adapters import wiring
-from adapters.settings import from_env
+from adapters.runtime.settings import from_env
 from events.run import StepEvent, StepFinished
 from events.subjects import message_id, run_subject
 from ports.bus import Bus, StopSignal

@@ -2,7 +2,7 @@
 
 On StepStarted: the run's context is folded from its history (the config it was accepted with,
 hence the step's secret references); the secret values are read; the step's output is followed
-from byte 0 through the StepLogs port, masked (projections.masking), streamed into object storage
+from byte 0 through the StepLogs port, masked (steps.masking), streamed into object storage
 under `<namespace>/<run>/<uid>/<step>.log` and published line by line on the live subject; once
 the output ended, LogShipped{url, bytes} is published and the message acked.
 
@@ -25,8 +25,7 @@ from datetime import UTC, datetime
 import structlog
 
 from adapters import wiring
-from adapters.nats_live import NatsLiveLog
-from adapters.settings import from_env
+from adapters.runtime.settings import from_env
 from events.run import LogShipped, RunEvent, StepStarted
 from events.subjects import RUN_SUBJECTS, run_subject
 from ports.bus import Bus, Received, RetryLater
@@ -34,11 +33,12 @@ from ports.execution import StepLogs
 from ports.live import LiveLog
 from ports.objects import ObjectStore, ObjectStoreUnavailable
 from ports.resources import ResourceStore, StoreUnavailable
-from projections.masking import Masker
-from projections.run_context import RunContext, StepPlan, evolve, plan
+from projections.run_context import RunContext, evolve
 from services.log_shipper.config import ShipperSettings
 from services.log_shipper.secrets import secret_values
 from services.log_shipper.shipping import Shipped, ship
+from steps.masking import Masker
+from steps.plans import StepPlan, plan
 
 log = structlog.get_logger(__name__)
 DURABLE = "log-shipper"
@@ -119,7 +119,7 @@ async def main(stop: asyncio.Event, settings: ShipperSettings | None = None) -> 
             store=store,
             objects=wiring.open_objects(settings),
             logs=wiring.step_logs(settings, settings.poll_seconds),
-            live=NatsLiveLog(bus.connection),
+            live=wiring.live_log(bus),
             retry_seconds=settings.retry_seconds,
         )
         await bus.consume(DURABLE, [RUN_SUBJECTS], shipper.handle, stop, concurrency=settings.concurrency)

@@ -13,8 +13,8 @@ from msgspec import Struct
 
 from ports.live import LiveLog
 from ports.objects import ObjectWriter
-from projections.masking import LineSplitter, Masker
-from projections.run_context import StepRef
+from steps.masking import LineSplitter, Masker
+from steps.plans import StepRef
 
 
 class Shipped(Struct, frozen=True, kw_only=True):

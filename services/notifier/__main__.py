@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from adapters import wiring
-from adapters.http_client import AiohttpClient
-from adapters.service import run
-from adapters.settings import from_env
+from adapters.runtime.lifecycle import run
+from adapters.runtime.settings import from_env
 from services.notifier.chatting import ChatNotifier
 from services.notifier.config import NotifierSettings
 from services.notifier.registering import Registrar
@@ -18,7 +17,7 @@ from services.notifier.service import Notifier, serve, utcnow
 async def main(stop: asyncio.Event) -> None:
     settings = from_env(NotifierSettings)
     bus = await wiring.connect_bus(settings, "notifier")
-    http = AiohttpClient(settings.retry_policy, user_agent="c8s-notifier")
+    http = wiring.http_client(settings.retry_policy, "c8s-notifier")
     try:
         store = await wiring.open_store(settings, bus)
         url, overrides = settings.public_url, settings.api_overrides

@@ -6,7 +6,7 @@ per run; a webhook that answers 4xx (a revoked URL) is recorded as NotificationF
 
 from __future__ import annotations
 
-from adapters.structured_logging import get_logger
+from adapters.runtime.structured_logging import get_logger
 from api.secret import Secret
 from events.notification import NoticeFields, NotificationFailed, NotificationSent
 from events.run import RunFinished

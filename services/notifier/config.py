@@ -6,8 +6,8 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from adapters.http_client import RetryPolicy
-from adapters.settings import CommonSettings
+from adapters.runtime.settings import CommonSettings
+from ports.http import RetryPolicy
 
 Url = Annotated[str, Meta(pattern=r"^(https?://\S+)?$")]
 

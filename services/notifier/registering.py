@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from msgspec.structs import replace
 
-from adapters.structured_logging import get_logger
+from adapters.runtime.structured_logging import get_logger
 from api.repositoryconnection import RepositoryConnection, RepositoryConnectionStatus
 from api.secret import Secret
 from ports.http import ApiUnavailable, HttpClient

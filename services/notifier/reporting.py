@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from adapters.structured_logging import get_logger
+from adapters.runtime.structured_logging import get_logger
 from api.repositoryconnection import RepositoryConnection
 from api.secret import Secret
 from events.notification import NoticeFields, NotificationFailed, NotificationSent

@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 
 import structlog
 
-from adapters.retrying import retry_outages
-from adapters.structured_logging import get_logger
-from adapters.tasks import stop_task
+from adapters.runtime.retrying import retry_outages
+from adapters.runtime.structured_logging import get_logger
+from adapters.runtime.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from events.run import RunAccepted, RunEvent, RunFinished
 from events.subjects import RUN_SUBJECTS, run_subject

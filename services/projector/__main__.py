@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from adapters import wiring
-from adapters.service import run
-from adapters.settings import from_env
+from adapters.runtime.lifecycle import run
+from adapters.runtime.settings import from_env
 from services.projector.config import ProjectorSettings
 from services.projector.service import Projector, serve
 

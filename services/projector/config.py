@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.settings import CommonSettings
+from adapters.runtime.settings import CommonSettings
 
 
 class ProjectorSettings(CommonSettings, frozen=True, kw_only=True):

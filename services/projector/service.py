@@ -20,8 +20,8 @@ from typing import TypeVar
 
 from msgspec.structs import replace
 
-from adapters.instruments import INSTRUMENTS
-from adapters.retrying import retry_outages
+from adapters.runtime.instruments import INSTRUMENTS
+from adapters.runtime.retrying import retry_outages
 from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
 from api.pipelinerun import PipelineRun, PipelineRunStatus
 from api.repositoryconnection import RepositoryConnection, RepositoryConnectionStatus

@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from adapters.artifact_files import matching_files, upload
+from adapters.runtime.artifact_files import matching_files, upload
 from ports.objects import ObjectStore, ObjectStoreUnavailable
-from projections.run_context import StepRef
+from steps.plans import StepRef
 
 _ATTEMPTS = 3
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from adapters import processes
+from adapters.runtime import processes
 
 _ASKPASS = """#!/bin/sh
 case "$1" in

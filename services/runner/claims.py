@@ -22,8 +22,8 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
-from projections.run_context import StepPlan
 from services.runner.step_files import Outcome, StepFiles, read_outcome, record_exit, temporary_beside
+from steps.plans import StepPlan
 
 LOST = Outcome(
     exit_code=None,

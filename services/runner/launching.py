@@ -16,8 +16,8 @@ from pathlib import Path
 
 import msgspec
 
-from projections.run_context import StepPlan
 from services.runner.shim import ShimSpec
+from steps.plans import StepPlan
 
 SHELL = "sh"
 

@@ -27,19 +27,20 @@ from typing import Any
 import structlog
 
 from adapters import wiring
-from adapters.local_layout import run_dir
-from adapters.settings import from_env
+from adapters.runtime.settings import from_env
 from events.run import RunCancelled, RunEvent, RunTimedOut, StepFinished, StepScheduled
 from events.subjects import RUN_SUBJECTS, run_subject
 from ports.bus import Bus, Received, RetryLater
 from ports.objects import ObjectStore
 from ports.resources import ResourceStore, StoreUnavailable
-from projections.run_context import RunContext, StepPlan, StepRef, evolve, plan
+from projections.run_context import RunContext, evolve
 from services.runner import credentials
 from services.runner.claims import claims_under, new_claim, read_claim, run_claims, try_claim
 from services.runner.config import RunnerSettings
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_outcome, request_stop
 from services.runner.stepping import Prepared, StepDeps, resume, run_claimed
+from steps.plans import StepPlan, StepRef, plan
+from steps.runner_files import run_dir
 
 log = structlog.get_logger(__name__)
 DURABLE = "runner"

@@ -2,7 +2,7 @@
 
 `python -m services.runner.shim` reads a ShimSpec (JSON) on stdin, forks and exits at once; the
 grandchild, in a session of its own and no longer the runner's child, runs the step's command
-through adapters.processes (its own process group, merged output appended to the step log) and
+through adapters.runtime.processes (its own process group, merged output appended to the step log) and
 records the outcome, then the exit code (step_files.record_exit) once all output is in the log.
 While the step runs, the shim kills its process group
 - when the step's timeout has passed (reason Timeout), counted from the shim's start;
@@ -24,9 +24,9 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
-from adapters import processes
-from projections.run_context import StepRef
+from adapters.runtime import processes
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_stop, record_exit
+from steps.plans import StepRef
 
 
 class ShimSpec(Struct, frozen=True, kw_only=True):

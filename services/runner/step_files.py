@@ -1,4 +1,4 @@
-"""The files the runner keeps for one step, beside the log and exit code of adapters.local_layout.
+"""The files the runner keeps for one step, beside the log and exit code of steps.runner_files.
 
     <run dir>/<step>.claim      who took the step, with its plan; flock-ed while a runner or its
                                 shim works on it (a free lock and no .outcome: the work was lost)
@@ -25,8 +25,8 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
-from adapters.local_layout import run_dir, step_exit_path, step_log_path
-from projections.run_context import StepRef
+from steps.plans import StepRef
+from steps.runner_files import run_dir, step_exit_path, step_log_path
 
 _tmp_names = itertools.count()
 

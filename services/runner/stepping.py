@@ -24,13 +24,13 @@ from events.run import ArtifactUploaded, RunIdentity, StepFinished, StepStarted
 from ports.bus import Bus
 from ports.bus_errors import BusUnavailable
 from ports.objects import ObjectStore
-from projections.run_context import StepPlan, StepRef
 from services.runner.artifacts import Uploaded, upload_all
 from services.runner.checkout import CheckoutFailed, GitAuth, checkout
 from services.runner.claims import await_outcome
 from services.runner.launching import ShimFailed, command_argv, launch, step_environment
 from services.runner.shim import ShimSpec
 from services.runner.step_files import Outcome, StepFiles, read_stop, record_exit
+from steps.plans import StepPlan, StepRef
 
 log = structlog.get_logger(__name__)
 _MAX_BACKOFF = 5.0

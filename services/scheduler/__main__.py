@@ -6,8 +6,8 @@ import asyncio
 from datetime import timedelta
 
 from adapters import wiring
-from adapters.service import run
-from adapters.settings import from_env
+from adapters.runtime.lifecycle import run
+from adapters.runtime.settings import from_env
 from services.scheduler.config import SchedulerSettings
 from services.scheduler.service import Scheduler, serve
 

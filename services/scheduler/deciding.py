@@ -34,8 +34,8 @@ from api.durations import parse_duration
 from api.pipelineconfig import Step
 from api.quotas import Quota, beyond_free, pod_demand
 from events.run import FinalPhase, RunCancelled, RunEvents, RunFinished, RunIdentity, RunTimedOut, StepSkipped
-from projections.run_context import StepPlan, StepRef, plan, step_ref
-from services.scheduler.progress import SETTLED, RunProgress
+from projections.run_progress import SETTLED, RunProgress
+from steps.plans import StepPlan, StepRef, plan, step_ref
 
 
 class StartStep(Struct, frozen=True, kw_only=True):

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from msgspec import Struct
 
-from adapters.retrying import retry_outages
-from adapters.tasks import stop_task
+from adapters.runtime.retrying import retry_outages
+from adapters.runtime.tasks import stop_task
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
 from api.quotas import charged
 from events.run import RunCancelRequested, RunEvent, RunEvents, RunIdentity, RunRequested, StepScheduled
@@ -31,10 +31,10 @@ from ports.bus import Bus, Received, StopSignal
 from ports.execution import Executor
 from ports.quotas import Quota, Quotas
 from ports.resources import ResourceStore
-from services.scheduler import progress
+from projections import run_progress as progress
+from projections.run_progress import RunProgress
 from services.scheduler.accepting import accept_or_reject
 from services.scheduler.deciding import CancelStep, Decision, Publish, StartStep, decide, in_flight
-from services.scheduler.progress import RunProgress
 
 Clock = Callable[[], datetime]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.service import run
-from adapters.settings import from_env
+from adapters.runtime.lifecycle import run
+from adapters.runtime.settings import from_env
 from services.webhook.config import WebhookSettings
 from services.webhook.service import serve
 

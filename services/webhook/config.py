@@ -6,7 +6,7 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from adapters.settings import CommonSettings
+from adapters.runtime.settings import CommonSettings
 
 MiB = 1024 * 1024
 DAY = 86400.0

@@ -17,8 +17,7 @@ import structlog
 from aiohttp import web
 
 from adapters import wiring
-from adapters.kv_deliveries import KvDeliveryLog
-from adapters.tasks import stop_task
+from adapters.runtime.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from ports.resources import ResourceStore, StoreError
 from services.webhook.config import WebhookSettings
@@ -83,11 +82,11 @@ async def serve(settings: WebhookSettings, stop: asyncio.Event) -> None:
     bus = await wiring.connect_bus(settings, "webhook")
     try:
         store = await wiring.open_store(settings, bus)
-        deliveries = await KvDeliveryLog.open(bus.connection, settings.delivery_ttl_seconds)
+        deliveries = await wiring.delivery_log(bus, settings.delivery_ttl_seconds)
         connections = WatchedConnections(store)
         webhooks = Webhooks(store, bus, deliveries, connections, now)
         limits = Limits(settings.max_body_bytes, settings.deadline_seconds)
-        app = make_app(webhooks, lambda: connections.ready.is_set() and bus.connection.is_connected, limits)
+        app = make_app(webhooks, lambda: connections.ready.is_set() and bus.is_connected, limits)
         await _run(app, connections, settings, stop)
     finally:
         await bus.close()

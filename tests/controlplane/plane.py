@@ -4,7 +4,7 @@ test node agent, from the binaries tests/controlplane/build makes.
 ``running(directory, bin_dir)`` is the one way to start it (``up`` and the pytest fixture both use
 it). Everything lives in ``directory``: the PKI, etcd's data, one log per component, and
 ``kubeconfig`` for an admin (client certificate in group system:masters). Every port is chosen by
-the OS; components are started through adapters.processes and ended, in reverse order, when the
+the OS; components are started through adapters.runtime.processes and ended, in reverse order, when the
 context exits, including when start-up fails (the error then quotes the failing component's log).
 """
 
@@ -28,7 +28,7 @@ import yaml
 from kubernetes_asyncio import client, config
 from nodeagent import DEFAULT_NODE, NodeAgent
 
-from adapters import processes
+from adapters.runtime import processes
 
 HERE = Path(__file__).resolve().parent
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl")

@@ -19,9 +19,9 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
-from adapters.nats_settings import BusSettings
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.server import NatsServer
+from adapters.jetstream.settings import BusSettings
 from events.subjects import RUN_STREAM
 from ports.bus import Bus
 

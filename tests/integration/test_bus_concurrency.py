@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.server import NatsServer
 from events.run import StepStarted
 from events.subjects import namespace_runs_subject
 from ports.bus import Received

@@ -27,10 +27,10 @@ import nats
 import pytest
 import yaml
 
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer, free_port
-from adapters.nats_settings import BusSettings
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer, free_port
+from adapters.jetstream.settings import BusSettings
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun, PipelineRunStatus, StepStatus
 from api.secret import Secret

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.kv_store import KvStore
-from adapters.local_executor import LocalExecutor
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
+from adapters.local.executor import LocalExecutor
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun, PipelineRunSpec

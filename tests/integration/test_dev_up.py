@@ -14,7 +14,7 @@ import socket
 import urllib.request
 from pathlib import Path
 
-from adapters.nats_server import free_port
+from adapters.jetstream.server import free_port
 from tests.support.dev_up import DevUp, alive
 
 

@@ -1,4 +1,4 @@
-"""The operational HTTP surface every service gets from adapters.service (adapters.health_server).
+"""The operational HTTP surface every service gets from adapters.runtime.lifecycle (adapters.runtime.health).
 
 Covers: /healthz answers 200; /readyz answers 200 with no checks or passing ones, 503 naming a
 failing or raising check; /metrics serves the registry in the Prometheus text format with its
@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from adapters.health_server import CONTENT_TYPE, HealthSettings, Readiness, serving
-from adapters.metrics import Registry
-from adapters.nats_server import free_port
-from adapters.settings import from_env
+from adapters.jetstream.server import free_port
+from adapters.runtime.health import CONTENT_TYPE, HealthSettings, Readiness, serving
+from adapters.runtime.metrics import Registry
+from adapters.runtime.settings import from_env
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from api.meta import ObjectMeta
 from api.pipelinerun import PipelineRun, PipelineRunSpec
 from tests.integration.conftest import bus_settings

@@ -1,6 +1,6 @@
 """The log-shipper service (services/log_shipper) in-process against a real nats-server, the NATS KV
 resource store and a file:// object store, with step logs written the way the local runner writes
-them (adapters.local_layout).
+them (steps.runner_files).
 
 Covers: a step's log is stored whole and masked (the secret raw, base64-encoded and URL-encoded,
 also split across writes), LogShipped is published once with the object's URL and size, live
@@ -21,19 +21,19 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
-from adapters.kv_store import KvStore
-from adapters.local_layout import step_exit_path, step_log_path
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, SecretEnv, Step
 from api.secret import Secret
 from events.run import LogShipped, RunAccepted, StepStarted
 from events.subjects import live_log_subject, run_subject
 from ports.objects import ObjectNotFound
-from projections.run_context import StepRef
 from services.log_shipper.config import ShipperSettings
 from services.log_shipper.service import main
+from steps.plans import StepRef
+from steps.runner_files import step_exit_path, step_log_path
 from tests.integration.conftest import bus_settings, eventually
 from tests.support import runs
 

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from nats.js.api import StorageType
 
-from adapters.nats_bus import NatsBus
+from adapters.jetstream.bus import NatsBus
 from events.run import StepFinished
 from events.subjects import RUN_STREAM, WEBHOOK_STREAM, message_id
 from ports.bus_errors import BusRejected, BusUnavailable

@@ -20,10 +20,10 @@ import nats
 import pytest
 from msgspec.structs import replace
 
-from adapters.http_client import AiohttpClient, RetryPolicy
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.http_client import AiohttpClient
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRunSpec
@@ -34,6 +34,7 @@ from events.codec import AnyEvent
 from events.notification import NotificationEvent, NotificationFailed, NotificationSent
 from events.subjects import RUN_STREAM, run_subject
 from ports.bus import Bus, Handler, Received, StopSignal
+from ports.http import RetryPolicy
 from services.notifier.chatting import ChatNotifier
 from services.notifier.registering import Registrar
 from services.notifier.reporting import StatusReporter

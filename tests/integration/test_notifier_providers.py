@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.http_client import AiohttpClient, RetryPolicy
+from adapters.http_client import AiohttpClient
 from api.repositories import repository_parts
-from ports.http import ApiUnavailable, HttpResponse
+from ports.http import ApiUnavailable, HttpResponse, RetryPolicy
 from services.notifier import chat
 from services.notifier.providers import PROVIDERS, Credentials, HookSpec
 from services.notifier.statuses import CommitStatus, Outcome

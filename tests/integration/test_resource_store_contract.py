@@ -28,8 +28,8 @@ from typing import Protocol, TypeVar
 import pytest
 from msgspec.structs import replace
 
-from adapters.kv_store import KvStore
-from adapters.nats_server import NatsServer
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
 from api.pipelinerun import PipelineRun

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from adapters.object_store import FsspecObjectStore
 from api.meta import ObjectMeta
 from api.pipelineconfig import Step

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.server import NatsServer
 from events import run as ev
 from tests.integration.conftest import bus_settings
 from tests.support.runs import accepted, at, requested

@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.nats_server import NatsServer
+from adapters.jetstream.server import NatsServer
 from api.meta import ObjectMeta
 from api.pipelineconfig import Matrix, PipelineConfig
 from api.secret import Secret

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from adapters.nats_server import NatsServer
+from adapters.jetstream.server import NatsServer
 from api.pipelineconfig import Matrix
 from services.webhook.providers.signatures import sign
 from tests.support.webhook_harness import Harness, harness

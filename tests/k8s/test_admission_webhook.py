@@ -30,9 +30,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from adapters.kube_client import KubeSettings
-from adapters.kube_quotas import KubeQuotas
-from adapters.kube_store import KubeStore
+from adapters.kube.client import KubeSettings
+from adapters.kube.quotas import KubeQuotas
+from adapters.kube.store import KubeStore
 from services.admission.deciding import Admission
 from services.admission.lookups import Lookups
 from services.admission.service import listening, make_app, tls_context

@@ -1,4 +1,4 @@
-"""ResourceQuota reads (adapters/kube_quotas.py) on the real apiserver: a namespace without quotas
+"""ResourceQuota reads (adapters/kube/quotas.py) on the real apiserver: a namespace without quotas
 has none; a quota's limits come from spec.hard until the quota system has written status, then
 from status.hard with status.used, parsed into base units, and `free` is what is left.
 
@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from kubernetes_asyncio import client
 
-from adapters.kube_quotas import KubeQuotas
+from adapters.kube.quotas import KubeQuotas
 
 pytestmark = pytest.mark.k8s
 

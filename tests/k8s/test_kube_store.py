@@ -3,26 +3,23 @@ position expired (410 Gone) re-lists and goes on; the status patch_status writes
 `kubectl get pipelineruns` shows; the CRD's CEL rule refusing a finished run's phase change and the
 schema refusing a bad commit surface as Invalid with the apiserver's message; concurrent and
 lingering status writes for one run are coalesced into fewer PATCHes than calls, ending at the
-newest status; the run cache follows the apiserver.
+newest status.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from msgspec.structs import replace
 
-from adapters.kube_client import KubeSettings
-from adapters.kube_store import KubeStore
-from adapters.run_cache import RunCache
+from adapters.kube.client import KubeSettings
+from adapters.kube.store import KubeStore
 from api.pipelinerun import PipelineRun
 from ports.resources import Invalid
 from tests.k8s.conftest import Kubectl
 from tests.k8s.spare_apiserver import c8s_crds
-from tests.k8s.waiting import eventually
 from tests.support.resources import Recorder, run, run_status
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("c8s_crds")]
@@ -130,30 +127,3 @@ async def test_lingering_writes_are_coalesced(control_plane: object, namespace: 
         assert (await store.get(PipelineRun, namespace, "app-ci-1")).status == run_status(3)
     finally:
         await store.close()
-
-
-async def test_run_cache_follows_the_apiserver(store: KubeStore, namespace: str) -> None:
-    """The run cache is synced with existing runs, then follows status changes and deletions."""
-    await store.create(run(namespace, "old"))
-    cache = RunCache(store.watcher(PipelineRun, namespace))
-    task = asyncio.create_task(cache.follow())
-    try:
-        await asyncio.wait_for(cache.synced.wait(), 10)
-        assert [r.metadata.name for r in cache.index.by_config(namespace, "app-ci")] == ["old"]
-        await store.create(run(namespace, "new"))
-        await store.patch_status(PipelineRun, namespace, "old", run_status(2, "Running"))
-        await store.delete(PipelineRun, namespace, "new")
-
-        async def settled() -> bool:
-            running = [r.metadata.name for r in cache.index.by_phase("Running")]
-            return (
-                running == ["old"]
-                and cache.index.get(namespace, "new") is None
-                and not cache.index.by_phase("Pending")
-            )
-
-        await eventually(settled, what="the cache to show old Running and new gone")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

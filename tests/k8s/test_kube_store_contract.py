@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 from kubernetes_asyncio import client, config
 
-from adapters.kube_client import KubeSettings
-from adapters.kube_store import KubeStore
+from adapters.kube.client import KubeSettings
+from adapters.kube.store import KubeStore
 from tests.integration.test_resource_store_contract import ResourceStoreContract
 from tests.k8s.spare_apiserver import SpareApiserver, c8s_crds, spare_apiserver
 

@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from adapters.kube_client import KubeSettings
-from adapters.kube_quotas import KubeQuotas
-from adapters.kube_store import KubeStore
+from adapters.kube.client import KubeSettings
+from adapters.kube.quotas import KubeQuotas
+from adapters.kube.store import KubeStore
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Resources, Step
 from api.pipelinerun import PipelineRunSpec
 from api.quotas import charged
 from events import run as ev
 from projections import run_context
+from projections import run_progress as progress
 from projections.run_context import RunContext
-from services.scheduler import progress
 from services.scheduler.accepting import accept_or_reject
 from services.scheduler.deciding import StartStep, decide, in_flight
 from tests.k8s.test_crds import crds  # noqa: F401 - the session fixture that applies the CRDs

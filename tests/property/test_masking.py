@@ -1,4 +1,4 @@
-"""Property tests of secret masking (projections/masking.py).
+"""Property tests of secret masking (steps/masking.py).
 
 Covers, for any secrets, any text embedding them in any of their common forms and any chunking:
 no secret survives as is, percent-encoded, or decodable from base64 anywhere in the output; the
@@ -16,7 +16,7 @@ from urllib.parse import quote, quote_plus
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from projections.masking import Masker, patterns
+from steps.masking import Masker, patterns
 from tests.support.base64_oracle import revealed
 
 

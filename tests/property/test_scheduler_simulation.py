@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from api.pipelineconfig import Conditional, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRunSpec
 from events import run as ev
+from projections import run_progress as progress
 from projections import run_status
-from services.scheduler import progress
 from services.scheduler.deciding import CancelStep, Publish, StartStep, decide
 from tests.support.runs import CONFIG, at, ident
 

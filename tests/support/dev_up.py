@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from adapters.nats_server import free_port
+from adapters.jetstream.server import free_port
 
 PID = re.compile(r"^\s+(\S+)\s+started, pid (\d+)")
 RESTARTED = re.compile(r"^(\S+) restarted \(pid (\d+)")

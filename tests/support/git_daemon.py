@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from adapters.nats_server import free_port
+from adapters.jetstream.server import free_port
 
 _ENV = {
     "GIT_AUTHOR_NAME": "c8s tests",

@@ -14,20 +14,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
 from adapters.object_store import FsspecObjectStore
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRunSpec
 from events import run as ev
 from events.codec import AnyEvent
 from events.subjects import run_subject
-from projections.naming import job_name
-from projections.run_context import StepRef
 from services.runner.claims import await_outcome, claims_under, read_claim
 from services.runner.config import RunnerSettings
 from services.runner.service import Runner, step_deps
 from services.runner.step_files import StepFiles, StopRequest, read_outcome, request_stop
+from steps.naming import job_name
+from steps.plans import StepRef
 from tests.integration.conftest import eventually
 
 NS, CONFIG = "team-a", "app-ci"

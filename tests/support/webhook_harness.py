@@ -13,10 +13,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.kv_deliveries import KvDeliveryLog
-from adapters.kv_store import KvStore
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.deliveries import KvDeliveryLog
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from api.meta import ObjectMeta
 from api.pipelineconfig import Matrix, PipelineConfig, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun

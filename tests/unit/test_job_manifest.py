@@ -1,4 +1,4 @@
-"""The pure Job builder (projections.job_manifest) and the artifacts report codec: name, labels
+"""The pure Job builder (steps.job_manifest) and the artifacts report codec: name, labels
 (shortened past 63 characters, exact names in annotations), owner, deadlines, env with
 secretKeyRef, auth only in the checkout container, `$` escaping, the artifacts container only when
 the step has patterns, and a report that always fits the termination message."""
@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from api.pipelineconfig import SecretEnv, Step
-from projections import artifact_report
-from projections.artifact_report import ArtifactReport
-from projections.job_manifest import JOB_DEADLINE_SLACK, PodTools, job_manifest, label_value
-from projections.naming import job_name
-from projections.run_context import StepPlan, StepRef
+from steps import artifact_report
+from steps.artifact_report import ArtifactReport
+from steps.job_manifest import JOB_DEADLINE_SLACK, PodTools, job_manifest, label_value
+from steps.naming import job_name
+from steps.plans import StepPlan, StepRef
 
 
 def plan(run: str = "app-1", **step: Any) -> StepPlan:

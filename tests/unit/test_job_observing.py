@@ -10,9 +10,9 @@ from typing import Any
 
 from events.run import ArtifactUploaded, StepFinished, StepStarted
 from ports.step_workloads import ContainerState, JobCondition, JobState, PodState
-from projections import artifact_report
-from projections.artifact_report import ArtifactReport
 from services.job_watcher.observing import observe
+from steps import artifact_report
+from steps.artifact_report import ArtifactReport
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = T0 + timedelta(seconds=30)

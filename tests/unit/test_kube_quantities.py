@@ -1,4 +1,4 @@
-"""Kubernetes quantity strings as the quota adapter reads them (adapters/kube_quotas.parse_quantity).
+"""Kubernetes quantity strings as the quota adapter reads them (adapters/kube/quotas.parse_quantity).
 
 Covers: plain and fractional numbers, decimal SI suffixes (n to E), binary suffixes (Ki to Ei),
 exponent notation, and the Invalid error for anything else.
@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.kube_quotas import parse_quantity
+from adapters.kube.quotas import parse_quantity
 from ports.resources import Invalid
 
 

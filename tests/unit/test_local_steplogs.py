@@ -1,4 +1,4 @@
-"""adapters.local_steplogs against files written the way the runner writes them (local_layout).
+"""adapters.local.steplogs against files written the way the runner writes them (local_layout).
 
 Covers: a finished step's log is read whole from byte 0; a log that grows is tailed and the
 follower ends only after the exit file appears and the rest is read; a log that does not exist yet
@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from adapters.local_layout import run_dir, step_exit_path, step_log_path
-from adapters.local_steplogs import LocalStepLogs
-from projections.run_context import StepRef
+from adapters.local.steplogs import LocalStepLogs
+from steps.plans import StepRef
+from steps.runner_files import run_dir, step_exit_path, step_log_path
 
 REF = StepRef(namespace="team-a", run="app-1", uid="u-1", step="build", job_name="app-1-build")
 DEADLINE = 10.0

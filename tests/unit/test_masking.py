@@ -1,4 +1,4 @@
-"""Examples of secret masking (projections/masking.py).
+"""Examples of secret masking (steps/masking.py).
 
 Covers: a value masked whole and when split at every byte; adjacent and overlapping secrets become
 one `***`; base64 (standard and URL-safe) of the value alone and inside a longer blob at each
@@ -13,7 +13,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from projections.masking import MIN_SECRET_LENGTH, LineSplitter, Masker, patterns
+from steps.masking import MIN_SECRET_LENGTH, LineSplitter, Masker, patterns
 from tests.support.base64_oracle import revealed
 
 SECRET = b"s3cr3t-T0ken/42"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.instruments import Instruments
-from adapters.metrics import Registry
+from adapters.runtime.instruments import Instruments
+from adapters.runtime.metrics import Registry
 from events.run import LogShipped
 from events.webhook import WebhookAccepted, WebhookRejected
 

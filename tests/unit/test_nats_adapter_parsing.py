@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.nats_consumer import position
-from adapters.nats_streams import stream_of
+from adapters.jetstream.consumer import position
+from adapters.jetstream.streams import stream_of
 from ports.bus_errors import BusRejected
 
 

@@ -1,4 +1,4 @@
-"""adapters.processes with real subprocesses: exit statuses, merged output streamed to the log file,
+"""adapters.runtime.processes with real subprocesses: exit statuses, merged output streamed to the log file,
 exact environment, and that no member of a process group outlives its leader or a kill()."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters import processes
+from adapters.runtime import processes
 
 SH = shutil.which("sh") or "/bin/sh"
 DEADLINE = 10.0

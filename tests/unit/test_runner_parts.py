@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from adapters.artifact_files import matching_files
+from adapters.runtime.artifact_files import matching_files
 from api.meta import ObjectMeta
 from api.pipelineconfig import Step
 from api.secret import Secret
-from projections.run_context import StepPlan, StepRef
 from services.runner.checkout import GitAuth, Redactor, git_env
 from services.runner.claims import LOST, await_outcome, claim_alive, new_claim, try_claim
 from services.runner.credentials import MissingSecret, value
 from services.runner.launching import command_argv, step_environment
 from services.runner.shim import outcome
 from services.runner.step_files import Outcome, StepFiles, StopRequest, record_exit, request_stop
+from steps.plans import StepPlan, StepRef
 from tests.support.runs import at
 
 REF = StepRef(namespace="ns", run="r", uid="u", step="build", job_name="r-build")

@@ -14,7 +14,7 @@ from datetime import timedelta
 from api.pipelineconfig import Conditional, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRunSpec
 from events import run as ev
-from services.scheduler import progress
+from projections import run_progress as progress
 from services.scheduler.deciding import CancelStep, Decision, Publish, StartStep, decide
 from tests.support.runs import CONFIG, at, ident
 

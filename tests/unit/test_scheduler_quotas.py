@@ -26,8 +26,8 @@ from api.quotas import Quota, charged
 from events import run as ev
 from ports.resources import NotFound, ResourceStore
 from projections import run_context
+from projections import run_progress as progress
 from projections.run_context import RunContext
-from services.scheduler import progress
 from services.scheduler.accepting import accept_or_reject
 from services.scheduler.deciding import Decision, StartStep, decide, in_flight
 from tests.support.runs import CONFIG, NS, at, ident

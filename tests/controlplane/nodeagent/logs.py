@@ -1,6 +1,6 @@
 """Container logs of the test node agent, and the kubelet endpoint that serves them over TLS.
 
-A container's output is the raw file adapters.processes writes; beside it, in memory, the agent keeps
+A container's output is the raw file adapters.runtime.processes writes; beside it, in memory, the agent keeps
 when each chunk arrived, so ``timestamps`` and ``sinceSeconds`` work the way the kubelet's do (a line
 is stamped with the arrival time of its first byte). The endpoint implements the part of the kubelet
 API the apiserver's pods/log proxies to: ``GET /containerLogs/{namespace}/{pod}/{container}`` with
@@ -40,7 +40,7 @@ class ContainerLog:
     _waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     def on_output(self, chunk: bytes) -> None:
-        """Record a chunk just appended to the file (called by adapters.processes)."""
+        """Record a chunk just appended to the file (called by adapters.runtime.processes)."""
         self.offsets.append(self.size)
         self.times.append(_now())
         self.size += len(chunk)

@@ -1,7 +1,7 @@
 """Runs one pod bound to the test node as local processes and reports it in the pod's status.
 
 Init containers run one after the other, then the containers together, each through
-adapters.processes (the executor local mode uses), so each container is one process group that is
+adapters.runtime.processes (the executor local mode uses), so each container is one process group that is
 killed as a whole. The status follows the kubelet's: containers Waiting, then Running with
 startedAt, then Terminated with the real exit code, reason Completed/Error, startedAt/finishedAt;
 the pod goes Pending -> Running -> Succeeded/Failed with the PodScheduled, Initialized,
@@ -39,7 +39,7 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from adapters import processes
+from adapters.runtime import processes
 
 from .logs import ContainerLog, LogServer
 

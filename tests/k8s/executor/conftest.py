@@ -12,12 +12,12 @@ from pathlib import Path
 import plane as plane_mod
 import pytest
 
-from adapters.kube_connection import KubeConnection
-from adapters.kube_jobs import KubeExecutor
-from adapters.nats_bus import NatsBus
-from adapters.nats_server import NatsServer
-from adapters.nats_settings import BusSettings
-from projections.job_manifest import PodTools
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.server import NatsServer
+from adapters.jetstream.settings import BusSettings
+from adapters.kube.connection import KubeConnection
+from adapters.kube.jobs import KubeExecutor
+from steps.job_manifest import PodTools
 from tests.k8s.executor.steps import CRD_DIR, SIDECAR_COMMAND
 from tests.support.git_daemon import GitRepo
 

@@ -13,15 +13,15 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from adapters.kube_connection import KubeConnection
-from adapters.kube_workloads import KubeWorkloads
-from adapters.nats_bus import NatsBus
+from adapters.jetstream.bus import NatsBus
+from adapters.kube.connection import KubeConnection
+from adapters.kube.workloads import KubeWorkloads
 from api.pipelineconfig import SecretEnv, Step
 from events.run import RunEvent
 from events.subjects import run_subject
-from projections.naming import job_name
-from projections.run_context import StepPlan, StepRef
 from services.job_watcher.service import JobWatcher, serve
+from steps.naming import job_name
+from steps.plans import StepPlan, StepRef
 from tests.k8s.workloads import unique
 
 REPO = Path(__file__).resolve().parents[3]

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from adapters.kube_connection import KubeConnection
-from adapters.kube_jobs import KubeExecutor
-from adapters.kube_steplogs import KubeStepLogs
+from adapters.kube.connection import KubeConnection
+from adapters.kube.jobs import KubeExecutor
+from adapters.kube.steplogs import KubeStepLogs
 from api.pipelineconfig import Resources, SecretEnv
-from projections.job_manifest import ANNOTATION_CANCELLED
-from projections.run_context import StepRef
+from steps.job_manifest import ANNOTATION_CANCELLED
+from steps.plans import StepRef
 from tests.k8s.executor.steps import plan_for
 from tests.k8s.waiting import eventually
 from tests.k8s.workloads import job_pods

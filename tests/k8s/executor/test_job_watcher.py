@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from adapters.kube_connection import KubeConnection
-from adapters.kube_jobs import KubeExecutor
-from adapters.nats_bus import NatsBus
+from adapters.jetstream.bus import NatsBus
+from adapters.kube.connection import KubeConnection
+from adapters.kube.jobs import KubeExecutor
 from api.pipelineconfig import SecretEnv
 from events.run import ArtifactUploaded, RunEvent, StepFinished, StepStarted
-from projections.run_context import StepRef
+from steps.plans import StepRef
 from tests.k8s.executor.steps import job_watcher, plan_for, step_events
 from tests.k8s.waiting import eventually
 

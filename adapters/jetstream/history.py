@@ -1,0 +1,85 @@
+"""Replay of one subject's stored events, in stream order, without a durable consumer.
+
+An ephemeral, unacknowledged, in-memory consumer reads from the first message on the subject up
+to the stream's last sequence at call time (events stored meanwhile are left for the next call),
+then is deleted. Undecodable messages are logged and skipped: history returns typed events only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
+
+from adapters.jetstream.connection import NatsConnection
+from adapters.jetstream.errors import translated
+from adapters.jetstream.streams import stream_of
+from events.codec import UndecodableEvent, decode
+from ports.bus import Received
+
+log = structlog.get_logger(__name__)
+_BATCH = 256
+
+
+async def history(conn: NatsConnection, subject: str) -> list[Received]:
+    stream = stream_of([subject])
+    js = conn.js
+    async with translated(f"history of {subject}"):
+        last = (await js.stream_info(stream)).state.last_seq
+        name = f"history-{uuid.uuid4().hex}"
+        info = await js.add_consumer(stream, _replay_config(name, subject, conn.settings.request_timeout))
+        if info.num_pending == 0:
+            await _delete(js, stream, name)
+            return []
+        sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
+        try:
+            return await _read(sub, last, conn.settings.request_timeout)
+        finally:
+            await sub.unsubscribe()
+            await _delete(js, stream, name)
+
+
+def _replay_config(name: str, subject: str, timeout: float) -> ConsumerConfig:
+    return ConsumerConfig(
+        name=name,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.NONE,
+        replay_policy=ReplayPolicy.INSTANT,
+        filter_subject=subject,
+        mem_storage=True,
+        num_replicas=1,
+        # The server removes it on its own if this process dies mid-replay.
+        inactive_threshold=max(30.0, 4 * timeout),
+    )
+
+
+async def _read(sub: JetStreamContext.PullSubscription, last: int, wait: float) -> list[Received]:
+    out: list[Received] = []
+    while True:
+        for msg in await sub.fetch(_BATCH, timeout=wait):
+            meta = msg.metadata
+            if meta.sequence.stream > last:
+                return out
+            _append(out, msg)
+            if meta.num_pending == 0 or meta.sequence.stream == last:
+                return out
+
+
+def _append(out: list[Received], msg: Msg) -> None:
+    meta = msg.metadata
+    try:
+        event = decode(msg.data)
+    except UndecodableEvent as e:
+        log.warning("bus.history.undecodable", seq=meta.sequence.stream, subject=msg.subject, error=str(e))
+        return
+    out.append(Received(event=event, seq=meta.sequence.stream, subject=msg.subject, delivered=1))
+
+
+async def _delete(js: JetStreamContext, stream: str, name: str) -> None:
+    with contextlib.suppress(nats.errors.Error):
+        await js.delete_consumer(stream, name)

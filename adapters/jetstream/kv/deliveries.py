@@ -1,0 +1,53 @@
+"""The delivery log over a NATS KV bucket (`c8s_deliveries`): create-only keys with a bucket TTL.
+
+`record` is a KV create, so two replicas racing on one delivery store it once and neither fails;
+entries expire with the bucket's max age. nats-py failures leave as ports.resources errors.
+"""
+
+from __future__ import annotations
+
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.kv import KeyValue
+
+from adapters.jetstream.connection import NatsConnection
+from adapters.jetstream.kv.errors import translated
+from ports.resources import Conflict, NotFound, StoreError
+
+BUCKET = "c8s_deliveries"
+
+
+class KvDeliveryLog:
+    """DeliveryLog adapter; build it with `await KvDeliveryLog.open(connection, ttl_seconds)`."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @classmethod
+    async def open(cls, conn: NatsConnection, ttl_seconds: float, bucket: str = BUCKET) -> KvDeliveryLog:
+        try:
+            async with translated(f"bucket {bucket}"):
+                return cls(await conn.js.key_value(bucket))
+        except NotFound:
+            pass
+        config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_seconds, storage=StorageType.FILE)
+        try:
+            async with translated(f"bucket {bucket}"):
+                return cls(await conn.js.create_key_value(config=config))
+        except StoreError:  # another replica created it first
+            async with translated(f"bucket {bucket}"):
+                return cls(await conn.js.key_value(bucket))
+
+    async def seen(self, key: str) -> bool:
+        try:
+            async with translated(f"delivery {key}"):
+                entry = await self._kv.get(key)
+        except NotFound:
+            return False
+        return entry.value is not None
+
+    async def record(self, key: str, value: bytes) -> None:
+        try:
+            async with translated(f"record delivery {key}"):
+                await self._kv.create(key, value)
+        except Conflict:
+            return

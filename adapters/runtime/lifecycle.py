@@ -1,0 +1,39 @@
+"""The life of a service process: configure logging, run until SIGTERM/SIGINT, shut down cleanly.
+
+`run(name, main)` is every `services/<name>/__main__.py`: `main(stop)` gets an asyncio.Event that
+the signals set; it must return once it is set, after draining its NATS connection. A ConfigError
+prints one line and exits 2 (bad configuration is not a crash); anything unexpected propagates and
+the process exits non-zero, to be restarted by its supervisor (kill-and-restart is always safe).
+Around `main`, adapters.runtime.health serves /healthz, /readyz and /metrics (C8S_METRICS_PORT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from adapters.runtime import health as health_server
+from adapters.runtime.settings import ConfigError, from_env
+from adapters.runtime.structured_logging import configure
+
+Main = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def run(name: str, main: Main, level: str = "info") -> None:
+    configure(name, level)
+    try:
+        asyncio.run(_run(main))
+    except ConfigError as e:
+        print(f"c8s {name}: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _run(main: Main) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with health_server.serving(from_env(health_server.HealthSettings)):
+        await main(stop)
