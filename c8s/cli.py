@@ -12,7 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from adapters.runtime.structured_logging import configure
-from c8s import apply_cmd, cancel_cmd, dev_cmd, events_cmd, get_cmd, logs_cmd, run_cmd, validate_cmd
+from c8s.commands import apply as apply_cmd
+from c8s.commands import cancel as cancel_cmd
+from c8s.commands import dev as dev_cmd
+from c8s.commands import events as events_cmd
+from c8s.commands import get as get_cmd
+from c8s.commands import logs as logs_cmd
+from c8s.commands import run as run_cmd
+from c8s.commands import validate as validate_cmd
 
 SUBCOMMANDS = [dev_cmd, apply_cmd, get_cmd, run_cmd, cancel_cmd, logs_cmd, events_cmd, validate_cmd]
 

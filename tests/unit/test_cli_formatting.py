@@ -1,4 +1,4 @@
-"""What the CLI prints, without a server (c8s/ages.py, tables.py, columns.py, event_lines.py,
+"""What the CLI prints, without a server (c8s/render/ages.py, tables.py, columns.py, event_lines.py,
 manual_runs.py, run_progress.py, github_push.py, supervisor.backoff).
 
 Covers: kubectl's HumanDuration at every boundary; tabwriter layout (padding 3, minimum width 6,
@@ -24,14 +24,14 @@ from api.repositoryconnection import (
     RepositoryConnectionSpec,
     RepositoryConnectionStatus,
 )
-from c8s.ages import human_duration
-from c8s.columns import header, row, step_rows
-from c8s.event_lines import event_line
-from c8s.github_push import ZERO_SHA, push_headers, push_payload
+from c8s.dev.github_push import ZERO_SHA, push_headers, push_payload
+from c8s.dev.run_progress import step_line, summary
+from c8s.dev.supervisor import MAX_BACKOFF, backoff
 from c8s.manual_runs import manual_runs
-from c8s.run_progress import step_line, summary
-from c8s.supervisor import MAX_BACKOFF, backoff
-from c8s.tables import format_table
+from c8s.render.ages import human_duration
+from c8s.render.columns import header, row, step_rows
+from c8s.render.event_lines import event_line
+from c8s.render.tables import format_table
 from events import run as ev
 from ports.bus import Received
 from services.webhook.providers import github

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from c8s.cli import build_parser
+from c8s.dev.state_dir import Layout, service_env
 from c8s.instance import kubeconfig_of
-from c8s.local_layout import Layout, service_env
 
 
 def test_kubeconfig_precedence(monkeypatch: pytest.MonkeyPatch) -> None:

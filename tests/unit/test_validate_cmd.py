@@ -1,4 +1,4 @@
-"""`c8s validate -f FILE|DIR` (c8s/validate_cmd.py, c8s/manifest_files.py), run in-process.
+"""`c8s validate -f FILE|DIR` (c8s/commands/validate.py, c8s/manifests.py), run in-process.
 
 Covers: the shipped examples validate (exit 0, summary on stderr); exact error lines
 `<file>: <Kind>/<name>: <path>: <message>` and exit 1; unnamed documents labelled by position;

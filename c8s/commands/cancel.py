@@ -11,9 +11,9 @@ import sys
 from typing import TextIO
 
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
-from c8s.columns import run_phase
 from c8s.failures import not_found, run_async
 from c8s.instance import add_namespace_option, add_server_option, resources
+from c8s.render.columns import run_phase
 from ports.resources import NotFound, ResourceStore
 
 EPILOG = """examples:

@@ -15,7 +15,7 @@ from datetime import datetime
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun, StepStatus
 from api.repositoryconnection import RepositoryConnection
-from c8s.ages import NONE, age, human_duration
+from c8s.render.ages import NONE, age, human_duration
 
 Listed = PipelineConfig | PipelineRun | RepositoryConnection
 

@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from adapters.jetstream.live_reader import LiveLogLines
-from adapters.object_store import FsspecObjectStore
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, StepStatus
-from c8s.columns import run_phase
 from c8s.failures import CliError, not_found, run_async
 from c8s.instance import (
     Instance,
@@ -30,6 +28,8 @@ from c8s.instance import (
     resources,
     server_url,
 )
+from c8s.render.columns import run_phase
+from c8s.stored_logs import read_object
 from ports.objects import ObjectNotFound
 from ports.resources import NotFound, ResourceStore
 
@@ -181,12 +181,6 @@ def _why_no_log(step: StepStatus) -> str:
     if step.phase in ("Pending", "Running"):
         return f"{step.phase.lower()}, no stored log yet (use -f to follow)"
     return "no stored log (yet)"
-
-
-async def read_object(url: str) -> bytes:
-    """The object at a logURL, through the object store rooted at its directory."""
-    base = url.rsplit("/", 1)[0]
-    return await FsspecObjectStore(base).read(url)
 
 
 async def get_run(store: ResourceStore, namespace: str, name: str) -> PipelineRun:

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from api.validation import Validated, validate_manifest
-from c8s.manifest_files import ParseError, documents, manifest_files
+from api.validation import validate_manifest
+from c8s.manifests import ParseError, documents, error_lines, manifest_files
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,12 +91,6 @@ def _check_text(name: str, text: str, out: TextIO) -> tuple[int, int]:
             print(line, file=out)
         errors += len(result.errors)
     return objects, errors
-
-
-def error_lines(name: str, number: int, result: Validated) -> list[str]:
-    """`<file>: <Kind>/<name>: <field path>: <message>` for each error of the `number`th document."""
-    label = f"{result.kind}/{result.name if result.name != '?' else f'#{number}'}"
-    return [f"{name}: {label}: {error}" for error in result.errors]
 
 
 def _plural(n: int, word: str) -> str:

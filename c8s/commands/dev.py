@@ -1,14 +1,14 @@
 """`c8s dev up`: the whole of c8s on this machine, in the foreground, until Ctrl-C or SIGTERM.
 
 nats-server (JetStream under DIR) starts first and must accept connections; then every local-mode
-service as its own process (c8s/local_layout.py), restarted when it dies (c8s/supervisor.py); once
+service as its own process (c8s/dev/state_dir.py), restarted when it dies (c8s/dev/supervisor.py); once
 the webhook answers /readyz the URLs are printed and "c8s is up". Stopping: every service at once
 (SIGTERM, SIGKILL after a grace), then git-daemon (--demo), then nats-server last, so services
 drain their connections to a live server.
 
 With `--kubeconfig FILE` the services run in Kubernetes mode against that cluster (steps are Jobs;
 the job-watcher replaces the runner): the cluster must answer and the c8s CRDs are installed if
-missing (c8s/dev_cluster.py) before any service starts.
+missing (c8s/dev/cluster.py) before any service starts.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from c8s import demo, dev_cluster
+from c8s.dev import cluster as dev_cluster
+from c8s.dev import demo
+from c8s.dev.readiness import NotReady, accepts, answers_ok, port_in_use, wait_until
+from c8s.dev.state_dir import HOST, Layout, available_services, nats_spec, service_spec, shown
+from c8s.dev.supervisor import Child, Supervisor, status_line
 from c8s.failures import CliError, run_async
-from c8s.local_layout import HOST, Layout, available_services, nats_spec, service_spec, shown
-from c8s.readiness import NotReady, accepts, answers_ok, port_in_use, wait_until
-from c8s.supervisor import Child, Supervisor, status_line
 
 NATS_DEADLINE = 30.0
 WEBHOOK_DEADLINE = 90.0

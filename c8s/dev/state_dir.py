@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.jetstream.server import nats_server_binary
-from c8s.supervisor import ChildSpec
+from c8s.dev.supervisor import ChildSpec
 
 #: Start order; stop order is the reverse (services first, nats-server last).
 SERVICES = ("projector", "scheduler", "runner", "log_shipper", "notifier", "webhook")

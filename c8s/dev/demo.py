@@ -1,8 +1,8 @@
 """`c8s dev up --demo`: a whole pipeline run for a newcomer to watch, from a signed webhook on.
 
-1. a sample git repository under DIR/demo/repo gets a new commit (c8s/demo_repo.py);
+1. a sample git repository under DIR/demo/repo gets a new commit (c8s/dev/demo_repo.py);
 2. `git daemon` serves it on a free loopback port (git://), supervised like the services;
-3. the example manifests for it are validated and applied (c8s/demo_manifests.py), and kept in
+3. the example manifests for it are validated and applied (c8s/dev/demo_manifests.py), and kept in
    DIR/demo/manifests.yaml;
 4. a GitHub push delivery, signed with the connection's webhook secret, is POSTed to the webhook
    (retried while the webhook does not know the new connection yet);
@@ -24,16 +24,16 @@ import aiohttp
 
 from adapters.jetstream.server import free_port
 from c8s import any_kind
-from c8s.apply_cmd import load
-from c8s.demo_manifests import manifests
-from c8s.demo_repo import BRANCH, daemon_argv, ensure_repo
+from c8s.dev.demo_manifests import manifests
+from c8s.dev.demo_repo import BRANCH, daemon_argv, ensure_repo
+from c8s.dev.github_push import ZERO_SHA, push_headers, push_payload
+from c8s.dev.readiness import accepts, wait_until
+from c8s.dev.run_progress import watch_runs
+from c8s.dev.state_dir import HOST, Layout, shown
+from c8s.dev.supervisor import ChildSpec, Supervisor, status_line
 from c8s.failures import CliError
-from c8s.github_push import ZERO_SHA, push_headers, push_payload
 from c8s.instance import connected
-from c8s.local_layout import HOST, Layout, shown
-from c8s.readiness import accepts, wait_until
-from c8s.run_progress import watch_runs
-from c8s.supervisor import ChildSpec, Supervisor, status_line
+from c8s.manifests import load
 
 Say = Callable[[str], None]
 NAMESPACE = "default"

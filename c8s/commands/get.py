@@ -1,6 +1,6 @@
 """`c8s get pipelineruns|pr|pipelineconfigs|pc|repositoryconnections|rc [NAME]`: list or show objects.
 
-`-o table` (default) prints kubectl's columns (c8s/columns.py); for one run it adds the steps table.
+`-o table` (default) prints kubectl's columns (c8s/render/columns.py); for one run it adds the steps table.
 `-o json|yaml` prints the object for NAME, else a v1 List of every object in the namespace.
 """
 
@@ -15,11 +15,13 @@ from typing import TextIO
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
 from api.repositoryconnection import RepositoryConnection
-from c8s import any_kind, columns, rendering
+from c8s import any_kind
 from c8s.failures import not_found, run_async
 from c8s.instance import add_namespace_option, add_server_option, resources
 from c8s.kinds import Kind, resource_kind, resource_name
-from c8s.tables import format_table
+from c8s.render import columns
+from c8s.render import formats as rendering
+from c8s.render.tables import format_table
 from ports.resources import NotFound, ResourceStore
 
 EPILOG = """examples:

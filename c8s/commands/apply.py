@@ -12,26 +12,17 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from msgspec.structs import replace
 
-from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
-from api.repositoryconnection import RepositoryConnection
-from api.secret import Secret
-from api.validation import validate_manifest
 from c8s import any_kind
 from c8s.failures import run_async
 from c8s.instance import add_server_option, resources
 from c8s.kinds import resource_name
-from c8s.manifest_files import ParseError, documents, manifest_files
-from c8s.validate_cmd import error_lines
+from c8s.manifests import load
 from ports.resources import NotFound, Resource, ResourceStore
-
-#: Write order: what others refer to comes first.
-ORDER: dict[type[Resource], int] = {Secret: 0, PipelineConfig: 1, RepositoryConnection: 2, PipelineRun: 3}
 
 EPILOG = """examples:
   c8s apply -f examples/pipelineconfig-my-app-ci.yaml
@@ -88,52 +79,6 @@ async def apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(line, file=err)
     print(f"c8s: error: nothing applied: {_plural(len(errors), 'error')}", file=err)
     return 1
-
-
-def load(paths: list[str], namespace: str | None) -> tuple[list[Resource], list[str]]:
-    """Every valid object of the files, in write order, and the error lines of the rest."""
-    objs: list[Resource] = []
-    errors: list[str] = []
-    for name, text in _sources(paths, errors):
-        for number, document in enumerate(documents(text), start=1):
-            if isinstance(document, ParseError):
-                errors.append(f"{name}: {document}")
-                continue
-            obj, problems = _validated(name, number, _in_namespace(document, namespace))
-            objs += [obj] if obj is not None else []
-            errors += problems
-    return sorted(objs, key=lambda o: ORDER[type(o)]), errors
-
-
-def _sources(paths: list[str], errors: list[str]) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for arg in paths:
-        if arg == "-":
-            found.append(("<stdin>", sys.stdin.read()))
-            continue
-        for path in manifest_files(Path(arg)):
-            try:
-                found.append((str(path), path.read_text(encoding="utf-8")))
-            except FileNotFoundError:
-                errors.append(f"{path}: no such file or directory")
-            except (OSError, UnicodeDecodeError) as e:
-                errors.append(f"{path}: cannot read: {e}")
-    return found
-
-
-def _in_namespace(document: object, namespace: str | None) -> object:
-    """The document with `-n`'s namespace filled in where it names none (validation reports a clash)."""
-    if namespace is None or not isinstance(document, dict):
-        return document
-    metadata = document.get("metadata")
-    if isinstance(metadata, dict) and "namespace" not in metadata:
-        return {**document, "metadata": {**metadata, "namespace": namespace}}
-    return document
-
-
-def _validated(name: str, number: int, document: object) -> tuple[Resource | None, list[str]]:
-    result = validate_manifest(document)
-    return result.obj, error_lines(name, number, result)
 
 
 async def _change(store: ResourceStore, obj: Resource) -> Change:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from api.pipelinerun import TERMINAL_RUN_PHASES, TERMINAL_STEP_PHASES, PipelineRun, StepStatus
-from c8s.ages import human_duration
-from c8s.columns import run_phase
-from c8s.logs_cmd import read_object
+from c8s.render.ages import human_duration
+from c8s.render.columns import run_phase
+from c8s.stored_logs import read_object
 from ports.objects import ObjectNotFound, ObjectStoreUnavailable
 from ports.resources import NotFound, ResourceStore
 

@@ -7,7 +7,6 @@ import sys
 from typing import TextIO
 
 from api.pipelinerun import PipelineRun
-from c8s.event_lines import event_line
 from c8s.failures import not_found, run_async
 from c8s.instance import (
     Instance,
@@ -17,6 +16,7 @@ from c8s.instance import (
     kubeconfig_of,
     server_url,
 )
+from c8s.render.event_lines import event_line
 from events.subjects import run_subject
 from ports.bus import Received
 from ports.bus_errors import BusRejected

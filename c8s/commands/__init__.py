@@ -1,0 +1,1 @@
+"""One module per `c8s` subcommand, each exposing `register(subparsers)` (see c8s.cli)."""
