@@ -23,6 +23,8 @@ from typing import Protocol
 from msgspec import Struct
 
 from events.codec import AnyEvent
+from events.run import RunEvent
+from events.subjects import run_subject
 
 
 class Received(Struct, frozen=True, kw_only=True):
@@ -84,3 +86,16 @@ class Bus(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def run_history(bus: Bus, namespace: str, run: str, uid: str) -> list[Received]:
+    """The stored events of one run, in stream order: its subject's history, keeping only the run
+    events of `uid` (a run deleted and re-created under the same name has another uid). Every
+    service reads a run this way and folds it with projections.run_progress.fold_run."""
+    stored = await bus.history(run_subject(namespace, run))
+    return [r for r in stored if isinstance(r.event, RunEvent) and r.event.uid == uid]
+
+
+def run_events(history: Sequence[Received]) -> list[RunEvent]:
+    """The events of a run_history (typed: run_history keeps run events only)."""
+    return [r.event for r in history if isinstance(r.event, RunEvent)]

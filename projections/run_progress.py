@@ -1,18 +1,25 @@
-"""The scheduler's view of one run: a pure fold of the run's events into what it needs to decide.
+"""What a service knows of one run: the one fold of a run's events every service reads a run by.
+
+`fold_run(events, uid)` over the run's history (ports.bus.run_history) gives a RunProgress: the
+run context (spec, accepted config snapshot: steps.plans plans a step from it), each step's
+progress in the API's step vocabulary (plus Scheduled: a Job or process exists, not started yet),
+cancel/timeout, the final RunFinished, and which notifications are settled. The scheduler decides
+from it, the runner and log-shipper plan steps from it, the notifier reports from it.
 
 Idempotent by content (a repeated fact changes nothing), so the state can be rebuilt from the run's
-history at any time: the scheduler keeps no state of its own beyond a cache of these folds.
+history at any time: no service keeps state of its own beyond a cache of these folds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Literal
 
 from msgspec import Struct, field
 from msgspec.structs import replace
 
+from events.notification import Channel, NotificationEvent, Transition
 from events.run import (
     LogShipped,
     RunAccepted,
@@ -30,12 +37,13 @@ from events.run import (
 from projections import run_context
 from projections.run_context import RunContext
 
-StepPhase = Literal["waiting", "scheduled", "running", "succeeded", "failed", "skipped"]
-SETTLED: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
+StepPhase = Literal["Pending", "Scheduled", "Running", "Succeeded", "Failed", "Skipped"]
+SETTLED: frozenset[str] = frozenset({"Succeeded", "Failed", "Skipped"})
+Settled = tuple[Channel, Transition]
 
 
 class StepProgress(Struct, frozen=True, kw_only=True):
-    phase: StepPhase = "waiting"
+    phase: StepPhase = "Pending"
     ran: bool = False
     log_shipped: bool = False
     ended_at: datetime | None = None
@@ -49,10 +57,33 @@ class RunProgress(Struct, frozen=True, kw_only=True):
     cancel_requested: str | None = None
     stopping: Literal["", "cancelled", "timed-out"] = ""
     done: bool = False
+    finished: RunFinished | None = None
+    #: Notifications already sent or given up on: (channel, transition).
+    settled: frozenset[Settled] = frozenset()
 
     @property
     def accepted(self) -> bool:
         return self.ctx.snapshot is not None
+
+    @property
+    def commit(self) -> str:
+        return self.ctx.spec.commit if self.ctx.spec is not None else ""
+
+    @property
+    def repository(self) -> str:
+        return self.ctx.snapshot.repository if self.ctx.snapshot is not None else ""
+
+    def is_settled(self, channel: Channel, transition: Transition) -> bool:
+        return (channel, transition) in self.settled
+
+
+def fold_run(events: Iterable[RunEvent], uid: str) -> RunProgress:
+    """The state of the run `uid` (events of an earlier run with the same name are skipped)."""
+    state = RunProgress()
+    for event in events:
+        if event.uid == uid:
+            state = evolve(state, event)
+    return state
 
 
 def evolve(state: RunProgress, event: RunEvent) -> RunProgress:
@@ -61,8 +92,12 @@ def evolve(state: RunProgress, event: RunEvent) -> RunProgress:
         case RunAccepted():
             known = {s.name: state.steps.get(s.name, StepProgress()) for s in event.snapshot.steps}
             return replace(state, steps=known)
-        case RunRejected() | RunFinished():
+        case RunFinished():
+            return replace(state, done=True, finished=state.finished or event)
+        case RunRejected():
             return replace(state, done=True)
+        case NotificationEvent():
+            return replace(state, settled=state.settled | {(event.channel, event.transition)})
         case RunCancelRequested():
             return state if state.cancel_requested is not None else replace(state, cancel_requested=event.by)
         case RunCancelled():
@@ -77,7 +112,7 @@ def evolve(state: RunProgress, event: RunEvent) -> RunProgress:
             return _step(state, event.step, lambda p: _finished(p, event))
         case StepSkipped():
             return _step(
-                state, event.step, lambda p: p if p.phase in SETTLED else replace(p, phase="skipped")
+                state, event.step, lambda p: p if p.phase in SETTLED else replace(p, phase="Skipped")
             )
         case LogShipped():
             return _step(state, event.step, lambda p: replace(p, log_shipped=True))
@@ -93,17 +128,17 @@ def _step(state: RunProgress, name: str, change: Callable[[StepProgress], StepPr
 
 
 def _scheduled(p: StepProgress) -> StepProgress:
-    return replace(p, phase="scheduled") if p.phase == "waiting" else p
+    return replace(p, phase="Scheduled") if p.phase == "Pending" else p
 
 
 def _started(p: StepProgress) -> StepProgress:
-    if p.phase in ("waiting", "scheduled"):
-        return replace(p, phase="running", ran=True)
+    if p.phase in ("Pending", "Scheduled"):
+        return replace(p, phase="Running", ran=True)
     return p
 
 
 def _finished(p: StepProgress, e: StepFinished) -> StepProgress:
     if p.phase in SETTLED:
         return p
-    phase: StepPhase = "succeeded" if e.succeeded else "failed"
+    phase: StepPhase = "Succeeded" if e.succeeded else "Failed"
     return replace(p, phase=phase, ended_at=e.at, exit_code=e.exit_code, reason=e.reason)

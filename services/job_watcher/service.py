@@ -25,8 +25,8 @@ import structlog
 from adapters import wiring
 from adapters.runtime.settings import from_env
 from events.run import StepEvent, StepFinished
-from events.subjects import message_id, run_subject
-from ports.bus import Bus, StopSignal
+from events.subjects import message_id
+from ports.bus import Bus, StopSignal, run_history
 from ports.step_workloads import JobState, StepWorkloads
 from services.job_watcher.config import WatcherSettings
 from services.job_watcher.observing import observe
@@ -81,11 +81,9 @@ class JobWatcher:
     async def _known(self, state: JobState) -> set[str]:
         """Message ids of the run's step facts already stored (read from the history once)."""
         if state.run_uid not in self.published:
-            history = await self.bus.history(run_subject(state.namespace, state.run))
+            history = await run_history(self.bus, state.namespace, state.run, state.run_uid)
             self.published[state.run_uid] = {
-                message_id(r.event)
-                for r in history
-                if isinstance(r.event, StepEvent) and r.event.uid == state.run_uid
+                message_id(r.event) for r in history if isinstance(r.event, StepEvent)
             }
         return self.published[state.run_uid]
 

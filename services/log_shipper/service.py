@@ -27,13 +27,13 @@ import structlog
 from adapters import wiring
 from adapters.runtime.settings import from_env
 from events.run import LogShipped, RunEvent, StepStarted
-from events.subjects import RUN_SUBJECTS, run_subject
-from ports.bus import Bus, Received, RetryLater
+from events.subjects import RUN_SUBJECTS
+from ports.bus import Bus, Received, RetryLater, run_events, run_history
 from ports.execution import StepLogs
 from ports.live import LiveLog
 from ports.objects import ObjectStore, ObjectStoreUnavailable
 from ports.resources import ResourceStore, StoreUnavailable
-from projections.run_context import RunContext, evolve
+from projections.run_progress import fold_run
 from services.log_shipper.config import ShipperSettings
 from services.log_shipper.secrets import secret_values
 from services.log_shipper.shipping import Shipped, ship
@@ -95,15 +95,11 @@ class Shipper:
         return await ship(ref, self.logs.follow(ref), masker, writer, self.live)
 
     async def _history(self, event: StepStarted) -> list[RunEvent]:
-        received = await self.bus.history(run_subject(event.namespace, event.run))
-        return [r.event for r in received if isinstance(r.event, RunEvent) and r.event.uid == event.uid]
+        return run_events(await run_history(self.bus, event.namespace, event.run, event.uid))
 
     def _plan(self, history: list[RunEvent], event: StepStarted) -> StepPlan:
-        ctx = RunContext()
-        for e in history:
-            ctx = evolve(ctx, e)
         try:
-            return plan(ctx, event.step)
+            return plan(fold_run(history, event.uid).ctx, event.step)
         except (KeyError, ValueError) as e:
             log.error("log_shipper.unplanned", error=repr(e))
             raise RetryLater(f"cannot plan step {event.step}: {e!r}", self.retry_seconds) from e

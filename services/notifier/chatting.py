@@ -13,9 +13,9 @@ from events.run import RunFinished
 from ports.bus import Bus
 from ports.http import HttpClient
 from ports.resources import NotFound, ResourceStore
+from projections.run_progress import RunProgress
 from services.notifier import chat
 from services.notifier.connections import refusal_reason
-from services.notifier.facts import RunFacts
 from services.notifier.reporting import Clock, excerpt
 from services.notifier.statuses import context_name, run_url
 
@@ -29,7 +29,7 @@ class ChatNotifier:
         self.bus, self.store, self.http, self.clock = bus, store, http, clock
         self.public_url = public_url
 
-    async def finished(self, run: RunFacts, finished: RunFinished) -> None:
+    async def finished(self, run: RunProgress, finished: RunFinished) -> None:
         if run.is_settled("chat", "finished") or run.ctx.spec is None:
             return
         settings = await self._settings(finished.namespace)
@@ -57,7 +57,7 @@ class ChatNotifier:
             )
         log.info("notifier.chat", status=response.status)
 
-    def _message(self, run: RunFacts) -> chat.ChatMessage:
+    def _message(self, run: RunProgress) -> chat.ChatMessage:
         ctx, spec = run.ctx, run.ctx.spec
         assert spec is not None
         return chat.ChatMessage(

@@ -19,9 +19,9 @@ from events.notification import NoticeFields, NotificationFailed, NotificationSe
 from ports.bus import Bus
 from ports.http import HttpClient, HttpResponse
 from ports.resources import NotFound, ResourceStore
+from projections.run_progress import RunProgress
 from services.notifier.connections import Target, Unreachable, connection_of, refusal_reason, target_of
 from services.notifier.credentials import credentials
-from services.notifier.facts import RunFacts
 from services.notifier.statuses import CommitStatus, Report, context_name, run_url
 
 log = get_logger()
@@ -42,7 +42,7 @@ class StatusReporter:
         self.bus, self.store, self.http, self.clock = bus, store, http, clock
         self.public_url, self.overrides = public_url, dict(overrides)
 
-    async def report(self, run: RunFacts, report: Report, *, again: bool = False) -> bool:
+    async def report(self, run: RunProgress, report: Report, *, again: bool = False) -> bool:
         """Post the transition's status unless settled (or `again`); True when the provider took it."""
         if not run.commit or (run.is_settled("commit-status", report.transition) and not again):
             return False
@@ -59,7 +59,7 @@ class StatusReporter:
             return False
         return await self._post(run, report, target, status)
 
-    async def target(self, run: RunFacts) -> Target | Unreachable | None:
+    async def target(self, run: RunProgress) -> Target | Unreachable | None:
         """Where the run's statuses go; None when the run's repository is not connected for it."""
         ns = run.ctx.namespace
         conn = connection_of(await self.store.list(RepositoryConnection, ns), run.ctx.config, run.repository)
@@ -72,7 +72,7 @@ class StatusReporter:
             return Unreachable(reason="SecretNotFound", message=message)
         return target_of(conn, credentials(secret), self.overrides)
 
-    def status(self, run: RunFacts, report: Report) -> CommitStatus:
+    def status(self, run: RunProgress, report: Report) -> CommitStatus:
         ctx, spec = run.ctx, run.ctx.spec
         assert spec is not None
         return CommitStatus(
@@ -84,7 +84,7 @@ class StatusReporter:
             target_url=run_url(self.public_url, ctx.namespace, ctx.run) if self.public_url else "",
         )
 
-    async def _post(self, run: RunFacts, report: Report, target: Target, status: CommitStatus) -> bool:
+    async def _post(self, run: RunProgress, report: Report, target: Target, status: CommitStatus) -> bool:
         provider = target.provider
         response = await self.http.send(
             provider.status_request(target.api, target.parts, status, target.creds)
@@ -102,7 +102,7 @@ class StatusReporter:
         return False
 
     def _fields(
-        self, run: RunFacts, report: Report, target: str, state: str, status: CommitStatus
+        self, run: RunProgress, report: Report, target: str, state: str, status: CommitStatus
     ) -> NoticeFields:
         ctx = run.ctx
         return NoticeFields(

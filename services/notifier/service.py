@@ -39,13 +39,12 @@ from adapters.runtime.structured_logging import get_logger
 from adapters.runtime.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from events.run import RunAccepted, RunEvent, RunFinished
-from events.subjects import RUN_SUBJECTS, run_subject
-from ports.bus import Bus, Received, RetryLater, StopSignal
+from events.subjects import RUN_SUBJECTS
+from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_history
 from ports.http import ApiUnavailable
 from ports.resources import StoreError
-from services.notifier import facts
+from projections.run_progress import RunProgress, fold_run
 from services.notifier.chatting import ChatNotifier
-from services.notifier.facts import RunFacts
 from services.notifier.registering import Registrar
 from services.notifier.reporting import StatusReporter
 from services.notifier.statuses import report_for
@@ -85,16 +84,16 @@ class Notifier:
         if await self.statuses.report(run, pending):
             await self._final(await self._facts(event), again=True)
 
-    async def _final(self, run: RunFacts, *, again: bool) -> None:
+    async def _final(self, run: RunProgress, *, again: bool) -> None:
         if run.finished is None:
             return
         final = report_for(run.finished)
         assert final is not None
         await self.statuses.report(run, final, again=again)
 
-    async def _facts(self, event: RunEvent) -> RunFacts:
-        history = await self.bus.history(run_subject(event.namespace, event.run))
-        return facts.fold((r.event for r in history if isinstance(r.event, RunEvent)), event.uid)
+    async def _facts(self, event: RunEvent) -> RunProgress:
+        history = await run_history(self.bus, event.namespace, event.run, event.uid)
+        return fold_run(run_events(history), event.uid)
 
 
 async def serve(

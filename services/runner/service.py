@@ -29,11 +29,12 @@ import structlog
 from adapters import wiring
 from adapters.runtime.settings import from_env
 from events.run import RunCancelled, RunEvent, RunTimedOut, StepFinished, StepScheduled
-from events.subjects import RUN_SUBJECTS, run_subject
-from ports.bus import Bus, Received, RetryLater
+from events.subjects import RUN_SUBJECTS
+from ports.bus import Bus, Received, RetryLater, run_events, run_history
 from ports.objects import ObjectStore
 from ports.resources import ResourceStore, StoreUnavailable
-from projections.run_context import RunContext, evolve
+from projections.run_context import RunContext
+from projections.run_progress import fold_run
 from services.runner import credentials
 from services.runner.claims import claims_under, new_claim, read_claim, run_claims, try_claim
 from services.runner.config import RunnerSettings
@@ -126,8 +127,7 @@ class Runner:
         await asyncio.gather(*self.steps.values(), return_exceptions=True)
 
     async def _history(self, event: StepScheduled) -> list[RunEvent]:
-        stored = await self.deps.bus.history(run_subject(event.namespace, event.run))
-        return [r.event for r in stored if isinstance(r.event, RunEvent) and r.event.uid == event.uid]
+        return run_events(await run_history(self.deps.bus, event.namespace, event.run, event.uid))
 
     async def _prepare(self, step_plan: StepPlan) -> Prepared:
         """Read the step's secret values; a missing Secret fails the step, an outage retries."""
@@ -157,7 +157,7 @@ class Runner:
 
 
 def _plan(history: list[RunEvent], step: str) -> StepPlan | None:
-    ctx = functools.reduce(evolve, history, RunContext())
+    ctx = fold_run(history, history[0].uid).ctx if history else RunContext()
     try:
         return plan(ctx, step)
     except (KeyError, ValueError) as e:

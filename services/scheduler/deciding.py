@@ -74,7 +74,7 @@ def in_flight(states: Iterable[RunProgress]) -> dict[str, Decimal]:
         snapshot = state.ctx.snapshot
         for step in snapshot.steps if snapshot is not None else ():
             progress = state.steps.get(step.name)
-            if progress is not None and progress.phase in ("scheduled", "running"):
+            if progress is not None and progress.phase in ("Scheduled", "Running"):
                 taken = _plus(taken, pod_demand(step))
     return taken
 
@@ -108,9 +108,9 @@ def _stop(state: RunProgress, now: datetime) -> list[Decision]:
 def _halt(state: RunProgress, now: datetime, reason: str) -> list[Decision]:
     out: list[Decision] = []
     for name, step in state.steps.items():
-        if step.phase == "waiting":
+        if step.phase == "Pending":
             out.append(Publish(event=StepSkipped(step=name, reason=reason, **_ident(state, now))))
-        elif step.phase in ("scheduled", "running"):
+        elif step.phase in ("Scheduled", "Running"):
             out.append(CancelStep(ref=step_ref(state.ctx, name)))
     return out
 
@@ -125,16 +125,16 @@ def _advance(state: RunProgress, now: datetime, quotas: Sequence[Quota]) -> list
     out: list[Decision] = []
     starting: dict[str, Decimal] = {}
     for name in order:
-        if phases.get(name) != "waiting" or not all(phases.get(d) in SETTLED for d in steps[name].depends_on):
+        if phases.get(name) != "Pending" or not all(phases.get(d) in SETTLED for d in steps[name].depends_on):
             continue
         skip = _skip_reason(steps[name], phases, state.ctx.spec.branch if state.ctx.spec else None)
         if skip:
-            phases[name] = "skipped"
+            phases[name] = "Skipped"
             skipped = StepSkipped(step=name, reason=skip[0], message=skip[1], **_ident(state, now))
             out.append(Publish(event=skipped))
         elif not beyond_free(wanted := _plus(starting, pod_demand(steps[name])), quotas):
             starting = wanted
-            phases[name] = "scheduled"
+            phases[name] = "Scheduled"
             out.append(StartStep(plan=plan(state.ctx, name)))
     return out
 
@@ -148,7 +148,7 @@ def _skip_reason(step: Step, phases: Mapping[str, str], branch: str | None) -> t
     if cond is not None and cond.branch is not None and not branch_matches(cond.branch, branch or ""):
         return "BranchNotMatched", f"branch {branch or '(none)'!r} does not match {cond.branch!r}"
     on_success = cond.on_success if cond is not None else True
-    failed = [d for d in step.depends_on if phases.get(d) != "succeeded"]
+    failed = [d for d in step.depends_on if phases.get(d) != "Succeeded"]
     if on_success and failed:
         return "DependencyFailed", f"did not run because {', '.join(failed)} did not succeed"
     return None
@@ -177,7 +177,7 @@ def _outcome(state: RunProgress) -> tuple[FinalPhase, str, str]:
     if state.stopping == "timed-out":
         assert state.ctx.snapshot is not None
         return "Failed", "PipelineTimeout", f"the pipeline timeout ({state.ctx.snapshot.timeout}) passed"
-    failed = [n for n, p in state.steps.items() if p.phase == "failed"]
+    failed = [n for n, p in state.steps.items() if p.phase == "Failed"]
     if failed:
         detail = ", ".join(_failure(n, state) for n in failed)
         return "Failed", "StepFailed", f"failed: {detail}"

@@ -26,8 +26,8 @@ from adapters.runtime.tasks import stop_task
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
 from api.quotas import charged
 from events.run import RunCancelRequested, RunEvent, RunEvents, RunIdentity, RunRequested, StepScheduled
-from events.subjects import RUN_SUBJECTS, run_subject
-from ports.bus import Bus, Received, StopSignal
+from events.subjects import RUN_SUBJECTS
+from ports.bus import Bus, Received, StopSignal, run_history
 from ports.execution import Executor
 from ports.quotas import Quota, Quotas
 from ports.resources import ResourceStore
@@ -111,8 +111,8 @@ class Scheduler:
         if cached is not None and cached.uid == uid:
             return cached
         state, seq = RunProgress(), 0
-        for r in await self.bus.history(run_subject(*key)):
-            if isinstance(r.event, RunEvent) and r.event.uid == uid:
+        for r in await run_history(self.bus, *key, uid):
+            if isinstance(r.event, RunEvent):
                 state, seq = progress.evolve(state, r.event), r.seq
         self.runs[key] = cached = Cached(uid=uid, seq=seq, state=state)
         return cached

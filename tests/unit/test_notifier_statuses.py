@@ -20,7 +20,8 @@ from api.secret import Secret
 from events import run as ev
 from events.notification import NotificationFailed, NotificationSent
 from events.subjects import message_id
-from services.notifier import chat, facts
+from projections.run_progress import fold_run
+from services.notifier import chat
 from services.notifier.connections import Target, Unreachable, connection_of, target_of
 from services.notifier.credentials import credentials
 from services.notifier.providers import PROVIDERS, Credentials, api_base
@@ -87,7 +88,7 @@ def test_run_url_joins_public_url() -> None:
 def test_facts_fold_settles_and_skips_other_uids() -> None:
     """Notifications settle their transition; events of an earlier run with the same name are ignored."""
     other = ev.RunFinished(config=CONFIG, phase="Failed", reason="x", **{**ident(0), "uid": "old"})
-    folded = facts.fold([other, requested(), accepted("test"), sent("pending")], uid="uid-1")
+    folded = fold_run([other, requested(), accepted("test"), sent("pending")], uid="uid-1")
     assert folded.commit == "abcdef1" and folded.repository == "https://example.com/org/app"
     assert folded.finished is None
     assert folded.is_settled("commit-status", "pending")
@@ -182,6 +183,6 @@ def test_matrix_spec_context() -> None:
     """A matrix run's context carries its combination."""
     spec = PipelineRunSpec(pipeline_config_ref=CONFIG, commit="abcdef1", matrix_index={"python": "3.12"})
     req = ev.RunRequested(spec=spec, **ident(0))
-    folded = facts.fold([req, accepted("test")], uid="uid-1")
+    folded = fold_run([req, accepted("test")], uid="uid-1")
     assert folded.ctx.spec is not None
     assert context_name(folded.ctx.config, folded.ctx.spec.matrix_index) == "c8s/app-ci (python=3.12)"
