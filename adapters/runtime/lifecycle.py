@@ -21,19 +21,24 @@ from adapters.runtime.structured_logging import configure
 Main = Callable[[asyncio.Event], Awaitable[None]]
 
 
-def run(name: str, main: Main, level: str = "info") -> None:
+def run(name: str, main: Main, level: str = "info", *, health: bool = True) -> None:
+    """Run `main(stop)` as the process `name`; `health=False` for a helper container (the artifact
+    sidecar) that serves no probes."""
     configure(name, level)
     try:
-        asyncio.run(_run(main))
+        asyncio.run(_run(main, health))
     except ConfigError as e:
         print(f"c8s {name}: {e}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-async def _run(main: Main) -> None:
+async def _run(main: Main, health: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if not health:
+        await main(stop)
+        return
     async with health_server.serving(from_env(health_server.HealthSettings)):
         await main(stop)

@@ -15,20 +15,26 @@ import asyncio
 import json
 from pathlib import Path
 
-from adapters import wiring
 from adapters.runtime.artifact_files import matching_files, upload
 from ports.objects import ObjectStore, ObjectStoreUnavailable
 from services.artifact_sidecar.config import SidecarSettings
 from steps.artifact_report import ArtifactReport, encode
 
 
-async def main(settings: SidecarSettings) -> int:
-    await wait_for_step(Path(settings.step_exit), settings.poll_seconds)
+async def serve(store: ObjectStore, settings: SidecarSettings, stop: asyncio.Event) -> None:
+    """Once the step's commands end, upload the matching files and leave the report; nothing when
+    the pod is stopped first (`stop`)."""
+    waiting = asyncio.create_task(wait_for_step(Path(settings.step_exit), settings.poll_seconds))
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
+    for task in (waiting, stopped):
+        task.cancel()
+    if waiting not in done:
+        return
+    waiting.result()
     patterns: list[str] = json.loads(settings.artifact_patterns)
-    store = wiring.objects_at(settings.object_store)
     report = await upload_all(store, settings.artifact_prefix, Path(settings.workspace), patterns)
     await asyncio.to_thread(Path(settings.termination_log).write_bytes, encode(report))
-    return 0
 
 
 async def wait_for_step(exit_file: Path, poll_seconds: float) -> None:

@@ -16,19 +16,15 @@ process can be killed at any moment.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from adapters import wiring
-from adapters.runtime.settings import from_env
 from events.run import StepEvent, StepFinished
 from events.subjects import message_id
 from ports.bus import Bus, StopSignal, run_history
 from ports.step_workloads import JobState, StepWorkloads
-from services.job_watcher.config import WatcherSettings
 from services.job_watcher.observing import observe
 
 log = structlog.get_logger(__name__)
@@ -112,17 +108,3 @@ async def _tick(watcher: JobWatcher, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
         await watcher.tick()
-
-
-async def main(stop: asyncio.Event, settings: WatcherSettings | None = None) -> None:
-    settings = settings or from_env(WatcherSettings)
-    bus = await wiring.connect_bus(settings, "job-watcher")
-    workloads = wiring.step_workloads(settings)
-    try:
-        watcher = JobWatcher(bus, workloads, timedelta(seconds=settings.start_deadline_seconds))
-        await serve(watcher, stop, settings.tick_seconds)
-    finally:
-        with contextlib.suppress(Exception):
-            await workloads.close()
-        with contextlib.suppress(Exception):
-            await bus.close()

@@ -18,23 +18,18 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import structlog
 
-from adapters import wiring
-from adapters.runtime.settings import from_env
 from events.run import LogShipped, RunEvent, StepStarted
 from events.subjects import RUN_SUBJECTS
-from ports.bus import Bus, Received, RetryLater, run_events, run_history
+from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_history
 from ports.execution import StepLogs
 from ports.live import LiveLog
 from ports.objects import ObjectStore, ObjectStoreUnavailable
 from ports.resources import ResourceStore, StoreUnavailable
 from projections.run_progress import fold_run
-from services.log_shipper.config import ShipperSettings
 from services.log_shipper.secrets import secret_values
 from services.log_shipper.shipping import Shipped, ship
 from steps.masking import Masker
@@ -105,20 +100,6 @@ class Shipper:
             raise RetryLater(f"cannot plan step {event.step}: {e!r}", self.retry_seconds) from e
 
 
-async def main(stop: asyncio.Event, settings: ShipperSettings | None = None) -> None:
-    settings = settings or from_env(ShipperSettings)
-    bus = await wiring.connect_bus(settings, DURABLE)
-    try:
-        store = await wiring.open_store(settings, bus)
-        shipper = Shipper(
-            bus=bus,
-            store=store,
-            objects=wiring.open_objects(settings),
-            logs=wiring.step_logs(settings, settings.poll_seconds),
-            live=wiring.live_log(bus),
-            retry_seconds=settings.retry_seconds,
-        )
-        await bus.consume(DURABLE, [RUN_SUBJECTS], shipper.handle, stop, concurrency=settings.concurrency)
-    finally:
-        with contextlib.suppress(Exception):
-            await bus.close()
+async def serve(shipper: Shipper, stop: StopSignal, concurrency: int) -> None:
+    """Ship the log of every started step until `stop` is set."""
+    await shipper.bus.consume(DURABLE, [RUN_SUBJECTS], shipper.handle, stop, concurrency=concurrency)

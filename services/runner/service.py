@@ -16,7 +16,6 @@ Steps' processes belong to their shims: stopping or killing the runner leaves th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 from collections.abc import Coroutine
@@ -26,8 +25,6 @@ from typing import Any
 
 import structlog
 
-from adapters import wiring
-from adapters.runtime.settings import from_env
 from events.run import RunCancelled, RunEvent, RunTimedOut, StepFinished, StepScheduled
 from events.subjects import RUN_SUBJECTS
 from ports.bus import Bus, Received, RetryLater, run_events, run_history
@@ -192,13 +189,6 @@ def step_deps(settings: RunnerSettings, bus: Bus, objects: ObjectStore) -> StepD
     )
 
 
-async def main(stop: asyncio.Event) -> None:
-    settings = from_env(RunnerSettings)
-    bus = await wiring.connect_bus(settings, DURABLE)
-    try:
-        store = await wiring.open_store(settings, bus)
-        objects = wiring.open_objects(settings)
-        await Runner(step_deps(settings, bus, objects), store, settings).run(stop)
-    finally:
-        with contextlib.suppress(Exception):
-            await bus.close()
+async def serve(runner: Runner, stop: asyncio.Event) -> None:
+    """Run steps as they are scheduled until `stop` is set (their shims outlive a crash)."""
+    await runner.run(stop)

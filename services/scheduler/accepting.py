@@ -1,4 +1,5 @@
-"""Accepting a requested run: look the config up once, check it, and snapshot it into RunAccepted.
+"""Accepting a requested run: read the config once (read_inputs), then decide (accept, pure):
+check it and snapshot it into RunAccepted.
 
 Everything a run needs from the store is captured here (config spec, its generation, the
 repository connection's auth secret), so the rest of the run never reads a config again: later
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from msgspec import Struct
+
 from api.pipeline_checks import check_pipeline_spec
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec
 from api.quotas import Quota, beyond_hard, pod_demand
@@ -22,15 +25,40 @@ from projections.run_context import RunContext
 MAX_REPORTED = 5
 
 
-async def accept_or_reject(
-    store: ResourceStore, ctx: RunContext, now: datetime, quotas: Sequence[Quota] = ()
-) -> RunAccepted | RunRejected:
+class Inputs(Struct, frozen=True, kw_only=True):
+    """What acceptance reads from the store, read before the pure decision."""
+
+    config: PipelineConfig | None
+    connection: RepositoryConnection | None
+
+
+async def read_inputs(store: ResourceStore, ctx: RunContext) -> Inputs:
+    """The run's config (None: not found) and the repository connection that runs it."""
     assert ctx.spec is not None
-    ident = RunIdentity(namespace=ctx.namespace, run=ctx.run, uid=ctx.uid, at=now)
     ref = ctx.spec.pipeline_config_ref
     try:
         config = await store.get(PipelineConfig, ctx.namespace, ref)
     except NotFound:
+        return Inputs(config=None, connection=None)
+    return Inputs(config=config, connection=await _connection(store, ctx.namespace, ref))
+
+
+async def _connection(store: ResourceStore, namespace: str, config: str) -> RepositoryConnection | None:
+    """The repository connection with an auth secret that runs this config, if any."""
+    for conn in await store.list(RepositoryConnection, namespace):
+        if conn.spec.pipeline_config_ref == config and conn.spec.auth_secret_ref:
+            return conn
+    return None
+
+
+def accept(
+    ctx: RunContext, inputs: Inputs, quotas: Sequence[Quota], now: datetime
+) -> RunAccepted | RunRejected:
+    """Accept the run with a snapshot of its config, or reject it with a reason that says the fix."""
+    assert ctx.spec is not None
+    ident = RunIdentity(namespace=ctx.namespace, run=ctx.run, uid=ctx.uid, at=now)
+    ref, config = ctx.spec.pipeline_config_ref, inputs.config
+    if config is None:
         message = (
             f"PipelineConfig {ref!r} not found in namespace {ctx.namespace!r}: "
             "create it or fix spec.pipelineConfigRef"
@@ -44,22 +72,14 @@ async def accept_or_reject(
     never = _never_fits(config.spec, ref, ctx.namespace, quotas)
     if never:
         return RunRejected(reason="QuotaExceeded", message="; ".join(never[:MAX_REPORTED]), **ident)
-    auth = await _auth_secret(store, ctx.namespace, ref)
+    connection = inputs.connection
     return RunAccepted(
         config=ref,
         snapshot=config.spec,
         config_generation=config.metadata.generation,
-        auth_secret_ref=auth,
+        auth_secret_ref=connection.spec.auth_secret_ref if connection is not None else None,
         **ident,
     )
-
-
-async def _auth_secret(store: ResourceStore, namespace: str, config: str) -> str | None:
-    """The auth secret of the repository connection that runs this config, if any."""
-    for conn in await store.list(RepositoryConnection, namespace):
-        if conn.spec.pipeline_config_ref == config and conn.spec.auth_secret_ref:
-            return conn.spec.auth_secret_ref
-    return None
 
 
 def _never_fits(spec: PipelineConfigSpec, ref: str, namespace: str, quotas: Sequence[Quota]) -> list[str]:

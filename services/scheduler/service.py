@@ -33,7 +33,7 @@ from ports.quotas import Quota, Quotas
 from ports.resources import ResourceStore
 from projections import run_progress as progress
 from projections.run_progress import RunProgress
-from services.scheduler.accepting import accept_or_reject
+from services.scheduler.accepting import accept, read_inputs
 from services.scheduler.deciding import CancelStep, Decision, Publish, StartStep, decide, in_flight
 
 Clock = Callable[[], datetime]
@@ -122,7 +122,8 @@ class Scheduler:
         state = cached.state
         if state.ctx.spec is not None and not state.accepted and not state.done:
             quotas = await self._quotas_of(key[0])
-            await self._publish(key, await accept_or_reject(self.store, state.ctx, self.clock(), quotas))
+            inputs = await read_inputs(self.store, state.ctx)
+            await self._publish(key, accept(state.ctx, inputs, quotas, self.clock()))
         if cached.state.accepted and not cached.state.done:
             quotas = await self._free(key[0])
             for decision in decide(cached.state, self.clock(), self.log_grace, quotas):

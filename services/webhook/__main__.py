@@ -1,17 +1,36 @@
-"""`python -m services.webhook`"""
+"""`python -m services.webhook`: settings from the environment -> wiring -> serve."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+from adapters import wiring
 from adapters.runtime.lifecycle import run
 from adapters.runtime.settings import from_env
 from services.webhook.config import WebhookSettings
-from services.webhook.service import serve
+from services.webhook.handling import Webhooks
+from services.webhook.http import Limits, make_app
+from services.webhook.service import WatchedConnections, serve
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def main(stop: asyncio.Event) -> None:
-    await serve(from_env(WebhookSettings), stop)
+    settings = from_env(WebhookSettings)
+    bus = await wiring.connect_bus(settings, "webhook")
+    try:
+        store = await wiring.open_store(settings, bus)
+        deliveries = await wiring.delivery_log(bus, settings.delivery_ttl_seconds)
+        connections = WatchedConnections(store)
+        webhooks = Webhooks(store, bus, deliveries, connections, now)
+        limits = Limits(settings.max_body_bytes, settings.deadline_seconds)
+        app = make_app(webhooks, lambda: connections.ready.is_set() and bus.is_connected, limits)
+        await serve(app, connections, settings, stop)
+    finally:
+        await bus.close()
 
 
 if __name__ == "__main__":

@@ -11,18 +11,15 @@ one list.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
 
-from adapters import wiring
 from adapters.runtime.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from ports.resources import ResourceStore, StoreError
 from services.webhook.config import WebhookSettings
-from services.webhook.handling import Webhooks
-from services.webhook.http import Limits, make_app, start
+from services.webhook.http import start
 from services.webhook.index import ConnectionIndex
 
 log = structlog.get_logger("c8s.webhook")
@@ -74,27 +71,10 @@ def _of(provider: str, connections: list[RepositoryConnection]) -> list[Reposito
     return [c for c in connections if c.spec.provider == provider]
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def serve(settings: WebhookSettings, stop: asyncio.Event) -> None:
-    bus = await wiring.connect_bus(settings, "webhook")
-    try:
-        store = await wiring.open_store(settings, bus)
-        deliveries = await wiring.delivery_log(bus, settings.delivery_ttl_seconds)
-        connections = WatchedConnections(store)
-        webhooks = Webhooks(store, bus, deliveries, connections, now)
-        limits = Limits(settings.max_body_bytes, settings.deadline_seconds)
-        app = make_app(webhooks, lambda: connections.ready.is_set() and bus.is_connected, limits)
-        await _run(app, connections, settings, stop)
-    finally:
-        await bus.close()
-
-
-async def _run(
+async def serve(
     app: web.Application, connections: WatchedConnections, settings: WebhookSettings, stop: asyncio.Event
 ) -> None:
+    """Follow the connections and answer deliveries until `stop` is set."""
     follower = asyncio.create_task(connections.follow())
     runner, url = await start(app, settings.listen_host, settings.listen_port)
     log.info("webhook.listening", url=url)

@@ -30,8 +30,8 @@ from api.secret import Secret
 from events.run import LogShipped, RunAccepted, StepStarted
 from events.subjects import live_log_subject, run_subject
 from ports.objects import ObjectNotFound
+from services.log_shipper.__main__ import main
 from services.log_shipper.config import ShipperSettings
-from services.log_shipper.service import main
 from steps.plans import StepRef
 from steps.runner_files import step_exit_path, step_log_path
 from tests.integration.conftest import bus_settings, eventually

@@ -26,7 +26,7 @@ from events import run as ev
 from projections import run_context
 from projections import run_progress as progress
 from projections.run_context import RunContext
-from services.scheduler.accepting import accept_or_reject
+from services.scheduler import accepting
 from services.scheduler.deciding import StartStep, decide, in_flight
 from tests.k8s.test_crds import crds  # noqa: F401 - the session fixture that applies the CRDs
 from tests.support.runs import at
@@ -46,7 +46,7 @@ async def accept(k8s_api: client.ApiClient, namespace: str, *steps: Step) -> ev.
     requested = ev.RunRequested(spec=PipelineRunSpec(pipeline_config_ref="app-ci", commit="abcdef1"), **ident)
     ctx = run_context.evolve(RunContext(), requested)
     quotas = await KubeQuotas(k8s_api).of_namespace(namespace)
-    return await accept_or_reject(store, ctx, at(1), quotas)
+    return accepting.accept(ctx, await accepting.read_inputs(store, ctx), quotas, at(1))
 
 
 async def make_quota(k8s_api: client.ApiClient, namespace: str, hard: dict[str, str]) -> None:

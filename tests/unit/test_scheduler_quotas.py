@@ -11,11 +11,9 @@ fits is accepted.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, cast
 
 import pytest
 
@@ -24,11 +22,10 @@ from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Resources, St
 from api.pipelinerun import PipelineRunSpec
 from api.quotas import Quota, charged
 from events import run as ev
-from ports.resources import NotFound, ResourceStore
 from projections import run_context
 from projections import run_progress as progress
 from projections.run_context import RunContext
-from services.scheduler.accepting import accept_or_reject
+from services.scheduler import accepting
 from services.scheduler.deciding import Decision, StartStep, decide, in_flight
 from tests.support.runs import CONFIG, NS, at, ident
 
@@ -130,29 +127,13 @@ def test_in_flight_steps_are_charged_even_when_the_quota_system_lags() -> None:
     assert q2.used == {"cpu": Decimal(3)}
 
 
-class Configs:
-    """A resource store holding PipelineConfigs only: what acceptance reads."""
-
-    def __init__(self, *configs: PipelineConfig) -> None:
-        self.configs = {c.metadata.name: c for c in configs}
-
-    async def get(self, kind: type[Any], namespace: str, name: str) -> Any:
-        if name not in self.configs:
-            raise NotFound(name)
-        return self.configs[name]
-
-    async def list(self, kind: type[Any], namespace: str) -> list[Any]:
-        return []
-
-
 def accept(quotas: Sequence[Quota], *steps: Step) -> ev.RunAccepted | ev.RunRejected:
     config = PipelineConfig(metadata=ObjectMeta(namespace=NS, name=CONFIG, generation=1), spec=spec(*steps))
     ctx = run_context.evolve(
         RunContext(),
         ev.RunRequested(spec=PipelineRunSpec(pipeline_config_ref=CONFIG, commit="abcdef1"), **ident(0)),
     )
-    store = cast(ResourceStore, Configs(config))
-    return asyncio.run(accept_or_reject(store, ctx, at(1), quotas))
+    return accepting.accept(ctx, accepting.Inputs(config=config, connection=None), quotas, at(1))
 
 
 def test_a_step_beyond_a_hard_limit_rejects_the_run() -> None:
