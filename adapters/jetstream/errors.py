@@ -7,12 +7,10 @@ missing stream or consumer becomes NotFound so the adapter can recreate it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import nats.errors
 import nats.js.errors
 
+from adapters.runtime.errors import translator
 from ports.bus_errors import BusError, BusRejected, BusUnavailable
 
 #: nats-py failures that may pass (transport, timeouts, a server briefly away); shared by the
@@ -51,12 +49,5 @@ def translate(e: BaseException, what: str) -> BusError:
     return BusRejected(f"{what}: {e}")
 
 
-@asynccontextmanager
-async def translated(what: str) -> AsyncIterator[None]:
-    """Run a block of nats-py calls; re-raise its failures as BusError subclasses."""
-    try:
-        yield
-    except BusError:
-        raise
-    except NATS_ERRORS as e:
-        raise translate(e, what) from e
+#: Run a block of nats-py calls; re-raise its failures as BusError subclasses.
+translated = translator(BusError, NATS_ERRORS, translate)

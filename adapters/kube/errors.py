@@ -11,13 +11,12 @@ refusal (401, 403, ...) is a plain StoreError.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import aiohttp
 import msgspec
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from adapters.runtime.errors import translator
 from ports.resources import AlreadyExists, Conflict, Invalid, NotFound, StoreError, StoreUnavailable
 
 #: Every exception a kubernetes_asyncio call can fail with.
@@ -70,12 +69,5 @@ def from_status(code: int, status: Status, what: str) -> StoreError:
     return StoreError(detail)
 
 
-@asynccontextmanager
-async def translated(what: str) -> AsyncIterator[None]:
-    """Run a block of kubernetes_asyncio calls; re-raise its failures as StoreError subclasses."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except KUBE_ERRORS as e:
-        raise translate(e, what) from e
+#: Run a block of kubernetes_asyncio calls; re-raise its failures as StoreError subclasses.
+translated = translator(StoreError, KUBE_ERRORS, translate)

@@ -107,33 +107,26 @@ class CustomKind:
 
     async def patch(self, namespace: str, name: str, patch: Body) -> Body:
         async with translated(f"patch {self._where(namespace, name)}"):
-            return _body(
-                await self._api.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    self._plural,
-                    name,
-                    patch,
-                    _content_type=MERGE_PATCH,
-                    _request_timeout=self._timeout,
-                )
-            )
+            return await self._merge_patch(self._api.patch_namespaced_custom_object, namespace, name, patch)
 
     async def patch_status(self, namespace: str, name: str, patch: Body) -> Body:
         async with translated(f"patch status of {self._where(namespace, name)}"):
-            return _body(
-                await self._api.patch_namespaced_custom_object_status(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    self._plural,
-                    name,
-                    patch,
-                    _content_type=MERGE_PATCH,
-                    _request_timeout=self._timeout,
-                )
+            call = self._api.patch_namespaced_custom_object_status
+            return await self._merge_patch(call, namespace, name, patch)
+
+    async def _merge_patch(self, call: Any, namespace: str, name: str, patch: Body) -> Body:
+        return _body(
+            await call(
+                GROUP,
+                VERSION,
+                namespace,
+                self._plural,
+                name,
+                patch,
+                _content_type=MERGE_PATCH,
+                _request_timeout=self._timeout,
             )
+        )
 
     async def watch(self, namespace: str | None, version: str, seconds: int) -> Any:
         args = _watch_args(version, seconds, self._timeout)

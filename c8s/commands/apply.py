@@ -18,6 +18,7 @@ from msgspec.structs import replace
 
 from api.pipelinerun import PipelineRun
 from c8s import any_kind
+from c8s.commands import Subparsers, add_files_option, command
 from c8s.failures import run_async
 from c8s.instance import add_server_option, resources
 from c8s.kinds import resource_name
@@ -31,25 +32,17 @@ EPILOG = """examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = command(
+        subparsers,
         "apply",
-        help="create or update objects from manifest files",
-        description="Create or update PipelineConfig, PipelineRun, RepositoryConnection and v1 Secret "
+        "create or update objects from manifest files",
+        "Create or update PipelineConfig, PipelineRun, RepositoryConnection and v1 Secret "
         "objects (Secrets may use data or stringData). Every document is validated first: if any is "
         "invalid, its errors are printed as `c8s validate` prints them and nothing is applied.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        dest="paths",
-        action="append",
-        required=True,
-        metavar="FILE|DIR",
-        help="a manifest file, '-' for stdin, or a directory searched recursively (repeatable)",
-    )
+    add_files_option(parser)
     parser.add_argument(
         "-n", "--namespace", default=None, help="namespace for objects that name none (default: default)"
     )

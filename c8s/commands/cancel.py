@@ -11,6 +11,7 @@ import sys
 from typing import TextIO
 
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
+from c8s.commands import Subparsers, command
 from c8s.failures import not_found, run_async
 from c8s.instance import add_namespace_option, add_server_option, resources
 from c8s.render.columns import run_phase
@@ -22,14 +23,14 @@ EPILOG = """examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = command(
+        subparsers,
         "cancel",
-        help="cancel a pipeline run",
-        description="Request cancellation of a PipelineRun: running steps are stopped, pending ones "
+        "cancel a pipeline run",
+        "Request cancellation of a PipelineRun: running steps are stopped, pending ones "
         "skipped, and the run ends Cancelled. Asking twice is harmless.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
     parser.add_argument("run", metavar="RUN", help="the PipelineRun's name")
     add_namespace_option(parser)

@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from api.pipelinerun import PipelineRun
+from c8s.commands import Subparsers, command
 from c8s.failures import not_found, run_async
 from c8s.instance import (
     Instance,
@@ -31,15 +32,15 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = command(
+        subparsers,
         "events",
-        help="show a pipeline run's event history",
-        description="Print every event stored for a PipelineRun, in stream order: when it was "
+        "show a pipeline run's event history",
+        "Print every event stored for a PipelineRun, in stream order: when it was "
         "requested and accepted, each step scheduled, started, finished or skipped, logs shipped, "
         "artifacts uploaded, cancellation, the final result.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
     parser.add_argument("run", metavar="RUN", help="the PipelineRun's name")
     add_namespace_option(parser)

@@ -16,6 +16,7 @@ from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
 from api.repositoryconnection import RepositoryConnection
 from c8s import any_kind
+from c8s.commands import Subparsers, command
 from c8s.failures import not_found, run_async
 from c8s.instance import add_namespace_option, add_server_option, resources
 from c8s.kinds import Kind, resource_kind, resource_name
@@ -32,14 +33,14 @@ EPILOG = """examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = command(
+        subparsers,
         "get",
-        help="list pipeline runs, configs or repository connections",
-        description="Show c8s objects as kubectl does: a table with the kind's columns, or the "
+        "list pipeline runs, configs or repository connections",
+        "Show c8s objects as kubectl does: a table with the kind's columns, or the "
         "objects themselves as JSON or YAML.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
     parser.add_argument(
         "resource",

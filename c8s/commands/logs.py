@@ -18,6 +18,7 @@ from typing import TextIO
 
 from adapters.jetstream.live_reader import LiveLogLines
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, StepStatus
+from c8s.commands import Subparsers, command
 from c8s.failures import CliError, not_found, run_async
 from c8s.instance import (
     Instance,
@@ -45,14 +46,14 @@ EPILOG = """examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = command(
+        subparsers,
         "logs",
-        help="print a pipeline run's step logs",
-        description="Print the stored logs of a PipelineRun's steps (secret values are masked). "
+        "print a pipeline run's step logs",
+        "Print the stored logs of a PipelineRun's steps (secret values are masked). "
         "With -f, follow live output until the run ends.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
     parser.add_argument("run", metavar="RUN", help="the PipelineRun's name")
     parser.add_argument("step", metavar="STEP", nargs="?", help="one step (default: all, in order)")

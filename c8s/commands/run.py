@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from api.pipelineconfig import PipelineConfig
+from c8s.commands import Subparsers, command
 from c8s.failures import not_found, run_async
 from c8s.instance import add_namespace_option, add_server_option, resources
 from c8s.manual_runs import manual_runs, random_suffix
@@ -23,14 +24,14 @@ EPILOG = """examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    parser = command(
+        subparsers,
         "run",
-        help="start a pipeline run by hand",
-        description="Create a PipelineRun of CONFIG at a commit (one per matrix combination when the "
+        "start a pipeline run by hand",
+        "Create a PipelineRun of CONFIG at a commit (one per matrix combination when the "
         "config has a matrix) and print the name of each run.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
     parser.add_argument("config", metavar="CONFIG", help="the PipelineConfig's name")
     parser.add_argument("--commit", required=True, type=commit_sha, metavar="SHA", help="commit to run")

@@ -13,28 +13,25 @@ from pathlib import Path
 from typing import TextIO
 
 from api.validation import validate_manifest
+from c8s.commands import Subparsers, add_files_option, command
 from c8s.manifests import ParseError, documents, error_lines, manifest_files
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add the `validate` subcommand."""
-    parser = subparsers.add_parser(
+    parser = command(
+        subparsers,
         "validate",
-        help="check c8s manifests offline (no cluster needed)",
-        description="Check PipelineConfig, PipelineRun, RepositoryConnection and v1 Secret manifests "
+        "check c8s manifests offline (no cluster needed)",
+        "Check PipelineConfig, PipelineRun, RepositoryConnection and v1 Secret manifests "
         "against the c8s schema and rules: required and unknown fields, formats, step names, "
         "dependencies and cycles, timeouts, matrix, secrets. Prints one line per error and exits 1 "
         "if there is any. Multi-document YAML files are supported.",
-        epilog="example: c8s validate -f examples/",
+        "example: c8s validate -f examples/",
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        dest="paths",
-        action="append",
-        required=True,
-        metavar="FILE|DIR",
-        help="a manifest file, '-' for stdin, or a directory searched recursively for *.yaml and "
+    add_files_option(
+        parser,
+        "a manifest file, '-' for stdin, or a directory searched recursively for *.yaml and "
         "*.yml (repeatable)",
     )
     parser.set_defaults(handler=run)

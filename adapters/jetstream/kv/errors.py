@@ -8,13 +8,11 @@ adapter retries or turns into AlreadyExists; transport failures and timeouts are
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import nats.errors
 import nats.js.errors
 
 from adapters.jetstream.errors import NATS_ERRORS, TRANSIENT
+from adapters.runtime.errors import translator
 from ports.resources import Conflict, NotFound, StoreError, StoreUnavailable
 
 #: JetStream error codes for "wrong last sequence" (JSStreamWrongLastSequenceErrF / ...ConstantErr).
@@ -37,12 +35,5 @@ def _is_wrong_last(e: BaseException) -> bool:
     return isinstance(e, nats.js.errors.APIError) and getattr(e, "err_code", None) in _WRONG_LAST_SEQUENCE
 
 
-@asynccontextmanager
-async def translated(what: str) -> AsyncIterator[None]:
-    """Run a block of nats-py calls; re-raise its failures as StoreError subclasses."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except NATS_ERRORS as e:
-        raise translate(e, what) from e
+#: Run a block of nats-py calls; re-raise its failures as StoreError subclasses.
+translated = translator(StoreError, NATS_ERRORS, translate)
