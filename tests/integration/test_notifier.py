@@ -24,6 +24,7 @@ from adapters.http_client import AiohttpClient
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
 from adapters.jetstream.server import NatsServer
+from adapters.runtime.tasks import stop_task
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRunSpec
@@ -104,9 +105,8 @@ class NotifierProcess:
 
     async def kill(self) -> None:
         """Like kill -9: the task dies and the socket closes, nothing drained or acked."""
-        self.task.cancel()
         with contextlib.suppress(BaseException):
-            await self.task
+            await stop_task(self.task)  # one cancel() can be absorbed by a KV watch on 3.11
         await self.bus.connection.client.close()
         await self.http.close()
 
