@@ -41,6 +41,11 @@ class Instruments:
             "Webhook deliveries by provider and outcome (accepted, or rejected-<HTTP status>)",
             ("provider", "outcome"),
         )
+        self.webhook_rejections_suppressed = registry.counter(
+            "c8s_webhook_rejections_suppressed_total",
+            "Rejections of unverified webhook requests not published (over the sampling rate)",
+            ("provider",),
+        )
         self.log_bytes = registry.counter(
             "c8s_log_bytes_shipped_total", "Bytes of masked step logs written to object storage"
         )

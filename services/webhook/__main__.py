@@ -10,8 +10,8 @@ from adapters.runtime.lifecycle import run
 from adapters.runtime.settings import from_env
 from services.webhook.config import WebhookSettings
 from services.webhook.handling import Webhooks
-from services.webhook.http import Limits, make_app
-from services.webhook.service import WatchedConnections, serve
+from services.webhook.http import make_app
+from services.webhook.service import WatchedConnections, limits, sampler, serve
 
 
 def now() -> datetime:
@@ -25,9 +25,8 @@ async def main(stop: asyncio.Event) -> None:
         store = await wiring.open_store(settings, bus)
         deliveries = await wiring.delivery_log(bus, settings.delivery_ttl_seconds)
         connections = WatchedConnections(store)
-        webhooks = Webhooks(store, bus, deliveries, connections, now)
-        limits = Limits(settings.max_body_bytes, settings.deadline_seconds)
-        app = make_app(webhooks, lambda: connections.ready.is_set() and bus.is_connected, limits)
+        webhooks = Webhooks(store, bus, deliveries, connections, now, sampler(settings))
+        app = make_app(webhooks, lambda: connections.ready.is_set() and bus.is_connected, limits(settings))
         await serve(app, connections, settings, stop)
     finally:
         await bus.close()

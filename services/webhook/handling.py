@@ -3,12 +3,15 @@
 Order (each step answers and stops when it refuses): read the envelope (400) -> find the
 RepositoryConnections of the repository for this provider (404) -> verify the signature with each
 one's Secret (401; nothing is created for a connection that does not verify) -> interpret the event
-(400 unsupported or malformed, 200 ignored or ping) -> a recorded delivery id answers 200
-"duplicate delivery" -> per connection: its PipelineConfig (422 when missing), branch filters
-(200), one PipelineRun per matrix combination (AlreadyExists counts as created) -> publish the
-decisions -> record the delivery id once runs exist -> 202 with the run names.
+(400 unsupported or malformed, or a branch that is no git ref name; 200 ignored or ping) -> a
+recorded delivery id answers 200 "duplicate delivery" -> per connection: a body already accepted
+for it under another delivery id (a replay, services/webhook/screening.py) 200, its PipelineConfig
+(422 when missing), branch filters (200), one PipelineRun per matrix combination (AlreadyExists
+counts as created) -> publish the decisions -> record the body's replay key and, once runs exist,
+the delivery id -> 202 with the run names.
 
-Every decision is published as WebhookAccepted or WebhookRejected (one per connection concerned).
+Every decision is published as WebhookAccepted or WebhookRejected (one per connection concerned),
+with bounded fields; refusals made before a signature held are sampled (services/webhook/sampling.py).
 A store or bus failure propagates as a ports error; the HTTP layer answers it with 503, which the
 provider retries, and the retry converges: runs already created are found by name, events already
 published are dropped by their message id, and the delivery is recorded last.
@@ -18,11 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from base64 import b64decode
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import msgspec
 from msgspec import Struct, field
 
 from api.pipelineconfig import PipelineConfig
@@ -34,12 +40,26 @@ from ports.bus import Bus
 from ports.deliveries import DeliveryLog
 from ports.resources import AlreadyExists, NotFound, ResourceStore
 from services.webhook.providers import PROVIDERS, Delivery, Headers, Provider, Refusal
+from services.webhook.sampling import RejectionSampler
+from services.webhook.screening import guarded, ref_refusal, replay_key, replay_refusal
 from services.webhook.triggering import branch_refusal, delivery_key, plan_runs
 
 SECRET_KEY = "webhook-secret"
 UNVERIFIED = "signature missing or invalid"
 #: When several connections decide differently and none started runs, the reply is the first of these.
 _PRIORITY = (422, 400, 200)
+#: Bounds of a WebhookRejected's free-text fields (a request can put megabytes in them).
+MAX_REASON = 512
+MAX_URL = 256
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of an HTTP request the receiver decides on; `source` is the peer's address."""
+
+    provider: str
+    headers: Headers
+    source: str = ""
 
 
 class Reply(Struct, frozen=True, kw_only=True):
@@ -63,13 +83,16 @@ class Context(Struct, frozen=True, kw_only=True):
     delivery: str
     at: datetime
     repository: str = ""
+    source: str = ""
+    digest: str = ""
 
     def rejected(self, refusal: Refusal, connection: RepositoryConnection | None = None) -> WebhookRejected:
         ns, name = _where(connection)
         repository = connection.spec.repository if connection else self.repository
         return WebhookRejected(
             at=self.at, provider=self.provider, delivery=self.delivery, status=refusal.status,
-            reason=refusal.reason, namespace=ns, connection=name, repository=repository,
+            reason=refusal.reason[:MAX_REASON], namespace=ns, connection=name,
+            repository=repository[:MAX_URL],
         )  # fmt: skip
 
     def accepted(
@@ -93,33 +116,42 @@ class Webhooks:
         deliveries: DeliveryLog,
         connections: Connections,
         clock: Callable[[], datetime],
+        sampler: RejectionSampler | None = None,
     ) -> None:
         self._store, self._bus, self._deliveries = store, bus, deliveries
         self._connections, self._clock = connections, clock
+        self.sampler = sampler or RejectionSampler()
 
-    async def handle(self, provider_name: str, headers: Headers, body: bytes) -> Reply:
-        provider = PROVIDERS[provider_name]
-        ctx = Context(provider=provider.name, delivery=provider.delivery_id(headers, body), at=self._clock())
-        env = provider.envelope(headers, body)
+    async def handle(self, request: Request, body: bytes, digest: str = "") -> Reply:
+        """Decide one delivery; `digest` is the body's hex SHA-256 when the reader computed it."""
+        provider, headers = PROVIDERS[request.provider], request.headers
+        ctx = self._context(request, provider.delivery_id(headers, body))
+        env = guarded(provider.envelope, headers, body)
         if isinstance(env, Refusal):
-            return await self._refuse(ctx, env, [])
-        ctx = Context(
-            provider=ctx.provider, delivery=ctx.delivery, at=ctx.at, repository=env.repository_urls[0]
+            return await self._refuse_sampled(ctx, env)
+        ctx = msgspec.structs.replace(
+            ctx, repository=env.repository_urls[0], digest=digest or hashlib.sha256(body).hexdigest()
         )
         matching = await self._connections.lookup(provider.name, env.repository_keys)
         if not matching:
-            reason = f"no {provider.name} RepositoryConnection for {env.repository_urls[0][:256]}"
-            return await self._refuse(ctx, Refusal(status=404, reason=reason), [])
+            reason = f"no {provider.name} RepositoryConnection for {env.repository_urls[0][:MAX_URL]}"
+            return await self._refuse_sampled(ctx, Refusal(status=404, reason=reason))
         verified = await self._verified(ctx, provider, headers, body, matching)
         if not verified:
             return Reply(status=401, reason=UNVERIFIED)
-        return await self._verified_delivery(ctx, provider.interpret(env, headers, body), verified)
+        parsed = guarded(provider.interpret, env, headers, body)
+        if not isinstance(parsed, Refusal):
+            parsed = ref_refusal(parsed) or parsed
+        return await self._verified_delivery(ctx, parsed, verified)
 
-    async def too_large(self, provider_name: str, headers: Headers, limit: int) -> Reply:
+    async def too_large(self, request: Request, limit: int) -> Reply:
         """The 413 decision for a body over `limit` bytes (which was not read)."""
-        provider = PROVIDERS[provider_name]
-        ctx = Context(provider=provider.name, delivery=provider.delivery_id(headers, b""), at=self._clock())
-        return await self._refuse(ctx, Refusal(status=413, reason=f"body larger than {limit} bytes"), [])
+        provider = PROVIDERS[request.provider]
+        ctx = self._context(request, provider.delivery_id(request.headers, b""))
+        return await self._refuse_sampled(ctx, Refusal(status=413, reason=f"body larger than {limit} bytes"))
+
+    def _context(self, request: Request, delivery: str) -> Context:
+        return Context(provider=request.provider, delivery=delivery, at=self._clock(), source=request.source)
 
     async def _verified_delivery(
         self, ctx: Context, parsed: Delivery | Refusal, connections: list[RepositoryConnection]
@@ -132,7 +164,9 @@ class Webhooks:
             )
         key = delivery_key(ctx.provider, ctx.delivery)
         if await self._deliveries.seen(key):
-            return await self._refuse(ctx, Refusal(status=200, reason="duplicate delivery"), connections)
+            return await self._refuse_sampled(
+                ctx, Refusal(status=200, reason="duplicate delivery"), connections
+            )
         replies = [await self._trigger(ctx, c, parsed) for c in connections]
         reply = combine(replies)
         if reply.status == 202:
@@ -157,7 +191,8 @@ class Webhooks:
                 rejected.append(ctx.rejected(Refusal(status=401, reason=problem), connection))
             else:
                 verified.append(connection)
-        await self._publish(rejected)
+        if rejected and self._sampled(ctx):
+            await self._publish(rejected)
         return verified
 
     async def _secret(self, connection: RepositoryConnection) -> tuple[bytes, str]:
@@ -175,6 +210,10 @@ class Webhooks:
         return value, ""
 
     async def _trigger(self, ctx: Context, connection: RepositoryConnection, delivery: Delivery) -> Reply:
+        ns, name = _where(connection)
+        replayed = replay_key(ctx.provider, ns, name, ctx.digest)
+        if replay := replay_refusal(await self._deliveries.value(replayed), ctx.delivery, f"{ns}/{name}"):
+            return await self._refuse_sampled(ctx, replay, [connection])
         config = await self._config(connection)
         if isinstance(config, Refusal):
             return await self._refuse(ctx, config, [connection])
@@ -183,6 +222,7 @@ class Webhooks:
         if isinstance(planned, Refusal):
             return await self._refuse(ctx, planned, [connection])
         runs = await asyncio.gather(*(self._create(run) for run in planned))
+        await self._deliveries.record(replayed, ctx.delivery.encode())
         await self._publish([ctx.accepted(connection, delivery, list(runs))])
         return Reply(status=202, reason="accepted", runs=list(runs))
 
@@ -210,6 +250,18 @@ class Webhooks:
         events = [ctx.rejected(refusal, c) for c in connections] or [ctx.rejected(refusal)]
         await self._publish(events)
         return Reply(status=refusal.status, reason=refusal.reason)
+
+    async def _refuse_sampled(
+        self, ctx: Context, refusal: Refusal, connections: Sequence[RepositoryConnection] = ()
+    ) -> Reply:
+        """A refusal anyone can provoke (before a signature held, or a replayed signed request):
+        its events are published only when the sampler allows."""
+        if self._sampled(ctx):
+            return await self._refuse(ctx, refusal, connections)
+        return Reply(status=refusal.status, reason=refusal.reason)
+
+    def _sampled(self, ctx: Context) -> bool:
+        return self.sampler.allow(ctx.provider, ctx.source, ctx.at.timestamp())
 
     async def _publish(self, events: Sequence[WebhookEvents]) -> None:
         if events:

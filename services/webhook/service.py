@@ -15,12 +15,14 @@ import asyncio
 import structlog
 from aiohttp import web
 
+from adapters.runtime.instruments import INSTRUMENTS
 from adapters.runtime.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from ports.resources import ResourceStore, StoreError
 from services.webhook.config import WebhookSettings
-from services.webhook.http import start
+from services.webhook.http import Limits, start
 from services.webhook.index import ConnectionIndex
+from services.webhook.sampling import RejectionSampler
 
 log = structlog.get_logger("c8s.webhook")
 WATCH_RETRY_SECONDS = 1.0
@@ -69,6 +71,27 @@ class WatchedConnections:
 
 def _of(provider: str, connections: list[RepositoryConnection]) -> list[RepositoryConnection]:
     return [c for c in connections if c.spec.provider == provider]
+
+
+def limits(settings: WebhookSettings) -> Limits:
+    """The HTTP layer's bounds, from the settings."""
+    return Limits(
+        max_body_bytes=settings.max_body_bytes,
+        deadline_seconds=settings.deadline_seconds,
+        header_timeout_seconds=settings.header_timeout_seconds,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        in_flight_bytes=settings.in_flight_bytes,
+    )
+
+
+def sampler(settings: WebhookSettings) -> RejectionSampler:
+    """The rejection sampler, its suppressed count fed to the process's metrics."""
+    counter = INSTRUMENTS.webhook_rejections_suppressed
+    return RejectionSampler(
+        rate=settings.rejections_per_source,
+        total_rate=settings.rejections_total,
+        on_suppressed=lambda provider: counter.inc(provider=provider),
+    )
 
 
 async def serve(

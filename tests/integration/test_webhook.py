@@ -2,8 +2,8 @@
 KV delivery log) on a real loopback socket.
 
 Covers every answer: 202 with runs for GitHub/GitLab/Bitbucket pushes and pull requests, one run
-per matrix combination; 200 for ping, ignored events, branch-filtered deliveries and duplicate
-deliveries (also after a restart, hours later); 400 malformed/unsupported; 401 for missing or
+per matrix combination; 200 for ping, ignored events, branch-filtered deliveries, duplicate
+deliveries (also after a restart, hours later) and replayed bodies under a new delivery id; 400 malformed/unsupported; 401 for missing or
 wrong signatures and missing secrets (nothing created); 404 unknown repository and unknown
 provider; 413 by Content-Length, by counting a chunked body, and at the default 25 MiB; 422 when
 the PipelineConfig is missing; 503 when NATS is down. Also: a retry whose runs already exist
@@ -30,7 +30,7 @@ from services.webhook.http import Limits
 from services.webhook.triggering import delivery_key
 from tests.integration.conftest import eventually
 from tests.support.webhook_harness import Harness, MiB, harness
-from tests.support.webhooks import REPOSITORIES, request_for
+from tests.support.webhooks import REPOSITORIES, payload, request_for
 
 SECRET = b"s3cret"
 GH = REPOSITORIES["github"]
@@ -141,11 +141,25 @@ async def test_retry_before_record_converges(hook: Harness) -> None:
 
 
 async def test_another_delivery_of_same_commit_runs_again(hook: Harness) -> None:
-    """A new delivery id for the same commit (a manual re-run) starts a second run."""
+    """Another push of the same commit (a new delivery id with its own body) starts a second run."""
     await hook.connect_repo("github", GH)
     await send(hook, "github_push", "d-1")
-    assert (await send(hook, "github_push", "d-2"))[0] == 202
+    again = json.dumps(payload("github_push") | {"before": "1" * 40}).encode()
+    provider, headers, body = request_for("github_push", SECRET, "d-2", again)
+    assert (await hook.post(provider, headers, body))[0] == 202
     assert len(await hook.runs()) == 2
+
+
+async def test_replayed_body_with_new_delivery_id_starts_nothing(hook: Harness) -> None:
+    """The same signed body under a new delivery id (not covered by the signature) is a replay:
+    200 naming the first delivery, no second run, also after a restart."""
+    await hook.connect_repo("github", GH)
+    assert (await send(hook, "github_push", "d-1"))[0] == 202
+    for delivery in ("d-2", "d-3"):
+        status, body = await send(hook, "github_push", delivery)
+        assert status == 200 and "duplicate payload" in body["reason"] and "'d-1'" in body["reason"]
+        await hook.restart()
+    assert len(await hook.runs()) == 1
 
 
 @pytest.mark.parametrize("secret", [b"wrong", b""])

@@ -38,12 +38,15 @@ class KvDeliveryLog:
                 return cls(await conn.js.key_value(bucket))
 
     async def seen(self, key: str) -> bool:
+        return await self.value(key) is not None
+
+    async def value(self, key: str) -> bytes | None:
         try:
             async with translated(f"delivery {key}"):
                 entry = await self._kv.get(key)
         except NotFound:
-            return False
-        return entry.value is not None
+            return None
+        return entry.value
 
     async def record(self, key: str, value: bytes) -> None:
         try:
