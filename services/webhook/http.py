@@ -52,6 +52,7 @@ class Limits:
 
 
 LIMITS = web.AppKey("limits", Limits)
+BUDGET = web.AppKey("budget", Budget)
 
 
 def make_app(webhooks: Webhooks, ready: Callable[[], bool], limits: Limits) -> web.Application:
@@ -69,7 +70,7 @@ def make_app(webhooks: Webhooks, ready: Callable[[], bool], limits: Limits) -> w
 
     # client_max_size only bounds request.read()/post(), which are not used: the limit is ours.
     app = web.Application(client_max_size=limits.max_body_bytes + 1)
-    app[LIMITS] = limits
+    app[LIMITS], app[BUDGET] = limits, budget
     app.router.add_post("/webhooks/{provider}", receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

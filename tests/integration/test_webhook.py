@@ -3,12 +3,13 @@ KV delivery log) on a real loopback socket.
 
 Covers every answer: 202 with runs for GitHub/GitLab/Bitbucket pushes and pull requests, one run
 per matrix combination; 200 for ping, ignored events, branch-filtered deliveries, duplicate
-deliveries (also after a restart, hours later) and replayed bodies under a new delivery id; 400 malformed/unsupported; 401 for missing or
-wrong signatures and missing secrets (nothing created); 404 unknown repository and unknown
-provider; 413 by Content-Length, by counting a chunked body, and at the default 25 MiB; 422 when
-the PipelineConfig is missing; 503 when NATS is down. Also: a retry whose runs already exist
-creates nothing new; a repository connected in two namespaces runs in both; a connection applied
-just before its first webhook is found; every decision is published as an event; health probes.
+deliveries (also after a restart, hours later) and replayed bodies under a new delivery id; 400
+malformed/unsupported; 401 for missing or wrong signatures and missing secrets (nothing created);
+404 unknown repository and unknown provider; 413 by Content-Length, by counting a chunked body,
+and at the default 25 MiB; 422 when the PipelineConfig is missing; 503 when NATS is down. Also: a
+retry whose runs already exist creates nothing new; a repository connected in two namespaces runs
+in both; a connection applied just before its first webhook is found; every decision is published
+as an event; health probes.
 """
 
 from __future__ import annotations

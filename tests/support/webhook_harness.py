@@ -64,7 +64,8 @@ class Harness:
         self.connections = WatchedConnections(self.store)
         self._tasks.append(asyncio.create_task(self.connections.follow()))
         webhooks = Webhooks(self.store, self.bus, self.deliveries, self.connections, self.clock)
-        app = make_app(webhooks, self.connections.ready.is_set, self.limits)
+        self.webhooks = webhooks
+        self.app = app = make_app(webhooks, self.connections.ready.is_set, self.limits)
         runner, self.url = await start(app, "127.0.0.1", 0)
         self._runners.append(runner)
         await asyncio.wait_for(self.connections.ready.wait(), 10)
