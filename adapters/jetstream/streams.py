@@ -2,7 +2,9 @@
 
 ensure_streams() creates or updates both streams idempotently (safe to call from every process at
 start-up): file storage, a dedupe window so Nats-Msg-Id makes publishes idempotent, a size limit
-per message. Streams are never purged here: the stream is the history.
+per message, and byte and age limits (adapters/jetstream/limits.py, docs/operations.md) past which
+the oldest messages are discarded. Streams are never purged here: the stream is the history, for
+as long as the limits keep it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from adapters.jetstream.errors import translated
+from adapters.jetstream.limits import STREAM_LIMITS
 from adapters.jetstream.settings import BusSettings
 from events.subjects import RUN_STREAM, RUN_SUBJECTS, WEBHOOK_STREAM, WEBHOOK_SUBJECTS
 
@@ -28,6 +31,8 @@ def stream_config(name: str, settings: BusSettings) -> StreamConfig:
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,
+        max_bytes=STREAM_LIMITS[name].max_bytes,
+        max_age=STREAM_LIMITS[name].max_age,
         duplicate_window=settings.duplicate_window,
         max_msg_size=settings.max_msg_size,
         allow_direct=True,

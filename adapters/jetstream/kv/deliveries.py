@@ -1,7 +1,8 @@
 """The delivery log over a NATS KV bucket (`c8s_deliveries`): create-only keys with a bucket TTL.
 
 `record` is a KV create, so two replicas racing on one delivery store it once and neither fails;
-entries expire with the bucket's max age. nats-py failures leave as ports.resources errors.
+entries expire with the bucket's max age, and the bucket holds at most DELIVERY_LOG_BYTES (a full
+log refuses new records: the webhook answers 503). nats-py failures leave as ports.resources errors.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from nats.js.kv import KeyValue
 
 from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.kv.errors import translated
+from adapters.jetstream.limits import DELIVERY_LOG_BYTES, Limits, bucket_limited
 from ports.resources import Conflict, NotFound, StoreError
 
 BUCKET = "c8s_deliveries"
@@ -24,12 +26,17 @@ class KvDeliveryLog:
 
     @classmethod
     async def open(cls, conn: NatsConnection, ttl_seconds: float, bucket: str = BUCKET) -> KvDeliveryLog:
+        limits = Limits(max_bytes=DELIVERY_LOG_BYTES, max_age=ttl_seconds)
         try:
             async with translated(f"bucket {bucket}"):
-                return cls(await conn.js.key_value(bucket))
+                kv = await conn.js.key_value(bucket)
+                await bucket_limited(conn.js, bucket, limits)
+                return cls(kv)
         except NotFound:
             pass
-        config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_seconds, storage=StorageType.FILE)
+        config = KeyValueConfig(
+            bucket=bucket, history=1, ttl=ttl_seconds, max_bytes=DELIVERY_LOG_BYTES, storage=StorageType.FILE
+        )
         try:
             async with translated(f"bucket {bucket}"):
                 return cls(await conn.js.create_key_value(config=config))

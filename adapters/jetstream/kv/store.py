@@ -29,6 +29,7 @@ from adapters.jetstream.kv.objects import (
     with_version,
 )
 from adapters.jetstream.kv.watch import KvWatch, is_marker, open_watcher, stop_watcher
+from adapters.jetstream.limits import bucket_limited, resource_bucket_limits
 from adapters.jetstream.settings import BusSettings
 from api.pipelinerun import PipelineRun
 from api.secret import Secret
@@ -232,10 +233,13 @@ class KvStore:
 
 
 async def _ensure_bucket(conn: NatsConnection, bucket: str) -> KeyValue:
-    """The bucket, created when missing (an existing one is used as it is, whatever its config)."""
+    """The bucket, created when missing; an existing one is used as it is apart from its limits."""
+    limits = resource_bucket_limits(bucket)
     try:
         async with translated(f"bucket {bucket}"):
-            return await conn.js.key_value(bucket)
+            kv = await conn.js.key_value(bucket)
+            await bucket_limited(conn.js, bucket, limits)
+            return kv
     except NotFound:
         pass
     config = KeyValueConfig(
@@ -244,6 +248,7 @@ async def _ensure_bucket(conn: NatsConnection, bucket: str) -> KeyValue:
         storage=StorageType.FILE,
         direct=True,
         max_value_size=conn.settings.max_msg_size,
+        max_bytes=limits.max_bytes,
     )
     async with translated(f"bucket {bucket}"):
         return await conn.js.create_key_value(config=config)
