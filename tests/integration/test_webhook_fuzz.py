@@ -1,16 +1,27 @@
 """Hypothesis fuzz of the webhook endpoint over HTTP, against a real nats-server.
 
 Three connected repositories (one per provider, one shared secret) receive generated requests:
-random bytes, random JSON, documented payloads with random parts replaced, valid payloads; event
-headers right, wrong or missing; delivery ids random; signatures missing, random, `sha256=` of the
-body under a wrong key, of another body, or right; GitHub bodies sometimes form-encoded. After each
-request: the answer is never a 5xx, and the number of PipelineRuns grew only if the request carried
-the right signature (checked by an oracle independent of the code under test).
+random bytes, random JSON, documented payloads with random parts replaced (strings with control
+characters, NUL and non-ASCII among the replacements), valid payloads, payloads with a value
+nested hundreds to tens of thousands of levels deep; event headers right, wrong or missing;
+delivery ids random; signatures missing, random, `sha256=` of the body under a wrong key, of
+another body, or right; GitHub bodies sometimes form-encoded. After each request: the answer is
+never a 5xx, the number of PipelineRuns grew only if the request carried the right signature
+(checked by an oracle independent of the code under test), and no run has a branch with a
+control character.
+
+A second fuzz writes raw HTTP/1.1 on a socket, which a client library would refuse to send:
+header lines up to 20 kB, header values with control characters (NUL, DEL, bare CR), bodies
+shorter or longer than their Content-Length (or without one), each sent at once or stalled
+part-way (a slow sender). The server answers below 500 or closes the connection, and a stalled
+sender is closed within the configured timeouts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -21,8 +32,9 @@ from hypothesis import strategies as st
 
 from adapters.jetstream.server import NatsServer
 from api.pipelineconfig import Matrix
+from services.webhook.http import Limits
 from services.webhook.providers.signatures import sign
-from tests.support.webhook_harness import Harness, harness
+from tests.support.webhook_harness import Harness, MiB, harness
 from tests.support.webhooks import EVENTS, REPOSITORIES, headers_for, payload
 
 SECRET = b"s3cret"
@@ -34,8 +46,9 @@ SIGNATURE_HEADER = {
 EVENT_HEADER = {"github": "X-GitHub-Event", "gitlab": "X-Gitlab-Event", "bitbucket": "X-Event-Key"}
 
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
+any_text = st.text(max_size=40)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | header_text,
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | header_text | any_text,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(header_text, inner, max_size=4),
     max_leaves=12,
 )
@@ -58,13 +71,28 @@ def mutated_payload(draw: st.DrawFn, name: str) -> bytes:
 
 
 @st.composite
+def deeply_nested(draw: st.DrawFn, name: str) -> bytes:
+    """The documented payload with one more key whose value is nested hundreds to 50k levels deep."""
+    depth = draw(st.integers(100, 50_000))
+    opener, closer = draw(st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
+    inner = b"1" if opener == b'{"a":' else b""
+    raw = json.dumps(payload(name)).encode()
+    return raw[:-1] + b', "deep": ' + opener * depth + inner + closer * depth + b"}"
+
+
+@st.composite
 def bodies(draw: st.DrawFn, name: str) -> bytes:
-    """Mostly provider-shaped bodies (valid or mutated), sometimes arbitrary bytes or JSON."""
-    kind = draw(st.sampled_from(["bytes", "json", "mutated", "mutated", "valid", "valid", "valid"]))
+    """Mostly provider-shaped bodies (valid or mutated), sometimes arbitrary bytes, JSON or deep."""
+    kind = draw(st.sampled_from(["bytes", "json", "deep", "branch", "mutated", "mutated", "valid", "valid"]))
     if kind == "bytes":
         return draw(st.binary(max_size=512))
     if kind == "json":
         return json.dumps(draw(json_values)).encode()
+    if kind == "deep":
+        return draw(deeply_nested(name))
+    if kind == "branch" and "ref" in payload(name):
+        prefix = draw(st.sampled_from(["refs/heads/", "refs/tags/"]))
+        return json.dumps(payload(name) | {"ref": prefix + draw(any_text)}).encode()
     if kind == "mutated":
         return draw(mutated_payload(name))
     return json.dumps(payload(name)).encode()
@@ -160,3 +188,88 @@ async def test_never_5xx_and_no_run_without_signature(
         fuzzed.known |= set(reply["runs"])
     new = await fuzzed.new_runs()
     assert signed or not new, (status, reply, new)
+    branches = [run.spec.branch or "" for run in await fuzzed.hook.runs() if run.metadata.name in new]
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for b in branches for c in b), branches
+
+
+RAW_LIMITS = Limits(
+    max_body_bytes=1 * MiB,
+    deadline_seconds=8.0,
+    header_timeout_seconds=1.0,
+    body_timeout_seconds=1.0,
+    in_flight_bytes=4 * MiB,
+)
+#: How long a stalled sender may stay connected: both timeouts, the linger, and room for a loaded machine.
+CLOSE_WITHIN = RAW_LIMITS.header_timeout_seconds + RAW_LIMITS.body_timeout_seconds + 2.0 + 8.0
+token_text = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz-ABCXYZ0123456789"), min_size=1, max_size=24)
+hostile_values = (
+    header_text
+    | st.text(st.characters(max_codepoint=0x7F), max_size=40)  # control characters, NUL, DEL, CR
+    | st.integers(8_000, 20_000).map(lambda n: "a" * n)  # beyond aiohttp's 8190-byte line
+)
+
+
+@st.composite
+def raw_requests(draw: st.DrawFn) -> tuple[bytes, int]:
+    """(bytes of one HTTP/1.1 request, where to stall or -1): GitHub-shaped, with hostile headers,
+    a body that is signed, deep or random, and a Content-Length that is right, wrong or missing."""
+    body = draw(
+        st.sampled_from([json.dumps(payload("github_push")).encode(), b""]) | deeply_nested("github_push")
+    )
+    body = body or draw(st.binary(max_size=256))
+    headers = headers_for("github", "push", body, SECRET, draw(header_text))
+    headers["Content-Length"] = str(len(body) + draw(st.sampled_from([0, 0, 0, -1, 5])))
+    if draw(st.booleans()):
+        del headers[draw(st.sampled_from(sorted(headers)))]
+    extra = draw(st.lists(st.tuples(token_text, hostile_values), max_size=3))
+    lines = [f"{k}: {v}" for k, v in [*headers.items(), *extra]]
+    head = "\r\n".join(["POST /webhooks/github HTTP/1.1", "Host: c8s", *lines, "", ""])
+    raw = head.encode() + body
+    stall = draw(st.one_of(st.just(-1), st.integers(1, len(raw) - 1)))
+    return raw, stall
+
+
+async def send_raw(h: Harness, raw: bytes, stall: int) -> tuple[list[int], bool, float]:
+    """Send (or stall part-way), then read until EOF: (statuses answered, closed, seconds taken)."""
+    host, port = h.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    began = time.monotonic()
+    writer.write(raw if stall < 0 else raw[:stall])
+    received = b""
+    try:
+        async with asyncio.timeout(CLOSE_WITHIN):
+            while chunk := await reader.read(65536):
+                received += chunk
+                if stall < 0 and b"\r\n" in received:
+                    break  # a complete request was answered: no need to wait for keep-alive to end
+    except (TimeoutError, ConnectionError):
+        pass
+    closed = reader.at_eof() or writer.is_closing()
+    writer.close()
+    lines = received.split(b"\r\n")
+    statuses = [int(line.split()[1]) for line in lines if line.startswith((b"HTTP/1.1 ", b"HTTP/1.0 "))]
+    return statuses, closed, time.monotonic() - began
+
+
+@pytest.fixture
+async def raw_hook(nats_server: NatsServer) -> AsyncIterator[Harness]:
+    async with harness(nats_server, RAW_LIMITS) as h:
+        await h.connect_repo("github", REPOSITORIES["github"], ns="github", branches=["**"])
+        yield h
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=raw_requests())
+async def test_raw_requests_never_5xx_and_stalls_are_closed(
+    raw_hook: Harness, request: tuple[bytes, int]
+) -> None:
+    """Hostile bytes on the socket get answers below 500, a whole request gets an answer, and a
+    sender that stalls part-way is disconnected within the timeouts."""
+    raw, stall = request
+    statuses, closed, took = await send_raw(raw_hook, raw, stall)
+    event(f"stall={stall >= 0} statuses={statuses}")
+    assert all(status < 500 for status in statuses), statuses
+    if stall < 0:
+        assert statuses, f"no answer to a whole request ({took:.1f}s)"
+    else:
+        assert closed, f"a stalled sender still connected after {took:.1f}s"
