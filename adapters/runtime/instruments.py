@@ -46,6 +46,11 @@ class Instruments:
             "Rejections of unverified webhook requests not published (over the sampling rate)",
             ("provider",),
         )
+        self.webhook_requests_shed = registry.counter(
+            "c8s_webhook_requests_shed_total",
+            "Webhook requests answered before their body was read whole (busy: 503, too-slow: 408)",
+            ("reason",),
+        )
         self.log_bytes = registry.counter(
             "c8s_log_bytes_shipped_total", "Bytes of masked step logs written to object storage"
         )

@@ -93,9 +93,9 @@ async def _send_push(url: str, sha: str, secret: bytes, layout: Layout, say: Say
     endpoint = f"{layout.webhook_url}/webhooks/github"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DELIVERY_DEADLINE
+    delivery = str(uuid.uuid4())  # kept across retries, as a provider does: a new id would be a replay
     async with aiohttp.ClientSession() as session:
         while True:
-            delivery = str(uuid.uuid4())
             async with session.post(
                 endpoint, data=body, headers=push_headers(secret, body, delivery)
             ) as resp:

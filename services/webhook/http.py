@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from adapters.runtime.instruments import INSTRUMENTS
 from ports.bus_errors import BusError
 from ports.resources import StoreError
 from services.webhook.bodies import Body, Budget, Shed, read_body
@@ -108,6 +109,7 @@ def _unread(response: web.Response) -> web.Response:
 
 async def _decide(webhooks: Webhooks, request: Request, body: Body | Shed, limits: Limits) -> Reply:
     if isinstance(body, str) and body in _SHED:
+        INSTRUMENTS.webhook_requests_shed.inc(reason=body)
         return _SHED[body]
     try:
         async with asyncio.timeout(limits.deadline_seconds):
