@@ -14,6 +14,9 @@ from api.pipelinerun import PipelineRunSpec
 from events.base import Event
 
 FinalPhase = Literal["Succeeded", "Failed", "Cancelled"]
+#: Reasons of a step that was stopped from outside (its timeout, a cancel): never a success,
+#: whatever exit code its commands ended with (a TERM trap may well `exit 0`).
+STOPPED_REASONS = frozenset({"Timeout", "Cancelled", "DeadlineExceeded"})
 
 
 class RunIdentity(TypedDict):
@@ -99,7 +102,8 @@ class StepStarted(StepEvent, frozen=True, kw_only=True, tag="step.started"):
 
 
 class StepFinished(StepEvent, frozen=True, kw_only=True, tag="step.finished"):
-    """The step ended. exit_code is None when it never ran (e.g. its image could not be pulled)."""
+    """The step ended. exit_code is None when it never ran (e.g. its image could not be pulled).
+    It succeeded when it exited 0 by itself: not when its timeout or a cancel stopped it."""
 
     exit_code: int | None
     reason: str = ""
@@ -107,7 +111,7 @@ class StepFinished(StepEvent, frozen=True, kw_only=True, tag="step.finished"):
 
     @property
     def succeeded(self) -> bool:
-        return self.exit_code == 0
+        return self.exit_code == 0 and self.reason not in STOPPED_REASONS
 
 
 class StepSkipped(StepEvent, frozen=True, kw_only=True, tag="step.skipped"):

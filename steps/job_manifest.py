@@ -20,6 +20,15 @@ Shape of the Job (`<run>-<step>`, steps.naming):
   `c8s-artifacts-credentials` (kept in sync by the executor) and reports them through its
   termination message (steps.artifact_report); the step container then runs through a tiny
   wrapper that records its exit code there.
+What the pod's lifecycle gives against runaway steps (the local runner's shim rebuilds the same with
+a child subreaper, services/runner/shim.py): every process the step starts, in whatever session
+(`setsid cmd &`), stays in the step container's PID namespace and cgroup, and the container runtime
+kills all of them when the container's main process exits or when the kubelet kills the container
+(deadline: SIGTERM, then SIGKILL after terminationGracePeriodSeconds); output goes to the
+container log, a file the runtime writes, so nothing waits on a pipe a leftover holds. A pod the
+deadline (timeout, or the 1-second deadline a cancel sets) killed is reported with exit code None
+and reason Timeout or Cancelled whatever the container's exit code (services/job_watcher/observing.py),
+so it is never Succeeded (nor would it be with an exit code: events.run.STOPPED_REASONS).
 Every `$` in generated commands is doubled: Kubernetes expands `$(VAR)` in command and args, and
 `$$` is its escape, so user commands reach the shell exactly as written.
 """

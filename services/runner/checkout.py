@@ -5,7 +5,8 @@ reach the command line, the environment of the step or its log:
 - username/password: an askpass script in a private scratch directory answers git's prompts from
   variables set only in git's own environment;
 - ssh-key: the key is written 0600 to the scratch directory and used through GIT_SSH_COMMAND.
-The scratch directory is removed afterwards. git runs with a clean environment (its HOME in the
+The scratch directory is removed afterwards; the workspace and its parent are 0700 (a checkout of
+a private repository is no one else's to read). git runs with a clean environment (its HOME in the
 scratch directory, no system config, never prompting), in its own process group, killed on timeout.
 A failure raises CheckoutFailed whose message is git's error with every credential redacted.
 """
@@ -70,13 +71,16 @@ async def checkout(
         git = _Git(env=env, scratch=scratch, timeout=time_limit, redact=redact)
         await git("clone", "--quiet", "--no-checkout", "--", repository, str(workspace))
         await git("checkout", "--quiet", "--detach", commit, "--", cwd=workspace)
+        await asyncio.to_thread(workspace.chmod, 0o700)
     finally:
         await asyncio.to_thread(shutil.rmtree, scratch, True)
 
 
 def _fresh_parent(workspace: Path) -> None:
+    """An empty place for the workspace, in a directory only the runner's user can enter."""
     shutil.rmtree(workspace, ignore_errors=True)
-    workspace.parent.mkdir(parents=True, exist_ok=True)
+    workspace.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    workspace.parent.chmod(0o700)
 
 
 def git_env(scratch: Path, auth: GitAuth | None, base_env: Mapping[str, str]) -> dict[str, str]:

@@ -1,13 +1,19 @@
 """The shim: the detached parent of one step's process, so that the step outlives a runner crash.
 
 `python -m services.runner.shim` reads a ShimSpec (JSON) on stdin, forks and exits at once; the
-grandchild, in a session of its own and no longer the runner's child, runs the step's command
-through adapters.runtime.processes (its own process group, merged output appended to the step log) and
-records the outcome, then the exit code (step_files.record_exit) once all output is in the log.
-While the step runs, the shim kills its process group
+grandchild, in a session of its own and no longer the runner's child, becomes a child subreaper
+(adapters.runtime.reaping), runs the step's command through adapters.runtime.processes (its own
+process group, merged output appended to the step log, 0600, at most `max_log_bytes`) and records
+the outcome, then the exit code (step_files.record_exit) once all output is in the log.
+While the step runs, the shim ends the step's whole tree (SIGTERM, SIGKILL after the grace period)
 - when the step's timeout has passed (reason Timeout), counted from the shim's start;
 - when a stop request file appears (its reason: Cancelled or Timeout, written by a runner);
 - on SIGTERM (reason Cancelled).
+A step that ends by itself has its tree ended too (a `setsid cmd &` left behind gets SIGTERM, then
+SIGKILL). Because the shim is a subreaper running only this step, every process the step started,
+in whatever session, is one of its descendants: when the outcome is recorded (hence before the
+runner can publish StepFinished), none of them is alive. A step stopped for a timeout or a cancel
+keeps that reason whatever its exit code (StepFinished.succeeded is False for those reasons).
 The shim inherits the claim's locked file descriptor and never closes it: the lock is free exactly
 when no shim (and no runner preparing the step) works on the step, which is how a restarted runner
 tells a live step from a lost one without trusting pids.
@@ -24,7 +30,7 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
-from adapters.runtime import processes
+from adapters.runtime import processes, reaping
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_stop, record_exit
 from steps.plans import StepRef
 
@@ -41,6 +47,8 @@ class ShimSpec(Struct, frozen=True, kw_only=True):
     timeout_seconds: float
     grace_seconds: float
     poll_seconds: float = 0.1
+    #: The raw log's size limit (None: unlimited); beyond it a marker line, then nothing.
+    max_log_bytes: int | None = None
     #: Where the shim's own messages (not the step's output) go.
     diagnostics: str
 
@@ -50,6 +58,7 @@ def main() -> None:
     if os.fork() > 0:
         os._exit(0)
     os.setsid()
+    reaping.become_subreaper()
     _redirect(spec.diagnostics)
     asyncio.run(supervise(spec))
 
@@ -69,7 +78,13 @@ async def supervise(spec: ShimSpec) -> None:
     files = StepFiles.of(spec.home, spec.ref)
     try:
         proc = await processes.start(
-            spec.argv, env=spec.env, cwd=Path(spec.cwd), log_path=files.log, grace=spec.grace_seconds
+            spec.argv,
+            env=spec.env,
+            cwd=Path(spec.cwd),
+            log_path=files.log,
+            grace=spec.grace_seconds,
+            whole_tree=True,
+            max_log_bytes=spec.max_log_bytes,
         )
     except processes.ProcessStartError as e:
         record_exit(files, Outcome(exit_code=127, reason="Error", message=str(e)))

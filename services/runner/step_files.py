@@ -12,6 +12,13 @@
 Invariant: every file except the log appears whole or not at all (written under a temporary name,
 then renamed or linked into place), and .outcome is written before .exit, so whoever sees .exit
 also finds .outcome.
+
+Who removes what: `<run dir>/<step>/` (0700: workspace, home, the shim's diagnostics) is the
+runner's, removed once the step is reported (artifacts uploaded, StepFinished published). The log
+(0600) is the log-shipper's to remove, once its LogShipped is published (adapters.local.steplogs
+`release`); the runner never deletes it, so no log is lost before it is shipped. The small
+bookkeeping files (.claim, .outcome, .exit, .reported, .stop) stay: they hold no secret and they
+are how a restarted runner or shipper knows the step is done.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,3 +166,8 @@ def read_stop(path: Path) -> StopRequest | None:
     with contextlib.suppress(FileNotFoundError):
         return msgspec.json.decode(path.read_bytes(), type=StopRequest)
     return None
+
+
+def discard_step_dir(files: StepFiles) -> None:
+    """Remove the step's workspace and home (once it is reported: nothing reads them any more)."""
+    shutil.rmtree(files.step_dir, ignore_errors=True)

@@ -29,7 +29,7 @@ from services.runner.checkout import CheckoutFailed, GitAuth, checkout
 from services.runner.claims import await_outcome
 from services.runner.launching import ShimFailed, command_argv, launch, step_environment
 from services.runner.shim import ShimSpec
-from services.runner.step_files import Outcome, StepFiles, read_stop, record_exit
+from services.runner.step_files import Outcome, StepFiles, discard_step_dir, read_stop, record_exit
 from steps.plans import StepPlan, StepRef
 
 log = structlog.get_logger(__name__)
@@ -150,6 +150,7 @@ async def report(deps: StepDeps, files: StepFiles, plan: StepPlan, outcome: Outc
     )
     await publish(deps.bus, finished)
     files.reported.touch()
+    discard_step_dir(files)
     log.info(
         "step.finished",
         step=plan.ref.step,

@@ -159,15 +159,15 @@ async def test_checkout_failure_fails_the_step_and_the_runner_goes_on(env: Runne
     assert await count(env.bus, ev.StepStarted) == 0
 
 
-async def test_step_timeout_kills_the_process_group(env: RunnerEnv, served: Served) -> None:
+async def test_step_timeout_kills_the_process_group(env: RunnerEnv, served: Served, tmp_path: Path) -> None:
     """Past its timeout the step's whole group dies, a background child included; reason Timeout."""
-    the_step = step("sleep 300 & echo $! > bg.pid", "sleep 300", timeout="1s")
+    the_step = step(f"sleep 300 & echo $! > {tmp_path}/bg.pid", "sleep 300", timeout="1s")
     await env.bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
     async with running(env.runner()):
         done = await finished(env.bus, "build")
     assert done.reason == "Timeout"
     assert done.exit_code == 128 + 15
-    background = int((env.files("app-ci-1", "uid-1", "build").workspace / "bg.pid").read_text())
+    background = int((tmp_path / "bg.pid").read_text())
     await eventually(_gone(background))
 
 
@@ -179,17 +179,17 @@ async def test_step_timeout_kills_the_process_group(env: RunnerEnv, served: Serv
     ],
 )
 async def test_a_stopped_run_kills_its_running_steps(
-    env: RunnerEnv, served: Served, stopping: object, reason: str
+    env: RunnerEnv, served: Served, stopping: object, reason: str, tmp_path: Path
 ) -> None:
     """RunCancelled and RunTimedOut kill the run's running step: reasons Cancelled and Timeout."""
-    the_step = step("echo started", "sleep 300 & echo $! > bg.pid", "sleep 300")
+    the_step = step("echo started", f"sleep 300 & echo $! > {tmp_path}/bg.pid", "sleep 300")
     await env.bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
     async with running(env.runner()):
         await eventually(_logged(env, "started\n"))
         await env.bus.publish(stopping(ident("app-ci-1", "uid-1")))  # type: ignore[operator]
         done = await finished(env.bus, "build")
     assert (done.exit_code, done.reason) == (128 + 15, reason)
-    background = int((env.files("app-ci-1", "uid-1", "build").workspace / "bg.pid").read_text())
+    background = int((tmp_path / "bg.pid").read_text())
     await eventually(_gone(background))
 
 

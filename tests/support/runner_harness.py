@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from adapters.object_store import FsspecObjectStore
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRunSpec
@@ -28,7 +29,8 @@ from services.runner.service import Runner, step_deps
 from services.runner.step_files import StepFiles, StopRequest, read_outcome, request_stop
 from steps.naming import job_name
 from steps.plans import StepRef
-from tests.integration.conftest import eventually
+from tests.integration.conftest import bus_settings, eventually
+from tests.support.git_daemon import GitDaemon, GitRepo
 
 NS, CONFIG = "team-a", "app-ci"
 
@@ -111,3 +113,50 @@ async def stop_leftovers(home: Path) -> None:
         if read_outcome(files) is None:
             request_stop(files, StopRequest(reason="Cancelled", message="test teardown"))
             await asyncio.wait_for(await_outcome(files, 0.05), 10)
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (an unreaped orphan counts as dead)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def escapee(pid_file: Path, seconds: int, *, quiet: bool = False, ignore_term: bool = False) -> str:
+    """A command that starts `sleep` in a session of its own (`setsid`, in the background) and
+    records its pid in `pid_file`; `quiet` detaches it from the step's output."""
+    trap = "trap '' TERM; " if ignore_term else ""
+    inner = f"{trap}echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file}; exec sleep {seconds}"
+    redirect = " >/dev/null 2>&1" if quiet else ""
+    return f'setsid sh -c "{inner}"{redirect} &'
+
+
+def wait_for_file(path: Path) -> str:
+    """A command that waits until `path` exists (the step's own poll, not the test's)."""
+    return f"while [ ! -f {path} ]; do sleep 0.01; done"
+
+
+@contextlib.asynccontextmanager
+async def runner_env(server: NatsServer, base: Path) -> AsyncIterator[RunnerEnv]:
+    """A RunnerEnv under `base` (streams and buckets in place); steps left running are ended."""
+    bus = await NatsBus.connect(bus_settings(server))
+    await bus.ensure_streams()
+    store = KvStore.from_connection(bus.connection)
+    await store.ensure_buckets()
+    home, objects = base / "home", FsspecObjectStore((base / "objects").as_uri())
+    try:
+        yield RunnerEnv(bus=bus, store=store, objects=objects, home=home)
+    finally:
+        await stop_leftovers(home)
+        await bus.close()
+
+
+@contextlib.contextmanager
+def served_repo(base: Path) -> Iterator[tuple[str, str]]:
+    """app.git with one commit, served over git://: (url, commit)."""
+    repo = GitRepo.create(base / "repos" / "app.git")
+    sha = repo.commit({"version.txt": "1\n"}, "first")
+    with GitDaemon(base / "repos") as daemon:
+        yield daemon.url("app.git"), sha

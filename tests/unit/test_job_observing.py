@@ -81,6 +81,15 @@ def test_deadline_and_cancel() -> None:
     assert isinstance(done, StepFinished) and (done.exit_code, done.reason) == (None, "Cancelled")
 
 
+def test_a_step_killed_by_its_deadline_is_never_a_success() -> None:
+    """A TERM trap exiting 0 at the pod's deadline still gives Timeout/Cancelled, not a success."""
+    trapped = pod("Failed", step("terminated", 0, "Completed"), reason="DeadlineExceeded")
+    for cancelled, reason in ((False, "Timeout"), (True, "Cancelled")):
+        done = facts(job(trapped, cancelled=cancelled))[-1]
+        assert isinstance(done, StepFinished)
+        assert (done.exit_code, done.reason, done.succeeded) == (None, reason, False)
+
+
 def test_failed_checkout() -> None:
     """A pod whose checkout failed gives only StepFinished CheckoutFailed with the container's message."""
     checkout = ContainerState(name="checkout", phase="terminated", exit_code=128, message="no such repo")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,6 +104,32 @@ async def test_leftover_children_die_with_the_leader(tmp_path: Path) -> None:
     assert await asyncio.wait_for(proc.wait(), DEADLINE) == 0
     child = int((tmp_path / "out.log").read_text())
     await eventually(lambda: not alive(child), "background child to die")
+
+
+async def test_wait_does_not_wait_on_a_pipe_held_outside_the_group(tmp_path: Path) -> None:
+    """A setsid escapee holding the output pipe delays wait() by DRAIN_SECONDS at most, not its life."""
+    pid_file = tmp_path / "escapee.pid"
+    wait_pid = f"while [ ! -s {pid_file} ]; do sleep 0.01; done"
+    proc = await run(
+        f"setsid sh -c 'echo $$ > {pid_file}; exec sleep 1000' & {wait_pid}; echo started", tmp_path
+    )
+    try:
+        assert await asyncio.wait_for(proc.wait(), DEADLINE) == 0
+    finally:
+        await eventually(pid_file.exists, "escapee pid")
+        os.kill(int(pid_file.read_text()), 9)
+    assert "started\n" in (tmp_path / "out.log").read_text()
+
+
+async def test_log_file_is_private_and_capped_with_a_marker(tmp_path: Path) -> None:
+    """The log is created 0600; past max_log_bytes it ends with the truncation marker line."""
+    proc = await run("seq 1 100000", tmp_path, max_log_bytes=1001)
+    assert await proc.wait() == 0
+    data = (tmp_path / "out.log").read_bytes()
+    assert stat.S_IMODE((tmp_path / "out.log").stat().st_mode) == 0o600
+    kept = b"".join(b"%d\n" % i for i in range(1, 1000))[:1001]
+    assert not kept.endswith(b"\n")  # the cut falls inside a line: the marker starts a new one
+    assert data == kept + b"\n" + processes.TRUNCATED_MARKER % 1001
 
 
 async def test_missing_executable_is_a_start_error(tmp_path: Path) -> None:

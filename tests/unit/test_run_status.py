@@ -149,3 +149,19 @@ def test_fold_does_not_mutate_its_input() -> None:
     run_status.evolve(status, 3, ev.StepStarted(step="a", **ident(3)))
     run_status.evolve(status, 4, ev.ArtifactUploaded(step="a", url="u", path="p", **ident(3)))
     assert status == snapshot
+
+
+def test_step_stopped_by_timeout_or_cancel_is_failed_whatever_its_exit_code() -> None:
+    """A StepFinished with exit code 0 but reason Timeout or Cancelled makes the step Failed."""
+    for reason in ("Timeout", "Cancelled"):
+        status = fold(
+            requested(),
+            accepted("test"),
+            ev.StepStarted(step="test", **ident(3)),
+            ev.StepFinished(step="test", exit_code=0, reason=reason, **ident(4)),
+        )
+        assert (status.steps[0].phase, status.steps[0].exit_code, status.steps[0].reason) == (
+            "Failed",
+            0,
+            reason,
+        )

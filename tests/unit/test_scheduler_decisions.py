@@ -128,6 +128,15 @@ def test_failed_step_fails_the_run_with_its_exit_code() -> None:
     )
 
 
+def test_a_timed_out_step_that_exited_0_fails_the_run() -> None:
+    """A step stopped by its timeout is failed even with exit code 0 (a TERM trap may exit 0)."""
+    finished = ev.StepFinished(step="test", exit_code=0, reason="Timeout", **ident(5))
+    events = (*ran("test", 0)[:2], finished, *ran("test", 0)[3:])
+    [finish] = published(decide(state(step("test"), events=events), at(6), GRACE))
+    assert isinstance(finish, ev.RunFinished)
+    assert (finish.phase, finish.reason) == ("Failed", "StepFailed")
+
+
 def test_finish_waits_for_logs_until_the_grace_passes() -> None:
     """Without LogShipped the run stays open until the grace passes, then says which log is missing."""
     s = state(step("test"), events=ran("test", 0)[:3])
