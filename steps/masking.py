@@ -11,7 +11,11 @@ Patterns of a value (`patterns`):
   same wherever the value sits inside a longer encoded blob (`echo "user:$TOKEN" | base64`, a
   JSON document encoded whole): at each of the three byte alignments, the characters that depend
   on the value's bytes only (a partial first and last character are left out);
-- percent-encoding (`quote` with and without '/' safe, `quote_plus`, upper and lower case hex).
+- percent-encoding (`quote` with and without '/' safe, `quote_plus`, upper and lower case hex);
+- JSON string escaping (the value inside a JSON document: `p"w\\d` printed as `p\\"w\\\\d`), with
+  non-ASCII characters kept or `\\uXXXX`-escaped (lower or upper case hex), `/` kept or escaped as
+  `\\/`; only for values that are UTF-8 text (JSON strings are text);
+- hex of the value's bytes, lower and upper case (`xxd -p`, `od`, a digest-like dump).
 
 Values shorter than MIN_SECRET_LENGTH are not masked: masking every `a` or `42` would destroy the
 log without protecting anything (so short a value is guessable, and its masked positions would
@@ -26,6 +30,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
@@ -38,6 +43,7 @@ MAX_LINE = 16 * 1024
 Encoder = Callable[[bytes], bytes]
 _B64: tuple[Encoder, ...] = (base64.b64encode, base64.urlsafe_b64encode)
 _HEX_ESCAPE = re.compile(rb"%[0-9A-F]{2}")
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
 
 
 def patterns(values: Iterable[bytes]) -> tuple[bytes, ...]:
@@ -59,7 +65,26 @@ def encodings(value: bytes) -> set[bytes]:
     for form in (quote(value, safe=""), quote(value), quote_plus(value)):
         upper = form.encode("ascii")
         out.update((upper, _HEX_ESCAPE.sub(lambda m: m.group().lower(), upper)))
+    out.update((value.hex().encode(), value.hex().upper().encode()))
+    return out | json_escaped(value)
+
+
+def json_escaped(value: bytes) -> set[bytes]:
+    """The value's forms inside a JSON string, as common encoders write them."""
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        return set()
+    out: set[bytes] = set()
+    for ascii_only in (True, False):
+        escaped = json.dumps(text, ensure_ascii=ascii_only)[1:-1]
+        for form in (escaped, _UNICODE_ESCAPE.sub(_upper_hex, escaped)):
+            out.update((form.encode(), form.replace("/", "\\/").encode()))
     return out
+
+
+def _upper_hex(escape: re.Match[str]) -> str:
+    return "\\u" + escape.group()[2:].upper()
 
 
 def embedded_base64(value: bytes, encode: Encoder, offset: int) -> bytes:

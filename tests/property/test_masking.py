@@ -1,7 +1,9 @@
 """Property tests of secret masking (steps/masking.py).
 
-Covers, for any secrets, any text embedding them in any of their common forms and any chunking:
-no secret survives as is, percent-encoded, or decodable from base64 anywhere in the output; the
+Covers, for any secrets (bytes or UTF-8 text), any text embedding them in any of their common forms
+(raw, base64 blobs, percent-encoded, JSON-escaped in its variants, hex in both cases) and any
+chunking: no secret survives as is, in any of those forms, or decodable from base64 anywhere in
+the output; the
 output does not depend on the chunking; the hold-back bound; text without any secret passes
 through unchanged. Secrets never contain `*`, the mask's own byte (else `***` next to text could
 spell one by chance, which is no leak).
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 from urllib.parse import quote, quote_plus
 
 from hypothesis import assume, given
@@ -25,17 +28,39 @@ def no_star(value: bytes) -> bytes:
 
 
 def secrets(min_size: int) -> st.SearchStrategy[list[bytes]]:
-    return st.lists(st.binary(min_size=min_size, max_size=24).map(no_star), min_size=1, max_size=4)
+    as_bytes = st.binary(min_size=min_size, max_size=24)
+    as_text = st.text(min_size=min_size, max_size=16).map(str.encode).filter(lambda b: len(b) >= min_size)
+    return st.lists(st.one_of(as_bytes, as_text).map(no_star), min_size=1, max_size=4)
 
 
 filler = st.binary(max_size=40)
-FORMS = ("raw", "b64", "b64url", "quote", "quote_plus")
+FORMS = ("raw", "b64", "b64url", "quote", "quote_plus", "json", "json_ascii", "json_slash", "hex", "HEX")
+
+
+def json_forms(secret: bytes) -> list[bytes]:
+    """The secret inside a JSON string: UTF-8 kept, \\u-escaped, and `/` escaped (text only)."""
+    try:
+        text = secret.decode()
+    except UnicodeDecodeError:
+        return []
+    kept, ascii_only = json.dumps(text, ensure_ascii=False)[1:-1], json.dumps(text)[1:-1]
+    return [kept.encode(), ascii_only.encode(), ascii_only.replace("/", "\\/").encode()]
+
+
+def encoded_forms(secret: bytes) -> list[bytes]:
+    """Every form the masker promises to hide, besides base64 inside a longer blob."""
+    percent = [quote(secret, safe="").encode(), quote_plus(secret).encode()]
+    return [secret, *percent, *json_forms(secret), secret.hex().encode(), secret.hex().upper().encode()]
 
 
 @st.composite
 def form_of(draw: st.DrawFn, secret: bytes) -> bytes:
     """The secret as a step might print it: raw, percent-encoded, or inside a base64 blob."""
     form = draw(st.sampled_from(FORMS))
+    if form.startswith("json") and json_forms(secret):
+        return json_forms(secret)[("json", "json_ascii", "json_slash").index(form)]
+    if form in ("hex", "HEX") or form.startswith("json"):
+        return secret.hex().upper().encode() if form == "HEX" else secret.hex().encode()
     if form == "quote":
         return quote(secret, safe="").encode()
     if form == "quote_plus":
@@ -78,6 +103,15 @@ def test_no_value_or_percent_encoding_survives(
         assert secret not in out
         assert quote(secret, safe="").encode() not in out
         assert quote_plus(secret).encode() not in out
+
+
+@given(st.data(), secrets(min_size=3), cuts)
+def test_no_encoded_form_survives(data: st.DataObject, values: list[bytes], cut: list[int]) -> None:
+    """No secret appears raw, percent-encoded, JSON-escaped or in hex, whatever the chunking."""
+    out = run(values, chunked(data.draw(log_with(values)), cut))
+    for secret in values:
+        for form in encoded_forms(secret):
+            assert form not in out
 
 
 @given(st.data(), secrets(min_size=5), cuts)

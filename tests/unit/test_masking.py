@@ -2,7 +2,8 @@
 
 Covers: a value masked whole and when split at every byte; adjacent and overlapping secrets become
 one `***`; base64 (standard and URL-safe) of the value alone and inside a longer blob at each
-alignment; percent-encoded forms; each line of a multi-line value; short values ignored; invalid
+alignment; percent-encoded forms; JSON-escaped forms (the issue's `p"w\\d-…`, \\u escapes, `\\/`)
+and hex in both cases; each line of a multi-line value; short values ignored; invalid
 UTF-8 passes through; the hold-back bound; the no-secret fast path; live line splitting.
 """
 
@@ -81,6 +82,27 @@ def test_percent_encoded_value_is_masked(form: str) -> None:
 def test_lower_case_percent_encoding_is_masked() -> None:
     """`%2f` is masked like `%2F`."""
     assert mask([SECRET], b"t=s3cr3t-T0ken%2f42") == b"t=***"
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        b'{"password": "p\\"w\\\\d-\xc3\xa9/x"}',
+        b'{"password": "p\\"w\\\\d-\\u00e9/x"}',
+        b'{"password": "p\\"w\\\\d-\\u00E9/x"}',
+        b'{"password": "p\\"w\\\\d-\\u00e9\\/x"}',
+    ],
+)
+def test_json_escaped_value_is_masked(printed: bytes) -> None:
+    """A value printed inside a JSON string (quotes and backslashes escaped) is masked."""
+    value = 'p"w\\d-\u00e9/x'.encode()
+    assert mask([value], printed) == b'{"password": "***"}'
+
+
+def test_hex_of_value_is_masked_in_both_cases() -> None:
+    """`xxd -p` style hex of the value, lower or upper case, is masked."""
+    dump = b"dump " + SECRET.hex().encode() + b" " + SECRET.hex().upper().encode()
+    assert mask([SECRET], dump) == b"dump *** ***"
 
 
 def test_each_line_of_a_multiline_value_is_masked() -> None:
