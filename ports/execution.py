@@ -8,7 +8,11 @@ Contract:
 - start is idempotent (deterministic workload name; an existing workload means done);
 - cancel is idempotent and returns once the workload is being torn down;
 - follow yields the step's raw output from its first byte, live while it runs, and ends when the
-  step's output ends (the workload finished and everything it wrote was read).
+  step's output ends (the workload finished and everything it wrote was read);
+- start_secrets returns the secret values the run's steps were given, as captured when each
+  started (local mode: the runner's `.mask` snapshots; [] where the executor keeps none);
+- release(ref) is called once the step's LogShipped is published: the raw output may go;
+  release_run once the run finished: the start-time snapshots may go. Both are idempotent.
 """
 
 from __future__ import annotations
@@ -29,3 +33,9 @@ class Executor(Protocol):
 
 class StepLogs(Protocol):
     def follow(self, ref: StepRef) -> AsyncIterator[bytes]: ...
+
+    async def start_secrets(self, ref: StepRef) -> list[bytes]: ...
+
+    async def release(self, ref: StepRef) -> None: ...
+
+    async def release_run(self, namespace: str, run: str, uid: str) -> None: ...

@@ -1,5 +1,8 @@
 """The live-log port: masked log lines of a running step, for `c8s logs -f`, best effort.
 
+Each publish carries one batch: one or more lines of the step's output, in order (the last may be
+a piece of a longer line; steps.live_batches). Readers split it into lines.
+
 Not a record: lines are published on core NATS (events.subjects.live_log_subject), never stored;
 a subscriber that is not listening misses them and reads the shipped object instead. A restarted
 log-shipper ships a step's log again from byte 0, so live subscribers may see lines twice.
@@ -17,4 +20,4 @@ from steps.plans import StepRef
 
 
 class LiveLog(Protocol):
-    async def publish(self, ref: StepRef, line: bytes) -> None: ...
+    async def publish(self, ref: StepRef, lines: bytes) -> None: ...

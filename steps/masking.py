@@ -37,8 +37,6 @@ from urllib.parse import quote, quote_plus
 
 MIN_SECRET_LENGTH = 3
 MASK = b"***"
-#: Live lines longer than this are cut (a NATS message has a size limit; a log line rarely does).
-MAX_LINE = 16 * 1024
 
 Encoder = Callable[[bytes], bytes]
 _B64: tuple[Encoder, ...] = (base64.b64encode, base64.urlsafe_b64encode)
@@ -161,28 +159,3 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             runs.append((start, stop))
     return runs
-
-
-class LineSplitter:
-    """Cuts (already masked) output into lines for live publishing; each keeps its b"\\n", and a
-    line longer than `max_line` is cut into pieces of that size."""
-
-    def __init__(self, max_line: int = MAX_LINE) -> None:
-        self._max = max_line
-        self._partial = b""
-
-    def feed(self, data: bytes) -> list[bytes]:
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        out = [piece for line in lines for piece in self._cut(line + b"\n")]
-        while len(self._partial) >= self._max:
-            out.append(self._partial[: self._max])
-            self._partial = self._partial[self._max :]
-        return out
-
-    def flush(self) -> list[bytes]:
-        rest, self._partial = self._partial, b""
-        return [rest] if rest else []
-
-    def _cut(self, line: bytes) -> list[bytes]:
-        return [line[i : i + self._max] for i in range(0, len(line), self._max)]

@@ -1,8 +1,10 @@
 """Reading a run's live log lines from core NATS (what the log-shipper publishes for `c8s logs -f`).
 
 Live lines are not persisted: a reader sees only what is published while it is subscribed, so a
-follower subscribes first and reads stored logs afterwards. Each message is one masked line of one
-step, on `c8s.logs.<namespace>.<run>.<step>` (events.subjects.live_log_subject).
+follower subscribes first and reads stored logs afterwards. Each message is a batch of masked
+lines of one step, on `c8s.logs.<namespace>.<run>.<step>` (events.subjects.live_log_subject); the
+reader splits it at newlines only (a carriage-return progress line stays one line), so a one-line
+message of an older log-shipper reads the same.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from adapters.jetstream.errors import NATS_ERRORS, translated
 from events.subjects import live_log_subject, untoken
 
 #: Lines held while the reader is busy; beyond it the oldest are dropped (live view is best effort).
-MAX_PENDING = 10_000
+MAX_PENDING = 100_000
 
 
 class LiveLogLines:
@@ -60,6 +62,14 @@ class LiveLogLines:
         return lines
 
     async def _on_message(self, msg: Msg) -> None:
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait((untoken(msg.subject.rsplit(".", 1)[-1]), msg.data))
+        step = untoken(msg.subject.rsplit(".", 1)[-1])
+        for line in _lines(msg.data):
+            if self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait((step, line))
+
+
+def _lines(batch: bytes) -> list[bytes]:
+    """The batch's lines, each with its b"\\n" (the last without, when the batch ends mid-line)."""
+    parts = batch.split(b"\n")
+    return [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])

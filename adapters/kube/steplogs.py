@@ -11,6 +11,10 @@ the container terminated, or when a stream read entirely after termination ended
 A pod that ends without its step container ever starting (a failed checkout, a cancel before
 start) has no output: follow ends at once. So does a step whose pod never appears within
 `appear_seconds` or is deleted (the Job's backstop deadline deletes its pods), with what was read.
+
+No start-time snapshot of secret values exists in this mode (start_secrets is empty: the pod got
+its values from secretKeyRef when its container was created, and old Secret versions cannot be
+read back); nothing local to release either: the pod and its log go with the Job's TTL.
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ class KubeStepLogs:
     ) -> None:
         self.connection = connection
         self.poll_seconds, self.appear_seconds = poll_seconds, appear_seconds
+
+    async def start_secrets(self, ref: StepRef) -> list[bytes]:
+        return []
+
+    async def release(self, ref: StepRef) -> None:
+        return None
+
+    async def release_run(self, namespace: str, run: str, uid: str) -> None:
+        return None
 
     async def follow(self, ref: StepRef) -> AsyncIterator[bytes]:
         core: Any = client.CoreV1Api(await self.connection.api())

@@ -23,6 +23,7 @@ async def main(stop: asyncio.Event, settings: ShipperSettings | None = None) -> 
             logs=wiring.step_logs(settings, settings.poll_seconds),
             live=wiring.live_log(bus),
             retry_seconds=settings.retry_seconds,
+            max_log_bytes=settings.max_log_bytes,
         )
         await serve(shipper, stop, settings.concurrency)
     finally:

@@ -8,6 +8,9 @@ from msgspec import Meta
 
 from adapters.runtime.settings import CommonSettings
 
+#: A step's stored log is cut here by default (100 MiB), with a marker line (C8S_MAX_LOG_BYTES).
+DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
+
 
 class ShipperSettings(CommonSettings, frozen=True, kw_only=True):
     #: Step logs shipped at once (a task each); further StepStarted events wait in the stream.
@@ -16,3 +19,5 @@ class ShipperSettings(CommonSettings, frozen=True, kw_only=True):
     poll_seconds: Annotated[float, Meta(gt=0, le=10)] = 0.1
     #: Delay before a step whose secrets or storage were unavailable is shipped again from byte 0.
     retry_seconds: Annotated[float, Meta(gt=0)] = 5.0
+    #: A step's stored log keeps this many bytes of masked output, then one marker line.
+    max_log_bytes: Annotated[int, Meta(ge=1024)] = DEFAULT_MAX_LOG_BYTES

@@ -1,11 +1,12 @@
 """The secret values a step's log is masked with, read from the resource store.
 
-Masked: the value of every key the step references (its `secrets`, i.e. what its environment
-holds), and the run's git credentials (`password`, `ssh-key`, `ssh-privatekey` of authSecretRef;
-not `username` or `known_hosts`, which are not secret and would mask common words). A value is the
-key's `stringData` entry when present (as the apiserver merges it), else its base64-decoded `data`
-entry. A missing Secret or key masks nothing for it and logs a warning: the step could not have
-received the value either. StoreUnavailable propagates (the caller retries later).
+Masked: the value of every key the given references name (the service passes every step's
+`secrets` of the run, not only the step's own), and the run's git credentials (`password`,
+`ssh-key`, `ssh-privatekey` of authSecretRef; not `username` or `known_hosts`, which are not
+secret and would mask common words). A value is the key's `stringData` entry when present (as the
+apiserver merges it), else its base64-decoded `data` entry. A missing Secret or key masks nothing
+for it and logs a warning: the step could not have received the value either. StoreUnavailable
+propagates (the caller retries later).
 """
 
 from __future__ import annotations

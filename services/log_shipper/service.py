@@ -1,10 +1,20 @@
 """The log-shipper process: the durable consumer `log-shipper` of run events.
 
 On StepStarted: the run's context is folded from its history (the config it was accepted with,
-hence the step's secret references); the secret values are read; the step's output is followed
-from byte 0 through the StepLogs port, masked (steps.masking), streamed into object storage
-under `<namespace>/<run>/<uid>/<step>.log` and published line by line on the live subject; once
-the output ended, LogShipped{url, bytes} is published and the message acked.
+hence every secret reference of the run); the step's output is followed from byte 0 through the
+StepLogs port, masked (steps.masking), cut at `max_log_bytes` (a marker line says so), streamed
+into object storage under `<namespace>/<run>/<uid>/<step>.log` and published in batches of lines
+on the live subject; once the output ended, LogShipped{url, bytes} is published, the raw output
+released (StepLogs.release: local mode deletes the raw log) and the message acked.
+On RunFinished the run's start-time secret snapshots are released (StepLogs.release_run).
+
+What a step's log is masked with (services/log_shipper/secrets.py): the values of *every* secret
+the run's config references (any step's `secrets`, and the run's git credentials), not only the
+step's own (a step can print a value another step wrote to a shared file), as read now, plus the
+values the run's steps were given when they started (StepLogs.start_secrets: in local mode the
+runner records them in a 0600 snapshot before StepStarted). So a Secret re-applied with a new
+value after a step started, while the shipper lagged, still has its old value masked. Kubernetes
+mode has no start-time snapshot: there the values are those read when StepStarted is handled.
 
 Invariants:
 - Nothing unmasked leaves: a step whose context cannot be planned is retried later, never shipped
@@ -22,14 +32,16 @@ from datetime import UTC, datetime
 
 import structlog
 
-from events.run import LogShipped, RunEvent, StepStarted
+from events.run import LogShipped, RunEvent, RunFinished, StepStarted
 from events.subjects import RUN_SUBJECTS
 from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_history
 from ports.execution import StepLogs
 from ports.live import LiveLog
 from ports.objects import ObjectStore, ObjectStoreUnavailable
 from ports.resources import ResourceStore, StoreUnavailable
+from projections.run_context import RunContext
 from projections.run_progress import fold_run
+from services.log_shipper.config import DEFAULT_MAX_LOG_BYTES
 from services.log_shipper.secrets import secret_values
 from services.log_shipper.shipping import Shipped, ship
 from steps.masking import Masker
@@ -49,25 +61,28 @@ class Shipper:
         logs: StepLogs,
         live: LiveLog,
         retry_seconds: float,
+        max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
     ) -> None:
         self.bus, self.store, self.objects, self.logs, self.live = bus, store, objects, logs, live
-        self.retry_seconds = retry_seconds
+        self.retry_seconds, self.max_log_bytes = retry_seconds, max_log_bytes
 
     async def handle(self, received: Received) -> None:
         event = received.event
         if isinstance(event, StepStarted):
             with structlog.contextvars.bound_contextvars(run=event.run, step=event.step, seq=received.seq):
                 await self.on_started(event)
+        elif isinstance(event, RunFinished):
+            await self.logs.release_run(event.namespace, event.run, event.uid)
 
     async def on_started(self, event: StepStarted) -> None:
         history = await self._history(event)
+        ctx = self._context(history, event)
+        step_plan = self._plan(ctx, event)
         if any(isinstance(e, LogShipped) and e.step == event.step for e in history):
+            await self.logs.release(step_plan.ref)
             return
-        step_plan = self._plan(history, event)
         try:
-            values = await secret_values(
-                self.store, event.namespace, step_plan.secrets, step_plan.auth_secret_ref
-            )
+            values = await self._mask_values(ctx, step_plan)
             shipped = await self._ship(step_plan, Masker(values))
         except (StoreUnavailable, ObjectStoreUnavailable) as e:
             raise RetryLater(str(e), self.retry_seconds) from e
@@ -82,19 +97,29 @@ class Shipper:
                 bytes=shipped.bytes,
             )
         )
+        await self.logs.release(step_plan.ref)
         log.info("log_shipper.shipped", url=shipped.url, bytes=shipped.bytes, secrets=len(values))
+
+    async def _mask_values(self, ctx: RunContext, step_plan: StepPlan) -> list[bytes]:
+        """Every secret value of the run: as the steps got them when they started, and as now."""
+        refs = [ref for step in (ctx.snapshot.steps if ctx.snapshot else []) for ref in step.secrets]
+        now = await secret_values(self.store, step_plan.ref.namespace, refs, step_plan.auth_secret_ref)
+        return [*await self.logs.start_secrets(step_plan.ref), *now]
 
     async def _ship(self, step_plan: StepPlan, masker: Masker) -> Shipped:
         ref = step_plan.ref
         writer = await self.objects.writer(f"{ref.namespace}/{ref.run}/{ref.uid}/{ref.step}.log")
-        return await ship(ref, self.logs.follow(ref), masker, writer, self.live)
+        return await ship(ref, self.logs.follow(ref), masker, writer, self.live, self.max_log_bytes)
 
     async def _history(self, event: StepStarted) -> list[RunEvent]:
         return run_events(await run_history(self.bus, event.namespace, event.run, event.uid))
 
-    def _plan(self, history: list[RunEvent], event: StepStarted) -> StepPlan:
+    def _context(self, history: list[RunEvent], event: StepStarted) -> RunContext:
+        return fold_run(history, event.uid).ctx
+
+    def _plan(self, ctx: RunContext, event: StepStarted) -> StepPlan:
         try:
-            return plan(fold_run(history, event.uid).ctx, event.step)
+            return plan(ctx, event.step)
         except (KeyError, ValueError) as e:
             log.error("log_shipper.unplanned", error=repr(e))
             raise RetryLater(f"cannot plan step {event.step}: {e!r}", self.retry_seconds) from e

@@ -1,8 +1,12 @@
 """One step's log from its source to object storage and the live subjects, masked on the way.
 
-Invariant: only the masker's output is written or published, and the object becomes visible
+Invariants: only the masker's output is written or published, and the object becomes visible
 (writer.close) only after the source ended and the masker was flushed; any failure or
 cancellation aborts the writer, so the key holds either a previous complete log or nothing.
+At most `max_bytes` of masked output are stored and published; past them, one marker line
+(`truncated_marker`) and nothing more, while the source is still read to its end (the step is
+not held back, and LogShipped still means the output ended). Live messages carry many lines each
+(steps.live_batches).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from msgspec import Struct
 
 from ports.live import LiveLog
 from ports.objects import ObjectWriter
-from steps.masking import LineSplitter, Masker
+from steps.live_batches import LineBatcher
+from steps.masking import Masker
 from steps.plans import StepRef
 
 
@@ -22,14 +27,25 @@ class Shipped(Struct, frozen=True, kw_only=True):
     bytes: int
 
 
+def truncated_marker(limit: int) -> bytes:
+    return b"[c8s] log truncated: the step printed more than %d bytes; the rest is not stored\n" % limit
+
+
 async def ship(
-    ref: StepRef, source: AsyncIterator[bytes], masker: Masker, writer: ObjectWriter, live: LiveLog
+    ref: StepRef,
+    source: AsyncIterator[bytes],
+    masker: Masker,
+    writer: ObjectWriter,
+    live: LiveLog,
+    max_bytes: int | None = None,
 ) -> Shipped:
-    out = _Output(ref, writer, live)
+    out = _Output(ref, writer, live, max_bytes)
     try:
         async for chunk in source:
-            await out.emit(masker.feed(chunk))
-        await out.emit(masker.flush())
+            if not out.full:
+                await out.emit(masker.feed(chunk))
+        if not out.full:
+            await out.emit(masker.flush())
         await out.end()
         return Shipped(url=await writer.close(), bytes=out.size)
     except BaseException:
@@ -38,21 +54,32 @@ async def ship(
 
 
 class _Output:
-    """Masked bytes to the object (as they come) and to the live subject (line by line)."""
+    """Masked bytes to the object (as they come) and to the live subject (batches of lines)."""
 
-    def __init__(self, ref: StepRef, writer: ObjectWriter, live: LiveLog) -> None:
-        self._ref, self._writer, self._live = ref, writer, live
-        self._lines = LineSplitter()
+    def __init__(self, ref: StepRef, writer: ObjectWriter, live: LiveLog, max_bytes: int | None) -> None:
+        self._ref, self._writer, self._live, self._max = ref, writer, live, max_bytes
+        self._batches = LineBatcher()
         self.size = 0
+        self.full = False
+        self._line_ended = True
 
     async def emit(self, data: bytes) -> None:
+        if self._max is not None and self.size + len(data) > self._max:
+            data = self._cut(data, self._max)
         if not data:
             return
         await self._writer.write(data)
         self.size += len(data)
-        for line in self._lines.feed(data):
-            await self._live.publish(self._ref, line)
+        self._line_ended = data.endswith(b"\n")
+        for batch in self._batches.feed(data):
+            await self._live.publish(self._ref, batch)
+
+    def _cut(self, data: bytes, limit: int) -> bytes:
+        self.full = True
+        kept = data[: limit - self.size]
+        ended = kept.endswith(b"\n") if kept else self._line_ended
+        return kept + (b"" if ended else b"\n") + truncated_marker(limit)
 
     async def end(self) -> None:
-        for line in self._lines.flush():
-            await self._live.publish(self._ref, line)
+        for batch in self._batches.flush():
+            await self._live.publish(self._ref, batch)

@@ -33,6 +33,7 @@ from msgspec import Struct
 from adapters.runtime import processes, reaping
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_stop, record_exit
 from steps.plans import StepRef
+from steps.runner_files import RAW_LOG_LIMIT
 
 
 class ShimSpec(Struct, frozen=True, kw_only=True):
@@ -48,7 +49,7 @@ class ShimSpec(Struct, frozen=True, kw_only=True):
     grace_seconds: float
     poll_seconds: float = 0.1
     #: The raw log's size limit (None: unlimited); beyond it a marker line, then nothing.
-    max_log_bytes: int | None = None
+    max_log_bytes: int | None = RAW_LOG_LIMIT
     #: Where the shim's own messages (not the step's output) go.
     diagnostics: str
 

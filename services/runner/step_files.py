@@ -5,6 +5,7 @@
     <run dir>/<step>.stop       a request to stop the step (Cancelled or Timeout); the first wins
     <run dir>/<step>.outcome    how the step ended: exit code, reason, message
     <run dir>/<step>.exit       the exit code (local_layout's protocol, read by the log-shipper)
+    <run dir>/<step>.mask       the secret values the step was given (for the log-shipper's masker)
     <run dir>/<step>.reported   StepFinished is published: nothing is left to do
     <run dir>/<step>/workspace  the fresh checkout the commands run in
     <run dir>/<step>/home       the step's HOME (step_home)
@@ -27,14 +28,16 @@ import contextlib
 import itertools
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 from msgspec import Struct
 
+from services.runner.checkout import GitAuth
 from steps.plans import StepRef
-from steps.runner_files import run_dir, step_exit_path, step_log_path
+from steps.runner_files import run_dir, step_exit_path, step_log_path, step_mask_path
 
 _tmp_names = itertools.count()
 
@@ -91,6 +94,10 @@ class StepFiles:
         return step_log_path(self.home, self.ref)
 
     @property
+    def mask(self) -> Path:
+        return step_mask_path(self.home, self.ref)
+
+    @property
     def exit(self) -> Path:
         return step_exit_path(self.home, self.ref)
 
@@ -113,10 +120,10 @@ def temporary_beside(path: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write the whole file under a temporary name, flush it to disk, then rename it into place."""
+    """Write the whole file (0600) under a temporary name, flush it to disk, rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_beside(path)
-    with tmp.open("wb") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -166,6 +173,13 @@ def read_stop(path: Path) -> StopRequest | None:
     with contextlib.suppress(FileNotFoundError):
         return msgspec.json.decode(path.read_bytes(), type=StopRequest)
     return None
+
+
+def write_mask_snapshot(files: StepFiles, secrets: Mapping[str, str], auth: GitAuth | None) -> None:
+    """Record the secret values handed to the step, before StepStarted (the shipper masks them)."""
+    git = [auth.password, auth.ssh_key] if auth is not None else []  # not username: no secret
+    values = [*secrets.values(), *(v for v in git if v)]
+    write_atomic(files.mask, msgspec.json.encode(sorted({v.encode() for v in values if v})))
 
 
 def discard_step_dir(files: StepFiles) -> None:

@@ -29,7 +29,14 @@ from services.runner.checkout import CheckoutFailed, GitAuth, checkout
 from services.runner.claims import await_outcome
 from services.runner.launching import ShimFailed, command_argv, launch, step_environment
 from services.runner.shim import ShimSpec
-from services.runner.step_files import Outcome, StepFiles, discard_step_dir, read_stop, record_exit
+from services.runner.step_files import (
+    Outcome,
+    StepFiles,
+    discard_step_dir,
+    read_stop,
+    record_exit,
+    write_mask_snapshot,
+)
 from steps.plans import StepPlan, StepRef
 
 log = structlog.get_logger(__name__)
@@ -99,6 +106,7 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
         return _recorded(files, Outcome(exit_code=None, reason="CheckoutFailed", message=str(e)))
     if (stop := read_stop(files.stop)) is not None:
         return _recorded(files, Outcome(exit_code=None, reason=stop.reason, message=stop.message))
+    write_mask_snapshot(files, prepared.secrets, prepared.auth)
     await publish(deps.bus, StepStarted(job_name=plan.ref.job_name, step=plan.ref.step, **identity(plan.ref)))
     try:
         await launch(_shim_spec(deps, files, prepared, lock_fd))

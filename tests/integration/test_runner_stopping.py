@@ -5,7 +5,8 @@ the step's timeout, on a cancel, and when the step ends by itself, and is gone b
 StepFinished is in the history; output the escapee still holds does not delay the step's end; a
 step that ignores SIGTERM is killed after the grace period on a cancel; a step stopped by its
 timeout whose shell exits 0 is not a success; the raw log is 0600 and the step's workspace is
-removed once the step is reported.
+removed once the step is reported; the secret values the step was given are in a 0600 snapshot
+(for the log-shipper) by the time StepStarted is published.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from adapters.jetstream.server import NatsServer
-from api.pipelineconfig import Step
+from api.meta import ObjectMeta
+from api.pipelineconfig import SecretEnv, Step
+from api.secret import Secret
 from events import run as ev
 from projections.run_status import fold
 from tests.integration.conftest import eventually
 from tests.support.runner_harness import (
+    NS,
     RunnerEnv,
     alive,
     escapee,
@@ -128,6 +133,25 @@ async def test_raw_log_is_private_and_the_workspace_goes_once_reported(
     assert stat.S_IMODE(files.log.stat().st_mode) == 0o600
     assert files.log.read_text() == "hello\n"
     assert (files.dir / "modes").read_text().split() == ["700", "700"]
+
+
+async def test_secret_values_are_snapshotted_before_step_started(
+    env: RunnerEnv, repo: tuple[str, str]
+) -> None:
+    """When StepStarted is in the history, `<step>.mask` (0600) holds the step's secret value."""
+    secret = Secret(metadata=ObjectMeta(name="db", namespace=NS), string_data={"password": "hunter2-xyz"})
+    await env.store.create(secret)
+    refs = [SecretEnv(secret_ref="db", key="password", env_var="DB_PASSWORD")]
+    await run_step(env, repo, step("echo started", "sleep 300", secrets=refs))
+    mask = env.files("app-ci-1", "uid-1", "build").mask
+    async with running(env.runner()):
+        await eventually(lambda: _started(env))
+        assert stat.S_IMODE(mask.stat().st_mode) == 0o600
+        assert msgspec.json.decode(mask.read_bytes(), type=list[bytes]) == [b"hunter2-xyz"]
+
+
+async def _started(env: RunnerEnv) -> bool:
+    return any(isinstance(e, ev.StepStarted) for e in await history(env.bus))
 
 
 async def _exists(path: Path) -> bool:

@@ -4,7 +4,8 @@ Covers: a value masked whole and when split at every byte; adjacent and overlapp
 one `***`; base64 (standard and URL-safe) of the value alone and inside a longer blob at each
 alignment; percent-encoded forms; JSON-escaped forms (the issue's `p"w\\d-…`, \\u escapes, `\\/`)
 and hex in both cases; each line of a multi-line value; short values ignored; invalid
-UTF-8 passes through; the hold-back bound; the no-secret fast path; live line splitting.
+UTF-8 passes through; the hold-back bound; the no-secret fast path. (Live-line batching:
+tests/unit/test_live_batches.py.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from steps.masking import MIN_SECRET_LENGTH, LineSplitter, Masker, patterns
+from steps.masking import MIN_SECRET_LENGTH, Masker, patterns
 from tests.support.base64_oracle import revealed
 
 SECRET = b"s3cr3t-T0ken/42"
@@ -146,20 +147,3 @@ def test_masker_is_reusable_after_flush() -> None:
     m = Masker([SECRET])
     assert m.feed(SECRET[:5]) + m.flush() == SECRET[:5]
     assert m.feed(SECRET[5:]) + m.flush() == SECRET[5:]
-
-
-def test_lines_keep_their_newline_and_hold_partial_line() -> None:
-    """Complete lines are returned with their newline; a partial line waits for the rest or flush."""
-    lines = LineSplitter()
-    assert lines.feed(b"one\ntw") == [b"one\n"]
-    assert lines.feed(b"o\nthree") == [b"two\n"]
-    assert lines.flush() == [b"three"]
-    assert lines.flush() == []
-
-
-def test_long_lines_are_cut() -> None:
-    """A line longer than max_line is cut into max_line pieces, with or without a newline yet."""
-    lines = LineSplitter(max_line=4)
-    assert lines.feed(b"abcdefghij") == [b"abcd", b"efgh"]
-    assert lines.feed(b"k\nxy") == [b"ijk\n"]
-    assert lines.feed(b"0123456\n") == [b"xy01", b"2345", b"6\n"]
