@@ -9,7 +9,13 @@ masked; both read the same 64 KiB chunks. Measured, as MB/s (median of the round
 - shipped:   services.log_shipper.shipping.ship into a file:// object store with live-line
              splitting (null live publisher), with the five secrets  vs  with none
 
-Asserts nothing. Run: .venv/bin/python -m bench.log_shipping [--mb N] [--rounds R]
+- chatty:    a step printing N short lines ("7\\n", 2 bytes each; the issue's 20 M lines = 40 MB),
+             shipped with the five secrets into a file:// store and onto the live subjects of a
+             real nats-server (NatsLiveLog, batches of lines)  vs  a plain copy of the same chunks
+             into the same store; and, on a 1 M-line sample, one NATS publish per line (what the
+             shipper did before batching), for the before/after figure.
+
+Asserts nothing. Run: .venv/bin/python -m bench.log_shipping [--mb N] [--rounds R] [--lines N]
 """
 
 from __future__ import annotations
@@ -21,11 +27,16 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.live import NatsLiveLog
+from adapters.jetstream.server import NatsServer
+from adapters.jetstream.settings import BusSettings
 from adapters.object_store import FsspecObjectStore
+from ports.live import LiveLog
 from services.log_shipper.shipping import ship
 from steps.masking import Masker, patterns
 from steps.plans import StepRef
@@ -94,13 +105,63 @@ class NullLive:
         return None
 
 
-async def shipped(chunks: list[bytes], store: FsspecObjectStore, secrets: list[bytes]) -> int:
+async def shipped(
+    chunks: list[bytes], store: FsspecObjectStore, secrets: list[bytes], live: LiveLog | None = None
+) -> int:
     async def source() -> AsyncIterator[bytes]:
         for chunk in chunks:
             yield chunk
 
     writer = await store.writer("bench/run-1/uid-1/build.log")
-    return (await ship(REF, source(), Masker(secrets), writer, NullLive())).bytes
+    return (await ship(REF, source(), Masker(secrets), writer, live or NullLive())).bytes
+
+
+async def copied(chunks: list[bytes], store: FsspecObjectStore) -> int:
+    """The floor: the same chunks into the same store, nothing else."""
+    writer = await store.writer("bench/run-1/uid-1/build.log")
+    for chunk in chunks:
+        await writer.write(chunk)
+    await writer.close()
+    return sum(map(len, chunks))
+
+
+async def chatty(lines: int, rounds: int, store: FsspecObjectStore) -> None:
+    """Short lines shipped with live batches to a real nats-server, vs a plain copy; per-line before."""
+    data = b"7\n" * lines
+    chunks = chunks_of(data)
+    with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp) / "js") as server:
+        bus = await NatsBus.connect(BusSettings(servers=[server.url], name="bench-live"))
+        live = NatsLiveLog(bus.connection)
+        plain, masked = [], []
+        for _ in range(rounds):
+            plain.append(await _timed_async(lambda: copied(chunks, store)))
+            masked.append(await _timed_async(lambda: _shipped_live(chunks, store, live, bus)))
+        sample = data.splitlines(keepends=True)[:1_000_000]
+        per_line = await _timed_async(lambda: _per_line(sample, live, bus))
+        await bus.close()
+    print(f"chatty: {lines:,} lines of 2 bytes = {len(data) / 1e6:.0f} MB, live to nats-server {server.url}")
+    report("chatty", len(data), plain, masked)
+    before = len(sample) * 2 / 1e6 / per_line
+    print(f"{'before':<10} one publish per line (1 M-line sample): {before:9.1f} MB/s")
+
+
+async def _shipped_live(chunks: list[bytes], store: FsspecObjectStore, live: LiveLog, bus: NatsBus) -> int:
+    size = await shipped(chunks, store, SECRETS, live)
+    await bus.connection.client.flush()
+    return size
+
+
+async def _per_line(lines: list[bytes], live: LiveLog, bus: NatsBus) -> int:
+    for line in lines:
+        await live.publish(REF, line)
+    await bus.connection.client.flush()
+    return len(lines)
+
+
+async def _timed_async(call: Callable[[], Awaitable[int]]) -> float:
+    start = time.perf_counter()
+    await call()
+    return time.perf_counter() - start
 
 
 def timed(call: Callable[[], int]) -> float:
@@ -119,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--lines", type=int, default=20_000_000)
     args = parser.parse_args()
     data = synthetic_log(args.mb * 1_000_000)
     chunks = chunks_of(data)
@@ -138,6 +200,7 @@ def main() -> None:
             plain.append(timed(lambda: asyncio.run(shipped(chunks, store, []))))
             masked.append(timed(lambda: asyncio.run(shipped(chunks, store, SECRETS))))
         report("shipped", len(data), plain, masked)
+        asyncio.run(chatty(args.lines, args.rounds, store))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ cancellation aborts the writer, so the key holds either a previous complete log 
 At most `max_bytes` of masked output are stored and published; past them, one marker line
 (`truncated_marker`) and nothing more, while the source is still read to its end (the step is
 not held back, and LogShipped still means the output ended). Live messages carry many lines each
-(steps.live_batches).
+(steps.live_batches); object writes are gathered into WRITE_SIZE pieces (each write is a hop to
+a worker thread: per 64 KiB chunk that hop cost more than masking).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ports.objects import ObjectWriter
 from steps.live_batches import LineBatcher
 from steps.masking import Masker
 from steps.plans import StepRef
+
+WRITE_SIZE = 1024 * 1024
 
 
 class Shipped(Struct, frozen=True, kw_only=True):
@@ -62,13 +65,15 @@ class _Output:
         self.size = 0
         self.full = False
         self._line_ended = True
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     async def emit(self, data: bytes) -> None:
         if self._max is not None and self.size + len(data) > self._max:
             data = self._cut(data, self._max)
         if not data:
             return
-        await self._writer.write(data)
+        await self._write(data)
         self.size += len(data)
         self._line_ended = data.endswith(b"\n")
         for batch in self._batches.feed(data):
@@ -80,6 +85,14 @@ class _Output:
         ended = kept.endswith(b"\n") if kept else self._line_ended
         return kept + (b"" if ended else b"\n") + truncated_marker(limit)
 
+    async def _write(self, data: bytes, *, force: bool = False) -> None:
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if force or self._pending_size >= WRITE_SIZE:
+            await self._writer.write(b"".join(self._pending))
+            self._pending, self._pending_size = [], 0
+
     async def end(self) -> None:
+        await self._write(b"", force=True)
         for batch in self._batches.flush():
             await self._live.publish(self._ref, batch)
