@@ -5,6 +5,11 @@ Quantities are parsed at the edge into Decimals in base units (cores, bytes, obj
 by the quota's resource names (`requests.cpu`, `limits.memory`, `count/jobs.batch`, `pods`, ...).
 The Quota value and its arithmetic live in api.quotas.
 Failures are the resource-store errors (ports.resources: StoreUnavailable is retryable).
+
+Contract: of_namespace gives the namespace's quotas ordered by name; a namespace without quotas,
+or one that does not exist, gives [] (not an error). Its suite is
+tests/integration/test_quotas_contract.py (NoQuotas there; KubeQuotas in tests/k8s/test_kube_quotas.py,
+which adds what only real quotas show: order, limits, usage).
 """
 
 from __future__ import annotations

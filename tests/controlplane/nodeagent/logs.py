@@ -109,8 +109,9 @@ def _stamp(t: dt.datetime) -> bytes:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
 
 
-async def _lines(log: ContainerLog, query: LogQuery) -> AsyncIterator[tuple[int, bytes]]:
-    """(offset, line) pairs, the last one possibly without its newline; waits for more if following."""
+async def _batches(log: ContainerLog, query: LogQuery) -> AsyncIterator[list[tuple[int, bytes]]]:
+    """(offset, line) pairs, one batch per read of the file, the last line possibly without its
+    newline; waits for more if following. Batches keep a big log from costing one write per line."""
     offset = _tail_offset(log.path, query.tail_lines) if query.tail_lines is not None else 0
     pending = b""
     with log.path.open("rb") as f:
@@ -120,31 +121,39 @@ async def _lines(log: ContainerLog, query: LogQuery) -> AsyncIterator[tuple[int,
             if chunk:
                 pending += chunk
                 *complete, pending = pending.split(b"\n")
+                batch = []
                 for line in complete:
-                    yield offset, line + b"\n"
+                    batch.append((offset, line + b"\n"))
                     offset += len(line) + 1
+                if batch:
+                    yield batch
                 continue
             if not query.follow or (log.finished and log.size <= offset + len(pending)):
                 break
             await log.wait_beyond(offset + len(pending))
     if pending:
-        yield offset, pending
+        yield [(offset, pending)]
 
 
 async def stream(log: ContainerLog, query: LogQuery) -> AsyncIterator[bytes]:
     """The response body for ``query``: lines, optionally stamped, filtered and limited."""
     budget = query.limit_bytes
-    async for offset, line in _lines(log, query):
-        at = log.time_at(offset)
-        if query.since is not None and at < query.since:
-            continue
-        out = _stamp(at) + b" " + line if query.timestamps else line
+    async for batch in _batches(log, query):
+        out = b"".join(_render(log, query, offset, line) for offset, line in batch)
         if budget is not None:
             out = out[:budget]
             budget -= len(out)
-        yield out
+        if out:
+            yield out
         if budget is not None and budget <= 0:
             return
+
+
+def _render(log: ContainerLog, query: LogQuery, offset: int, line: bytes) -> bytes:
+    at = log.time_at(offset)
+    if query.since is not None and at < query.since:
+        return b""
+    return _stamp(at) + b" " + line if query.timestamps else line
 
 
 class LogServer:

@@ -1,9 +1,12 @@
-"""The Kubernetes executor and pods/log step logs on the real plane: the Job a step plan becomes as
-the apiserver stores it (deterministic name, labels, owner, deadlines, backoff, ttl, env with
-secretKeyRef, resources, checkout init container); creating twice is harmless; the checkout init
-container clones the commit into the workspace; StepLogs.follow returns the step's whole output
-live; cancel stops a running pod without deleting it, so its log stays readable; cancel before a
-pod exists suspends the Job."""
+"""What only the Kubernetes executor promises, on the real plane: the Job a step plan becomes as the
+apiserver stores it (deterministic name, labels, owner, deadlines, backoff, ttl, env with
+secretKeyRef, resources, checkout init container), creating twice being harmless; cancel stops a
+running pod through its deadline (Failed, DeadlineExceeded) without deleting it, annotates the Job,
+and the log stays readable.
+
+The port's contract (the step runs in a checkout of the commit and follow reads its whole output;
+cancel of a step never started creates nothing) runs here as test_kube_executor_contract.py and
+test_kube_step_logs_contract.py."""
 
 from __future__ import annotations
 
@@ -74,17 +77,6 @@ async def test_job_spec_as_stored(k8s_api: client.ApiClient, namespace: str, rep
     assert [c.name for c in spec.template.spec.init_containers] == ["checkout"]
 
 
-async def test_follow_reads_the_whole_output(k8s_api: client.ApiClient, namespace: str,
-                                             repo: tuple[str, str], executor: KubeExecutor,
-                                             kube: KubeConnection) -> None:
-    """follow yields the step's output from its first byte to its end, the checkout visible in /workspace."""
-    plan = await plan_for(k8s_api, namespace, repo, "cat hello.txt", "for i in 1 2 3; do echo line $i; done",
-                          'echo "commit $(git rev-parse HEAD)"', "exit 3")
-    await executor.start(plan)
-    out = await collect(KubeStepLogs(kube, poll_seconds=0.1), plan.ref)
-    assert out.decode() == f"hello from the repo\nline 1\nline 2\nline 3\ncommit {repo[1]}\n"
-
-
 async def test_cancel_keeps_the_log(k8s_api: client.ApiClient, namespace: str, repo: tuple[str, str],
                                     executor: KubeExecutor, kube: KubeConnection) -> None:
     """Cancel kills a running step through the pod's deadline; the pod stays and its log is readable."""
@@ -105,12 +97,3 @@ async def test_cancel_keeps_the_log(k8s_api: client.ApiClient, namespace: str, r
 async def _phase(api: client.ApiClient, pod: Any) -> bool:
     p = await client.CoreV1Api(api).read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
     return bool(p.status.phase == "Failed")
-
-
-async def test_cancel_of_a_missing_job_is_harmless(k8s_api: client.ApiClient, namespace: str,
-                                                   repo: tuple[str, str], executor: KubeExecutor) -> None:
-    """Cancelling a step whose Job was never created does nothing and does not fail."""
-    plan = await plan_for(k8s_api, namespace, repo, "true")
-    await executor.cancel(plan.ref)
-    batch: Any = client.BatchV1Api(k8s_api)
-    assert (await batch.list_namespaced_job(namespace)).items == []
