@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import fsspec
@@ -58,11 +58,23 @@ class FsspecObjectStore:
         return await _blocking(f"open {key}", lambda: self._open(path, self.url(key)))
 
     async def read(self, url: str) -> bytes:
-        if not url.startswith(self._base + "/"):
-            raise ObjectNotFound(f"{url} is not in the object store {self._base}")
-        path = f"{self._root}/{_checked(url[len(self._base) + 1 :])}"
+        path = self._path_of(url)
         data: bytes = await _blocking(f"read {url}", lambda: self._fs.cat_file(path))
         return data
+
+    async def chunks(self, url: str, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
+        path = self._path_of(url)
+        file = await _blocking(f"open {url}", lambda: self._fs.open(path, "rb"))
+        try:
+            while chunk := await _blocking(f"read {url}", lambda: file.read(chunk_size)):
+                yield chunk
+        finally:
+            await asyncio.to_thread(file.close)
+
+    def _path_of(self, url: str) -> str:
+        if not url.startswith(self._base + "/"):
+            raise ObjectNotFound(f"{url} is not in the object store {self._base}")
+        return f"{self._root}/{_checked(url[len(self._base) + 1 :])}"
 
     def _open(self, path: str, url: str) -> FsspecWriter:
         fs = self._fs

@@ -19,7 +19,7 @@ from ports.bus import Bus
 from ports.deliveries import DeliveryLog
 from ports.execution import Executor, StepLogs
 from ports.http import HttpClient, RetryPolicy
-from ports.live import LiveLog
+from ports.live import LiveLines, LiveLog
 from ports.objects import ObjectStore
 from ports.quotas import Quotas
 from ports.resources import ResourceStore
@@ -100,6 +100,13 @@ def live_log(bus: Bus) -> LiveLog:
     from adapters.jetstream.live import NatsLiveLog
 
     return NatsLiveLog(_nats(bus).connection)
+
+
+def live_lines(bus: Bus, namespace: str, run: str, step: str | None = None) -> LiveLines:
+    """A reader of one run's live log lines (one step's, or every step's), on the bus's connection."""
+    from adapters.jetstream.live_reader import LiveLogLines
+
+    return LiveLogLines(_nats(bus).connection, namespace, run, step)
 
 
 async def delivery_log(bus: Bus, ttl_seconds: float) -> DeliveryLog:

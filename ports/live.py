@@ -9,15 +9,30 @@ log-shipper ships a step's log again from byte 0, so live subscribers may see li
 Only masked bytes may reach this port.
 
 Contract: publish never raises for a transport problem (a lost line is acceptable, a stalled
-shipper is not).
+shipper is not). A LiveLines reader sees the lines published after it was entered (the server
+has its interest when __aenter__ returns, so a reader that subscribes, then reads the stored log,
+misses nothing in between except what it chooses to de-duplicate).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from steps.plans import StepRef
 
 
 class LiveLog(Protocol):
     async def publish(self, ref: StepRef, lines: bytes) -> None: ...
+
+
+class LiveLines(Protocol):
+    """`async with live_lines(...) as lines:` then `await lines.next(wait)` -> (step, line) or None."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def next(self, wait: float) -> tuple[str, bytes] | None: ...

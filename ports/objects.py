@@ -8,11 +8,13 @@ Contract (tests/integration/test_object_store_contract.py, run on file:// and on
   status (logURL, artifactURLs) and accepted back by read();
 - a writer streams chunks and makes the object visible only when closed (a killed writer leaves
   no half object under the final key, and writing the same key again replaces it);
-- read of a missing object raises ObjectNotFound.
+- read of a missing object raises ObjectNotFound; chunks(url) yields the same bytes in pieces of
+  at most chunk_size, raising ObjectNotFound before the first piece when the object is missing.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 
@@ -42,3 +44,7 @@ class ObjectStore(Protocol):
     async def writer(self, key: str) -> ObjectWriter: ...
 
     async def read(self, url: str) -> bytes: ...
+
+    def chunks(self, url: str, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
+        """The object's bytes in order, a piece at a time (a download never holds it whole)."""
+        ...

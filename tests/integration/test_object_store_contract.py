@@ -4,7 +4,8 @@ dir) and on a real S3 endpoint (moto's server mode on loopback, reached through 
 Covers: put/read round trip and stable URLs; streaming writes of many chunks (past S3's multipart
 threshold); nothing visible under the key before close, and nothing after abort or a writer that
 was never closed; rewriting a key replaces the object; a missing object raises ObjectNotFound;
-invalid keys are refused; an unreachable endpoint is ObjectStoreUnavailable; the S3 endpoint and
+invalid keys are refused; chunks() streams an object in bounded pieces (and a missing one is
+ObjectNotFound before any piece); an unreachable endpoint is ObjectStoreUnavailable; the S3 endpoint and
 credentials are taken from the standard AWS_* environment variables.
 """
 
@@ -119,6 +120,21 @@ class TestObjectStoreContract:
         """A URL outside the store's base is not one of its objects."""
         with pytest.raises(ObjectNotFound):
             await store.read("s3://elsewhere/x.log")
+
+    async def test_chunks_stream_the_object(self, store: ObjectStore) -> None:
+        """chunks yields the object's bytes in order, no piece larger than asked."""
+        data = os.urandom(300_000)
+        url = await store.put("k/artifact.bin", data)
+        pieces = [piece async for piece in store.chunks(url, chunk_size=64 * 1024)]
+        assert b"".join(pieces) == data
+        assert len(pieces) >= 5 and all(len(p) <= 64 * 1024 for p in pieces)
+
+    async def test_chunks_of_missing_object(self, store: ObjectStore) -> None:
+        """chunks of a key never written raises ObjectNotFound, and so does a foreign URL."""
+        for url in (store.url("no/such.bin"), "s3://elsewhere/x.bin"):
+            with pytest.raises(ObjectNotFound):
+                async for _ in store.chunks(url):
+                    pass
 
     @pytest.mark.parametrize("key", ["", "/abs", "a//b", "a/../b", "a/./b", "a/"])
     async def test_invalid_keys(self, store: ObjectStore, key: str) -> None:
