@@ -1,10 +1,10 @@
 """`c8s dev up`: the whole of c8s on this machine, in the foreground, until Ctrl-C or SIGTERM.
 
 nats-server (JetStream under DIR) starts first and must accept connections; then every local-mode
-service as its own process (c8s/dev/state_dir.py), restarted when it dies (c8s/dev/supervisor.py); once
-the webhook answers /readyz the URLs are printed and "c8s is up". Stopping: every service at once
-(SIGTERM, SIGKILL after a grace), then git-daemon (--demo), then nats-server last, so services
-drain their connections to a live server.
+service as its own process (c8s/dev/state_dir.py), restarted when it dies (c8s/dev/supervisor.py);
+once the webhook and the dashboard answer /readyz the URLs are printed and "c8s is up".
+Stopping: every service at once (SIGTERM, SIGKILL after a grace), then git-daemon (--demo), then
+nats-server last, so services drain their connections to a live server.
 
 With `--kubeconfig FILE` the services run in Kubernetes mode against that cluster (steps are Jobs;
 the job-watcher replaces the runner): the cluster must answer and the c8s CRDs are installed if
@@ -33,6 +33,7 @@ EPILOG = """examples:
   c8s dev up                              everything under ./.c8s, webhook on :8080, NATS on :4222
   c8s dev up --demo                       ... and run a sample pipeline end to end
   c8s dev up --dir /tmp/c8s --webhook-port 9080 --nats-port 14222
+  c8s dev up --dashboard-port 9081        the dashboard elsewhere than :8081
   c8s dev up --kubeconfig ~/.kube/config --log-store s3://ci-logs/c8s
                                           Kubernetes mode: steps run as Jobs on that cluster
                                           (S3 endpoint and keys from AWS_ENDPOINT_URL,
@@ -51,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "up",
         help="run nats-server and every c8s service in the foreground",
         description="Run c8s on this machine: an embedded nats-server and every service (webhook, "
-        "scheduler, runner, log-shipper, projector) as its own process, restarted if it dies. "
+        "scheduler, runner, log-shipper, projector, notifier, dashboard) as its own process, "
+        "restarted if it dies. "
         "Steps run as local processes in a fresh checkout (the step's image is not used). "
         "Ctrl-C stops everything.",
         epilog=EPILOG,
@@ -60,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--dir", default=".c8s", help="state directory (default: ./.c8s)")
     parser.add_argument("--webhook-port", type=_port, default=8080, help="webhook port (default: 8080)")
     parser.add_argument("--nats-port", type=_port, default=4222, help="NATS port (default: 4222)")
+    parser.add_argument(
+        "--dashboard-port", type=_port, default=8081, help="dashboard port (default: 8081)"
+    )
     parser.add_argument(
         "--demo", action="store_true", help="also create a sample repository and run its pipeline"
     )
@@ -87,6 +92,7 @@ def layout_of(args: argparse.Namespace) -> Layout:
         webhook_port=args.webhook_port,
         kubeconfig=kubeconfig,
         log_store=args.log_store or "",
+        dashboard_port=args.dashboard_port,
     )
 
 
@@ -115,7 +121,12 @@ async def up(args: argparse.Namespace) -> int:
 
 
 def check_ports(layout: Layout) -> None:
-    for port, option in ((layout.nats_port, "--nats-port"), (layout.webhook_port, "--webhook-port")):
+    ports = (
+        (layout.nats_port, "--nats-port"),
+        (layout.webhook_port, "--webhook-port"),
+        (layout.dashboard_port, "--dashboard-port"),
+    )
+    for port, option in ports:
         if port_in_use(HOST, port):
             message = (
                 f"port {port} on {HOST} is already in use (another c8s dev up?): choose another with {option}"
@@ -147,6 +158,10 @@ async def serve(layout: Layout, supervisor: Supervisor, with_demo: bool) -> None
         await _wait(
             "webhook", lambda: answers_ok(HOST, layout.webhook_port, "/readyz"), WEBHOOK_DEADLINE, layout
         )
+    if "dashboard" in have:
+        await _wait(
+            "dashboard", lambda: answers_ok(HOST, layout.dashboard_port, "/readyz"), WEBHOOK_DEADLINE, layout
+        )
     _banner(layout)
     if with_demo:
         await demo.run(layout, supervisor, say)
@@ -165,6 +180,7 @@ async def _wait(name: str, check: Callable[[], Awaitable[bool]], deadline: float
 def _banner(layout: Layout) -> None:
     say("c8s is up")
     say(f"  webhook URL: {layout.webhook_url}/webhooks/{{github,gitlab,bitbucket}}")
+    say(f"  dashboard:   {layout.dashboard_url}/runs")
     say(f"  NATS URL:    {layout.nats_url}")
     if layout.nats_port != 4222:
         say(f"  for the CLI: export C8S_SERVER={layout.nats_url}")

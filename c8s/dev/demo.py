@@ -6,7 +6,8 @@
    DIR/demo/manifests.yaml;
 4. a GitHub push delivery, signed with the connection's webhook secret, is POSTed to the webhook
    (retried while the webhook does not know the new connection yet);
-5. the runs it started are watched to the end: step progress and logs on the terminal.
+5. the runs it started are watched to the end: step progress and logs on the terminal, and their
+   dashboard pages' URLs printed.
 The demo never stops `dev up`: a failure is reported and everything keeps running.
 """
 
@@ -55,6 +56,8 @@ async def _demo(layout: Layout, supervisor: Supervisor, say: Say) -> None:
     url = await _serve_repository(base, layout, supervisor, say)
     secret = await _apply_manifests(base, url, layout, say)
     names = await _send_push(url, sha, secret, layout, say)
+    for name in names:
+        say(f"demo: watch it at {layout.dashboard_url}/runs/{NAMESPACE}/{name}")
     async with connected(layout.nats_url) as instance:
         await watch_runs(instance.store, NAMESPACE, names, say)
     _hints(layout, names, say)

@@ -7,7 +7,9 @@
     DIR/demo/             with --demo: the sample repository and its manifests
 
 Every service gets the same environment: C8S_MODE=local, C8S_NATS_URL, C8S_HOME=DIR, and the
-webhook's C8S_LISTEN_HOST/PORT; a service reads only the variables of its own settings.
+webhook's C8S_LISTEN_HOST/PORT (the dashboard's own port instead, for the dashboard); a service
+reads only the variables of its own settings. C8S_DASHBOARD_URL points the notifier's commit-status
+links at the dashboard (C8S_PUBLIC_URL stays the webhook's, where providers deliver).
 
 With a kubeconfig (`c8s dev up --kubeconfig FILE`) the services run in Kubernetes mode against that
 cluster: C8S_MODE=kubernetes, C8S_KUBECONFIG=FILE, the job-watcher instead of the runner, C8S_LOG_STORE
@@ -28,9 +30,9 @@ from adapters.jetstream.server import nats_server_binary
 from c8s.dev.supervisor import ChildSpec
 
 #: Start order; stop order is the reverse (services first, nats-server last).
-SERVICES = ("projector", "scheduler", "runner", "log_shipper", "notifier", "webhook")
+SERVICES = ("projector", "scheduler", "runner", "log_shipper", "notifier", "webhook", "dashboard")
 #: Kubernetes mode: steps are Jobs, watched by the job-watcher; there is no runner.
-KUBE_SERVICES = ("projector", "scheduler", "job_watcher", "log_shipper", "notifier", "webhook")
+KUBE_SERVICES = ("projector", "scheduler", "job_watcher", "log_shipper", "notifier", "webhook", "dashboard")
 HOST = "127.0.0.1"
 
 
@@ -43,6 +45,7 @@ class Layout:
     kubeconfig: Path | None = None
     #: Object storage base URL (C8S_LOG_STORE); "": DIR/objects.
     log_store: str = ""
+    dashboard_port: int = 8081
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -59,6 +62,10 @@ class Layout:
     @property
     def webhook_url(self) -> str:
         return f"http://{HOST}:{self.webhook_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{HOST}:{self.dashboard_port}"
 
     def log_of(self, name: str) -> Path:
         return self.logs / f"{name.replace('_', '-')}.log"
@@ -81,7 +88,7 @@ def service_spec(layout: Layout, name: str, base_env: Mapping[str, str] | None =
     return ChildSpec(
         name=name.replace("_", "-"),
         argv=(sys.executable, "-m", f"services.{name}"),
-        env=service_env(layout, base_env if base_env is not None else os.environ),
+        env=service_env(layout, base_env if base_env is not None else os.environ) | _own_env(layout, name),
         log_path=layout.log_of(name),
     )
 
@@ -95,11 +102,17 @@ def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
         "C8S_LISTEN_HOST": HOST,
         "C8S_LISTEN_PORT": str(layout.webhook_port),
         "C8S_PUBLIC_URL": f"http://{HOST}:{layout.webhook_port}",
+        "C8S_DASHBOARD_URL": layout.dashboard_url,
         "C8S_STOP_STEPS_ON_EXIT": "true",
         "PYTHONUNBUFFERED": "1",
         **_kube_env(layout),
         **({"C8S_LOG_STORE": layout.log_store} if layout.log_store else {}),
     }
+
+
+def _own_env(layout: Layout, name: str) -> dict[str, str]:
+    """What differs for one service: the dashboard listens on its own port."""
+    return {"C8S_LISTEN_PORT": str(layout.dashboard_port)} if name == "dashboard" else {}
 
 
 def _kube_env(layout: Layout) -> dict[str, str]:

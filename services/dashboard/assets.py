@@ -4,7 +4,8 @@ step). The script is progressive enhancement only: every page reads fully withou
 
 What the script does: follows the page's server-sent events (`data-stream` on <body>): `step`
 updates a step's phase, exit code and duration in place, `run` the run's phase, `log` appends a
-rendered line (already escaped HTML from the server) to the step's log, `changed` reloads a
+rendered line (already escaped HTML from the server) to the step's log, `stored` puts the stored
+log in place of the live lines (unless the page showed the stored log already), `changed` reloads a
 listing's table; and the find box filters a log's lines as you type (Escape clears it).
 """
 
@@ -29,7 +30,7 @@ table{border-collapse:collapse}td,th{padding:.25rem .6rem;border-bottom:1px soli
 form.inline{display:inline}button{font:inherit;padding:.2rem .8rem}
 """
 
-JS = """
+JS = r"""
 (function(){
   function text(el, value){ if(el){ el.textContent = value; } }
   function onStep(d){
@@ -38,6 +39,21 @@ JS = """
     text(node.querySelector('.exit'), d.exit_code === null ? '' : 'exit ' + d.exit_code);
     text(node.querySelector('.duration'), d.duration);
     text(node.querySelector('.reason'), d.reason);
+    var list = node.querySelector('ul.artifacts');
+    if(list && d.artifacts.length !== list.children.length){
+      list.textContent = '';
+      d.artifacts.forEach(function(a){
+        var li = document.createElement('li'), link = document.createElement('a');
+        link.href = base + '/artifacts/' + encodeURIComponent(d.name) + '/' + a.index;
+        link.setAttribute('download', a.name); link.textContent = a.name;
+        li.appendChild(link); list.appendChild(li);
+      });
+    }
+  }
+  function onStored(d){
+    var log = document.getElementById('log-' + d.step); if(!log){ return; }
+    if(log.querySelector('.l:not([data-live])')){ return; }
+    log.innerHTML = d.html;
   }
   function onRun(d){
     var phase = document.getElementById('run-phase');
@@ -52,12 +68,13 @@ JS = """
     div.innerHTML = '<a href="#' + id + '">' + n + '</a>' + d.html;
     log.appendChild(div); var box = log.closest('details'); if(box){ box.open = true; }
   }
-  var url = document.body.getAttribute('data-stream');
+  var url = document.body.getAttribute('data-stream'), base = (url || '').replace(/\/stream$/, '');
   if(url && window.EventSource){
     var es = new EventSource(url);
     es.addEventListener('step', function(e){ onStep(JSON.parse(e.data)); });
     es.addEventListener('run', function(e){ onRun(JSON.parse(e.data)); });
     es.addEventListener('log', function(e){ onLog(JSON.parse(e.data)); });
+    es.addEventListener('stored', function(e){ onStored(JSON.parse(e.data)); });
     es.addEventListener('changed', function(){
       fetch(location.href).then(function(r){ return r.text(); }).then(function(html){
         var doc = new DOMParser().parseFromString(html, 'text/html'), fresh = doc.getElementById('runs');

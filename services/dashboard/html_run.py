@@ -97,7 +97,7 @@ def _step(s: StepView, base: str) -> str:
         f'<a href="#log-{e(s.name)}"><b>{e(s.name)}</b></a> '
         f'{phase(s.phase)} <span class="exit">{e(exit_code)}</span> '
         f'<span class="duration">{e(format_duration(s.duration_seconds))}</span>'
-        f'<div class="reason">{e(why)}</div>{needs}' + (f"<ul>{arts}</ul>" if arts else "") + "</div>"
+        f'<div class="reason">{e(why)}</div>{needs}<ul class="artifacts">{arts}</ul></div>'
     )
 
 

@@ -3,18 +3,19 @@ event streams built on it and on the bus's live log lines.
 
 A run page's stream subscribes to the run feed and to the run's live log lines *before* it reads
 the run, so no change between the page and the stream is missed (a change the page already shows
-is sent again, harmlessly). Events: `run` {phase, reason, duration}, `step` {name, phase,
-exit_code, duration, reason} for each step that changed, `log` {step, n, html} per live line
-(escaped and coloured on the server, numbered after the lines the page showed), `end` once the run
-is final. A listing's stream sends `changed` (at most twice a second) when a run it shows may have
-changed. A slow client loses feed entries beyond FEED_QUEUE (the next change carries the state).
+is sent again, harmlessly). Events: `run` {phase, reason, duration}; `step` {name, phase,
+exit_code, duration, reason, artifacts} for each step that changed; `log` {step, n, html} per live
+line (escaped and coloured on the server); `stored` {step, html} when a step's log is stored (the
+page puts it in place of the live lines, unless it shows the stored log already); `end` once the
+run is final. A listing's stream sends `changed` (at most twice a second) when a run it shows may
+have changed. A slow client loses feed entries beyond FEED_QUEUE (the next change carries the state).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 
 import msgspec
@@ -25,11 +26,14 @@ from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
 from ports.live import LiveLines
 from ports.resources import ResourceStore, StoreError
 from services.dashboard.ansi import PLAIN, Style, render_line
+from services.dashboard.html_run import INLINE_LOG_BYTES, log_lines
 from services.dashboard.inputs import RunFilter
 from services.dashboard.listing import format_duration, matches, run_row
 from services.dashboard.run_view import StepView, step_views
 
 log = structlog.get_logger("c8s.dashboard")
+#: step -> its stored log, None while it has none.
+StoredLog = Callable[[str], Awaitable[bytes | None]]
 FEED_QUEUE = 1000
 WATCH_RETRY_SECONDS = 1.0
 #: How long a stream waits for a log line before looking at run changes.
@@ -91,10 +95,10 @@ class RunStream:
     """One run page's stream: what changed since the last message, and live log lines."""
 
     def __init__(
-        self, response: web.StreamResponse, clock: Callable[[], datetime], shown: dict[str, int]
+        self, response: web.StreamResponse, clock: Callable[[], datetime], stored: StoredLog
     ) -> None:
-        self.response, self.clock = response, clock
-        self.lines = dict(shown)  # step -> lines the page (or this stream) showed
+        self.response, self.clock, self.stored = response, clock, stored
+        self.lines: dict[str, int] = {}  # step -> live lines this stream sent
         self.styles: dict[str, Style] = {}
         self.steps: dict[str, StepView] = {}
         self.last_run: tuple[str, str, str] | None = None
@@ -109,10 +113,20 @@ class RunStream:
             self.last_run = summary
             await send(self.response, "run", {"phase": row.phase, "reason": reason, "duration": summary[2]})
         for step in step_views(run, None, {}, now):
-            if self.steps.get(step.name) != step:
+            before = self.steps.get(step.name)
+            if before != step:
                 self.steps[step.name] = step
                 await send(self.response, "step", _step_data(step))
+            if step.has_log and not (before and before.has_log):
+                await self._stored(step.name)
         return row.phase in TERMINAL_RUN_PHASES
+
+    async def _stored(self, step: str) -> None:
+        """The step's whole stored log (its end, when long): the page shows it in place of live lines."""
+        data = await self.stored(step)
+        if data is not None:
+            html = log_lines(step, data[-INLINE_LOG_BYTES:])
+            await send(self.response, "stored", {"step": step, "html": html})
 
     async def line(self, step: str, data: bytes) -> None:
         rendered, self.styles[step] = render_line(
@@ -126,6 +140,7 @@ def _step_data(step: StepView) -> dict[str, object]:
     return {
         "name": step.name, "phase": step.phase, "exit_code": step.exit_code,
         "duration": format_duration(step.duration_seconds), "reason": step.reason,
+        "artifacts": [{"index": a.index, "name": a.name} for a in step.artifacts],
     }  # fmt: skip
 
 

@@ -126,7 +126,8 @@ async def run_stream(request: web.Request) -> web.StreamResponse:
             first = await ctx.reader.run(ns, name)
             response = await open_stream(request)
             with contextlib.suppress(ConnectionResetError):
-                await follow_run(RunStream(response, ctx.reader.clock, {}), first, changes, lines)
+                stream = RunStream(response, ctx.reader.clock, lambda step: ctx.reader.log(ns, name, step))
+                await follow_run(stream, first, changes, lines)
     return response
 
 

@@ -21,8 +21,9 @@ async def main(stop: asyncio.Event) -> None:
     try:
         store = await wiring.open_store(settings, bus)
         url, overrides = settings.public_url, settings.api_overrides
-        statuses = StatusReporter(bus, store, http, url, overrides, utcnow)
-        notifier = Notifier(bus, statuses, ChatNotifier(bus, store, http, url, utcnow))
+        links = settings.runs_url
+        statuses = StatusReporter(bus, store, http, links, overrides, utcnow)
+        notifier = Notifier(bus, statuses, ChatNotifier(bus, store, http, links, utcnow))
         registrar = Registrar(store, http, url, overrides) if settings.register_webhooks and url else None
         await serve(notifier, registrar, stop, settings.concurrency, settings.resync_seconds)
     finally:

@@ -16,6 +16,8 @@ class NotifierSettings(CommonSettings, frozen=True, kw_only=True):
     #: Where users reach c8s: run links are `<public_url>/runs/<ns>/<run>`, webhooks are
     #: registered at `<public_url>/webhooks/<provider>`. Empty: no links, no registration.
     public_url: Url = "http://127.0.0.1:8080"
+    #: Where the dashboard is, when not at public_url: run links go there (`c8s dev up` sets it).
+    dashboard_url: Url = ""
     #: API roots replacing the public ones (and those derived from a self-hosted host).
     github_api_url: Url = ""
     gitlab_api_url: Url = ""
@@ -30,6 +32,11 @@ class NotifierSettings(CommonSettings, frozen=True, kw_only=True):
     register_webhooks: bool = True
     #: How often every connection's webhook registration is checked again.
     resync_seconds: Annotated[float, Meta(gt=0)] = 300.0
+
+    @property
+    def runs_url(self) -> str:
+        """The base of run links: the dashboard's URL, else the public one."""
+        return self.dashboard_url or self.public_url
 
     @property
     def api_overrides(self) -> dict[str, str]:

@@ -3,8 +3,9 @@ and the notifier reporting to a fake GitHub API that checks every request agains
 documented shape.
 
 Covers: `pending` then `success` arrive in that order, exactly once each, with context
-`c8s/<config>` and a link to the run, even though the notifier is killed (-9) while the run is
-going and restarted by `c8s dev up`; the webhook is registered and the connection says so.
+`c8s/<config>` and a link to the run's dashboard page (which opens it), even though the notifier
+is killed (-9) while the run is going and restarted by `c8s dev up`; the webhook is registered
+and the connection says so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import signal
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,9 +103,12 @@ def test_statuses_arrive_once_each_in_order_despite_notifier_kill(github: FakeGi
         assert c8s.wait(name)["status"]["phase"] == "Succeeded"
         c8s.wait_events(name, "notification.sent", count=2)
         registered = c8s.poll(lambda: _registered(c8s))
+        with urllib.request.urlopen(github.fake.statuses[-1].target_url, timeout=10) as page:
+            assert page.status == 200 and f"default/{name}" in page.read().decode()  # the link opens the run
     posted = [(p.state, p.context, p.sha) for p in github.fake.statuses]
     assert posted == [("pending", "c8s/app-ci", commit), ("success", "c8s/app-ci", commit)]
-    assert all(p.target_url and name in p.target_url for p in github.fake.statuses)
+    link = f"http://127.0.0.1:{dev.dashboard_port}/runs/default/{name}"
+    assert all(p.target_url == link for p in github.fake.statuses)
     assert github.fake.violations == []
     assert registered
 

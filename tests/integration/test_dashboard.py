@@ -7,7 +7,7 @@ artifact links; an artifact downloads with its bytes; the JSON API of a run, its
 logs and a config; an unknown run is a 404 page (JSON under /api); a bad query is a 400; Cancel
 needs the run's CSRF token and sets spec.cancelRequested; Re-run creates a new run and redirects
 to it; the run stream sends step changes from the store's watch and live log lines from the bus,
-escaped, and ends when the run is final; a config's page shows its stats and recent runs.
+escaped, the stored log once shipped, and ends when the run is final; a config's page shows its stats and recent runs.
 """
 
 from __future__ import annotations
@@ -173,10 +173,13 @@ async def test_run_stream_sends_steps_and_live_lines(dash: Dashboard) -> None:
         await dash.live_line(run, "build", b"\x1b[32m<ok>\x1b[0m\n")
         got = await _next(events, "log")
         assert got["step"] == "build" and got["html"] == '<span class="fg2">&lt;ok&gt;</span>'
-        await dash.status(run, seq=3, phase="Succeeded", start_time=T0, completion_time=T0,
-                          steps=[StepStatus(name="build", phase="Succeeded", exit_code=0)])  # fmt: skip
-        kinds = [kind async for kind, _ in events]
-        assert kinds[-1] == "end" and "step" in kinds
+        url = await dash.objects.put(f"{NS}/app-ci-live/build.log", b"<ok>\nshipped\n")
+        done = StepStatus(name="build", phase="Succeeded", exit_code=0, log_url=url)
+        await dash.status(run, seq=3, phase="Succeeded", start_time=T0, completion_time=T0, steps=[done])
+        rest = [(kind, json.loads(data)) async for kind, data in events]
+        assert rest[-1][0] == "end"
+        [stored] = [data for kind, data in rest if kind == "stored"]
+        assert stored["step"] == "build" and '<a href="#build-L2">2</a>shipped' in stored["html"]
 
 
 async def test_config_page(dash: Dashboard) -> None:

@@ -23,7 +23,11 @@ def test_dev_up_serves_restarts_and_stops_every_child(tmp_path: Path) -> None:
     with DevUp(tmp_path / "c8s") as dev:
         dev.wait_for(r"^c8s is up$", deadline=90)
         webhook = dev.wait_for(r"webhook URL: (http://127\.0\.0\.1:\d+)/webhooks/").group(1)
+        dashboard = dev.wait_for(r"dashboard:\s+(http://127\.0\.0\.1:\d+)/runs$").group(1)
         nats = dev.wait_for(r"NATS URL:\s+(nats://127\.0\.0\.1:\d+)$").group(1)
+        assert dashboard == f"http://127.0.0.1:{dev.dashboard_port}"
+        with urllib.request.urlopen(f"{dashboard}/runs", timeout=5) as resp:
+            assert resp.status == 200 and b"<h1>Runs</h1>" in resp.read()
         assert (webhook, nats) == (
             f"http://127.0.0.1:{dev.webhook_port}",
             f"nats://127.0.0.1:{dev.nats_port}",
@@ -32,7 +36,7 @@ def test_dev_up_serves_restarts_and_stops_every_child(tmp_path: Path) -> None:
             assert resp.status == 200
         socket.create_connection(("127.0.0.1", dev.nats_port), timeout=5).close()
         pids = dev.pids()
-        assert {"nats-server", "scheduler", "projector", "runner", "webhook"} <= set(pids)
+        assert {"nats-server", "scheduler", "projector", "runner", "webhook", "dashboard"} <= set(pids)
         assert all(alive(pid) for pid in pids.values())
         assert (tmp_path / "c8s" / "logs" / "projector.log").is_file()
 

@@ -25,9 +25,10 @@ class DevUp:
     def __init__(self, home: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.extra_env = env or {}
-        self.nats_port, self.webhook_port = free_port(), free_port()
+        self.nats_port, self.webhook_port, self.dashboard_port = free_port(), free_port(), free_port()
         self.argv = [sys.executable, "-m", "c8s.cli", "dev", "up", "--dir", str(home)]
-        self.argv += ["--nats-port", str(self.nats_port), "--webhook-port", str(self.webhook_port), *extra]
+        self.argv += ["--nats-port", str(self.nats_port), "--webhook-port", str(self.webhook_port)]
+        self.argv += ["--dashboard-port", str(self.dashboard_port), *extra]
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.proc: subprocess.Popen[str] | None = None

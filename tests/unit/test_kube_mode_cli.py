@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from c8s.cli import build_parser
-from c8s.dev.state_dir import Layout, service_env
+from c8s.dev.state_dir import Layout, service_env, service_spec
 from c8s.instance import kubeconfig_of
 
 
@@ -78,3 +78,14 @@ def test_local_service_env_has_no_cluster(tmp_path: Path) -> None:
     env = service_env(Layout(home=tmp_path, nats_port=1, webhook_port=2), {})
     assert env["C8S_MODE"] == "local"
     assert "C8S_KUBECONFIG" not in env and "C8S_LOG_STORE" not in env
+
+
+def test_dashboard_gets_its_own_port_and_the_notifier_links_to_it(tmp_path: Path) -> None:
+    """The dashboard listens on --dashboard-port (the webhook keeps its own); run links point at it."""
+    layout = Layout(home=tmp_path, nats_port=1, webhook_port=2, dashboard_port=3)
+    dashboard = service_spec(layout, "dashboard", {}).env
+    webhook = service_spec(layout, "webhook", {}).env
+    assert (dashboard["C8S_LISTEN_PORT"], webhook["C8S_LISTEN_PORT"]) == ("3", "2")
+    assert webhook["C8S_DASHBOARD_URL"] == "http://127.0.0.1:3"
+    assert webhook["C8S_PUBLIC_URL"] == "http://127.0.0.1:2"
+    assert "dashboard" in layout.services
