@@ -35,7 +35,9 @@ JS = r"""
   function text(el, value){ if(el){ el.textContent = value; } }
   function onStep(d){
     var node = document.getElementById('step-' + d.name); if(!node){ return; }
-    var phase = node.querySelector('.phase'); phase.className = 'phase ' + d.phase; text(phase, d.phase);
+    [node.querySelector('.phase'), document.getElementById('log-phase-' + d.name)].forEach(function(phase){
+      if(phase){ phase.className = 'phase ' + d.phase; text(phase, d.phase); }
+    });
     text(node.querySelector('.exit'), d.exit_code === null ? '' : 'exit ' + d.exit_code);
     text(node.querySelector('.duration'), d.duration);
     text(node.querySelector('.reason'), d.reason);
@@ -58,6 +60,9 @@ JS = r"""
   function onRun(d){
     var phase = document.getElementById('run-phase');
     if(phase){ phase.className = 'phase ' + d.phase; text(phase, d.phase); }
+    if(['Succeeded', 'Failed', 'Cancelled'].indexOf(d.phase) >= 0){
+      document.querySelectorAll('form[action$="/cancel"]').forEach(function(f){ f.remove(); });
+    }
     text(document.getElementById('run-duration'), d.duration);
     text(document.getElementById('run-reason'), d.reason);
   }

@@ -115,7 +115,8 @@ def _logs(view: RunView, logs: dict[str, bytes], base: str) -> str:
         link = f'<a href="{base}/logs/{q(s.name)}">log page</a>' if s.has_log else ""
         open_ = " open" if s.phase in ("Running", "Failed") else ""
         parts.append(
-            f"<details{open_}><summary>{e(s.name)} {phase(s.phase)} {link}</summary>{note}"
+            f"<details{open_}><summary>{e(s.name)} {phase(s.phase, 'log-phase-' + s.name)} {link}"
+            f"</summary>{note}"
             f'<div class="log" id="log-{e(s.name)}">{log_lines(s.name, shown)}</div></details>'
         )
     find = (

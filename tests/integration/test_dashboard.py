@@ -6,8 +6,9 @@ facts, steps as a DAG, stored log (escaped, coloured, a permalink per line), eve
 artifact links; an artifact downloads with its bytes; the JSON API of a run, its steps, events,
 logs and a config; an unknown run is a 404 page (JSON under /api); a bad query is a 400; Cancel
 needs the run's CSRF token and sets spec.cancelRequested; Re-run creates a new run and redirects
-to it; the run stream sends step changes from the store's watch and live log lines from the bus,
-escaped, the stored log once shipped, and ends when the run is final; a config's page shows its stats and recent runs.
+to it; the run stream sends step changes from the store's watch, live log lines from the bus
+(escaped), the stored log once shipped, and ends when the run is final; a config's page shows
+its stats and recent runs.
 """
 
 from __future__ import annotations
