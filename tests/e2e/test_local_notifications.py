@@ -86,7 +86,9 @@ def test_statuses_arrive_once_each_in_order_despite_notifier_kill(github: FakeGi
                 "pipelineConfigRef": "app-ci",
             },
         }
-        steps = [step("slow", "sleep 3"), step("fast", "true", dependsOn=["slow"])]
+        gate = tmp_path / "gate"  # the slow step runs until the test opens it, however slow the machine
+        slow = step("slow", f"while [ ! -f {gate} ]; do sleep 0.05; done")
+        steps = [slow, step("fast", "true", dependsOn=["slow"])]
         c8s.apply(
             tmp_path,
             secret("hook", **{"webhook-secret": KEY.decode()}),
@@ -100,6 +102,7 @@ def test_statuses_arrive_once_each_in_order_despite_notifier_kill(github: FakeGi
         c8s.wait_step(name, "slow", "Running")
         os.kill(dev.pids()["notifier"], signal.SIGKILL)
         dev.wait_for(r"^notifier restarted", deadline=60)
+        gate.touch()
         assert c8s.wait(name)["status"]["phase"] == "Succeeded"
         c8s.wait_events(name, "notification.sent", count=2)
         registered = c8s.poll(lambda: _registered(c8s))
