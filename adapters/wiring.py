@@ -15,6 +15,7 @@ from adapters.local.executor import LocalExecutor
 from adapters.local.steplogs import LocalStepLogs
 from adapters.runtime.health import READINESS
 from adapters.runtime.settings import CommonSettings, ConfigError
+from ports.access import Access
 from ports.bus import Bus
 from ports.deliveries import DeliveryLog
 from ports.execution import Executor, StepLogs
@@ -139,6 +140,16 @@ def step_logs(settings: CommonSettings, poll_seconds: float = 0.1) -> StepLogs:
     from adapters.kube.steplogs import KubeStepLogs
 
     return KubeStepLogs(KubeConnection(settings.kubeconfig), poll_seconds=poll_seconds)
+
+
+async def access(settings: CommonSettings) -> Access | None:
+    """Who may see and act on runs: the apiserver's RBAC in Kubernetes mode; None in local mode."""
+    if settings.mode != "kubernetes":
+        return None
+    from adapters.kube.access import KubeAccess
+    from adapters.kube.client import KubeSettings, api_client
+
+    return KubeAccess(await api_client(KubeSettings(kubeconfig=settings.kubeconfig)))
 
 
 def step_workloads(settings: CommonSettings) -> StepWorkloads:

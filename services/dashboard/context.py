@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ports.live import LiveLines
 from services.dashboard.actions import Csrf
+from services.dashboard.authorizing import Gate, Policy
 from services.dashboard.live import RunFeed
 from services.dashboard.reading import Reader
 
@@ -22,3 +23,5 @@ class Context:
     csrf: Csrf
     #: Who a Re-run is triggered by (local mode has no login: "dashboard").
     actor: str = "dashboard"
+    #: Who may see and do what; the default (no access port) is local mode's: everything.
+    gate: Gate = field(default_factory=lambda: Gate(None, Policy()))

@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from ports.access import AccessUnavailable, Verb
 from ports.bus_errors import BusError
 from ports.objects import ObjectStoreUnavailable
 from ports.resources import StoreError
-from services.dashboard import routes_api, routes_pages
+from services.dashboard import inputs, routes_api, routes_pages
 from services.dashboard.assets import CSS, JS
 from services.dashboard.context import Context
 from services.dashboard.html_pages import error_page
@@ -39,7 +40,7 @@ MAX_PATH = 2048
 
 
 def make_app(ctx: Context, ready: Callable[[], bool]) -> web.Application:
-    app = web.Application(middlewares=[_errors, _headers], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[_errors, _headers, _authorized], client_max_size=64 * 1024)
     app[routes_pages.CONTEXT] = ctx
     routes_pages.add(app.router)
     routes_api.add(app.router)
@@ -76,6 +77,18 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 @web.middleware
+async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route under a namespace is authorized before its handler runs (authorizing.py)."""
+    if "ns" in request.match_info:
+        namespace = inputs.namespace(request.match_info["ns"])
+        verb: Verb = "get"
+        if request.method == "POST":
+            verb = "create" if request.path.endswith("/rerun") else "patch"
+        await request.app[routes_pages.CONTEXT].gate.check(request, namespace, verb)
+    return await handler(request)
+
+
+@web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if len(request.raw_path) > MAX_PATH:
         return _error(request, 414, f"request path longer than {MAX_PATH} characters")
@@ -91,7 +104,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(
             request, 405, f"{request.method} is not allowed here (use {', '.join(sorted(e.allowed_methods))})"
         )
-    except (StoreError, BusError, ObjectStoreUnavailable) as e:
+    except (StoreError, BusError, ObjectStoreUnavailable, AccessUnavailable) as e:
         log.warning("dashboard.unavailable", error=str(e), path=request.path[:200])
         return _error(request, 503, f"temporarily unavailable, retry later: {type(e).__name__}")
 
@@ -102,4 +115,6 @@ def _error(request: web.Request, status: int, message: str) -> web.Response:
     else:
         response = web.Response(text=error_page(status, message), status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = CSP
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="c8s"'
     return response

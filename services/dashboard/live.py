@@ -188,7 +188,7 @@ async def follow_listing(
             await response.write(b": ping\n\n")
             continue
         if matches(run_row(run, clock()), relevant):
-            await send(response, "changed", {"run": run.metadata.name})
+            await send(response, "changed", {})  # no name: the page reloads what it may see
             await asyncio.sleep(LISTING_THROTTLE_SECONDS)
             while not changes.empty():
                 changes.get_nowait()

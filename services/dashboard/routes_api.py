@@ -17,7 +17,7 @@ from aiohttp import web
 from projections.event_details import details, timestamp
 from services.dashboard import inputs
 from services.dashboard.reading import Missing
-from services.dashboard.routes_pages import ctx_of, run_ref, wanted
+from services.dashboard.routes_pages import ctx_of, run_ref, visible_runs, wanted
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -36,7 +36,7 @@ def json(data: object) -> web.Response:
 
 
 async def runs(request: web.Request) -> web.Response:
-    return json({"runs": await ctx_of(request).reader.runs(wanted(request))})
+    return json({"runs": await visible_runs(request, wanted(request))})
 
 
 async def run(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from services.dashboard import actions, inputs
 from services.dashboard.context import Context
 from services.dashboard.html_pages import config_page, runs_page
 from services.dashboard.html_run import log_page, run_page
+from services.dashboard.listing import RunRow
 from services.dashboard.live import RunStream, follow_listing, follow_run, open_stream
 
 CONTEXT = web.AppKey("dashboard", Context)
@@ -52,9 +53,17 @@ def html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html")
 
 
+async def visible_runs(request: web.Request, filt: inputs.RunFilter) -> list[RunRow]:
+    """The listing, without the namespaces the request may not read."""
+    ctx = ctx_of(request)
+    rows = await ctx.reader.runs(filt)
+    shown = await ctx.gate.visible(request, {r.namespace for r in rows})
+    return [r for r in rows if r.namespace in shown]
+
+
 async def runs(request: web.Request) -> web.Response:
     filt = wanted(request)
-    return html(runs_page(await ctx_of(request).reader.runs(filt), filt))
+    return html(runs_page(await visible_runs(request, filt), filt))
 
 
 async def run(request: web.Request) -> web.Response:
