@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 SYSTEM = "c8s-system"
 TEAM = "team-a"  # can-i needs no such namespace: RBAC is evaluated, nothing is read
-ACCOUNTS = ("webhook", "scheduler", "job-watcher", "log-shipper", "projector", "notifier", "admission")
+ACCOUNTS = ("webhook", "scheduler", "job-watcher", "log-shipper", "projector", "notifier", "admission",
+            "dashboard")
 
 
 def kubectl(plane: plane_mod.Plane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -128,6 +129,14 @@ ALLOWED_AND_DENIED = [
     ("admission", "get", "pipelineconfigs.c8s.dev", "", TEAM, True),
     ("admission", "list", "secrets", "", TEAM, False),
     ("admission", "create", "pipelineruns.c8s.dev", "", TEAM, False),
+    ("dashboard", "get", "pipelineruns.c8s.dev", "", TEAM, True),
+    ("dashboard", "patch", "pipelineruns.c8s.dev", "", TEAM, True),
+    ("dashboard", "create", "pipelineruns.c8s.dev", "", TEAM, True),
+    ("dashboard", "create", "subjectaccessreviews.authorization.k8s.io", "", "", True),
+    ("dashboard", "create", "tokenreviews.authentication.k8s.io", "", "", True),
+    ("dashboard", "patch", "pipelineruns.c8s.dev", "status", TEAM, False),
+    ("dashboard", "get", "secrets", "", TEAM, False),
+    ("dashboard", "get", "pods", "log", TEAM, False),
 ]
 # Nobody may grow its own rights or weaken admission.
 FORBIDDEN_TO_ALL = [

@@ -79,7 +79,7 @@ def test_every_deployment_runs_an_existing_service_module() -> None:
         assert (python, flag) == ("python", "-m")
         assert (REPO / module.replace(".", "/") / "__main__.py").is_file(), module
         modules.append(module)
-    assert len(modules) == 7
+    assert len(modules) == 8
 
 
 class Fail(Exception):
@@ -157,7 +157,7 @@ def test_tiltfile_builds_each_service_with_live_update() -> None:
     tilt = run_tiltfile()
     refs = {b["ref"]: b for b in tilt.builds}
     assert set(refs) == {f"c8s-{s}" for s in ("webhook", "scheduler", "job-watcher", "projector",
-                                              "log-shipper", "notifier")}
+                                              "log-shipper", "notifier", "dashboard")}
     assert refs["c8s-job-watcher"]["entrypoint"] == ["python", "-m", "services.job_watcher"]
     for build in tilt.builds:
         assert [step[1] for step in build["live_update"]] == SOURCES
