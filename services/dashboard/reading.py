@@ -8,6 +8,7 @@ log or artifact is NotFound (a 404 page), never a 5xx.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -55,6 +56,21 @@ class Reader:
     async def run_page(self, namespace: str, name: str) -> RunView:
         run = await self.run(namespace, name)
         return run_view(run, await self.history(run), self.clock())
+
+    async def run_page_with_logs(self, namespace: str, name: str) -> tuple[RunView, dict[str, bytes]]:
+        """The page's view and every stored log its run's status lists (read at once, one run read)."""
+        run = await self.run(namespace, name)
+        steps = [s for s in (run.status.steps if run.status else []) if s.log_url]
+        reading = asyncio.gather(*(self._stored(s) for s in steps))
+        view = run_view(run, await self.history(run), self.clock())
+        return view, dict(zip((s.name for s in steps), await reading, strict=True))
+
+    async def _stored(self, step: StepStatus) -> bytes:
+        """A shipped log, or b"" when it is gone from storage (the page says there is nothing)."""
+        try:
+            return await self.objects.read(step.log_url or "")
+        except ObjectNotFound:
+            return b""
 
     async def config(self, namespace: str, name: str) -> ConfigView:
         try:

@@ -69,8 +69,7 @@ async def runs(request: web.Request) -> web.Response:
 async def run(request: web.Request) -> web.Response:
     ns, name = run_ref(request)
     ctx = ctx_of(request)
-    view = await ctx.reader.run_page(ns, name)
-    logs = {s.name: await ctx.reader.log(ns, name, s.name) or b"" for s in view.steps if s.has_log}
+    view, logs = await ctx.reader.run_page_with_logs(ns, name)
     return html(run_page(view, logs, ctx.csrf.token(ns, name)))
 
 
