@@ -25,6 +25,8 @@ def test_demo_runs_a_whole_pipeline(tmp_path: Path) -> None:
         dev.wait_for(r"^c8s is up$", deadline=90)
         dev.wait_for(r"^demo: git daemon serves git://127\.0\.0\.1:\d+/repo$")
         run = dev.wait_for(r"-> 202, runs: (demo-ci-\S+)$").group(1)
+        page = f"http://127.0.0.1:{dev.dashboard_port}/runs/default/{run}"
+        dev.wait_for(rf"^demo: watch it at {re.escape(page)}$")
         dev.wait_for(rf"^pipelinerun/{re.escape(run)} Succeeded in ", deadline=120)
         artifact = dev.wait_for(r"^  artifact: (file://\S+/dist/hello\.txt)$").group(1)
         assert Path(artifact.removeprefix("file://")).read_text().startswith("hello from the c8s demo")

@@ -7,8 +7,8 @@ artifact links; an artifact downloads with its bytes; the JSON API of a run, its
 logs and a config; an unknown run is a 404 page (JSON under /api); a bad query is a 400; Cancel
 needs the run's CSRF token and sets spec.cancelRequested; Re-run creates a new run and redirects
 to it; the run stream sends step changes from the store's watch, live log lines from the bus
-(escaped), the stored log once shipped, and ends when the run is final; a config's page shows
-its stats and recent runs.
+(escaped), the stored log once shipped, and ends when the run is final; the listing's stream says
+`changed` when a run it shows changes; a config's page shows its stats and recent runs.
 """
 
 from __future__ import annotations
@@ -181,6 +181,17 @@ async def test_run_stream_sends_steps_and_live_lines(dash: Dashboard) -> None:
         assert rest[-1][0] == "end"
         [stored] = [data for kind, data in rest if kind == "stored"]
         assert stored["step"] == "build" and '<a href="#build-L2">2</a>shipped' in stored["html"]
+
+
+async def test_listing_stream_says_changed(dash: Dashboard) -> None:
+    """/runs/stream?branch=main sends `changed` when a run on main changes (the filter itself is
+    listing.matches, unit-tested)."""
+    run = await dash.run("app-ci-main", branch="main")
+    await asyncio.wait_for(dash.feed.ready.wait(), 10)
+    async with dash.session.get(f"{dash.url}/runs/stream?branch=main") as response:
+        events = sse(response)
+        await dash.status(run, phase="Running")
+        assert await _next(events, "changed") == {}
 
 
 async def test_config_page(dash: Dashboard) -> None:
