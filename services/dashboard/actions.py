@@ -2,7 +2,8 @@
 
 Cancel sets spec.cancelRequested through the resource store (the scheduler does the rest, as for
 `c8s cancel`). Re-run creates a new PipelineRun with the same spec (commit, branch, trigger, matrix
-combination), minus the cancel request, named by the store from generateName `<config>-`, labelled
+combination), minus the cancel request, triggered by the user who asked (Kubernetes mode) or
+"dashboard" (local mode), named by the store from generateName `<config>-`, labelled
 like the original except for the delivery labels (a re-run is no webhook delivery).
 
 CSRF: a form carries `hmac(key, "<namespace>/<run>")`; the key is random per process (or given),

@@ -122,7 +122,9 @@ async def rerun(request: web.Request) -> web.Response:
     await _checked_form(request, ns, name)
     ctx = ctx_of(request)
     original = await ctx.reader.run(ns, name)
-    created = await actions.rerun(ctx.reader.store, original, ctx.actor, ctx.reader.clock())
+    subject = await ctx.gate.subject(request) if ctx.gate.access is not None else None
+    by = subject.user if subject is not None else ctx.actor
+    created = await actions.rerun(ctx.reader.store, original, by[:255], ctx.reader.clock())
     raise web.HTTPSeeOther(f"/runs/{ns}/{created}")
 
 

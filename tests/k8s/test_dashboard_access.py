@@ -6,9 +6,9 @@ them with TokenReview and SubjectAccessReview (adapters/kube/access.py).
 
 Covers: the outsider's token gets 403 for the run's page, its log, its artifact and the JSON API,
 and the listing hides the namespace; the reader's token sees all of them but may not Cancel (403:
-no patch); no token is 401; proxy headers naming the reader are ignored from an untrusted peer
-and honoured from a trusted one; a public namespace is readable without a token and still not
-cancellable.
+no patch); no token is 401; a re-run by a token RBAC allows is triggered by its owner; proxy
+headers naming the reader are ignored from an untrusted peer and honoured from a trusted one; a
+public namespace is readable without a token and still not cancellable.
 """
 
 from __future__ import annotations
@@ -175,6 +175,27 @@ async def test_proxy_headers_only_from_a_trusted_peer(
         assert await site.status(page, **reader) == 200
         outsider = reader | {"X-Forwarded-User": f"system:serviceaccount:{namespace}:outsider"}
         assert await site.status(page, **outsider) == 403
+
+
+async def test_rerun_is_by_the_token_owner(
+    control_plane: object, namespace: str, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    """A ServiceAccount RBAC lets create runs re-runs one; the new run says it triggered it."""
+    await kubectl("create", "serviceaccount", "writer", "-n", namespace)
+    verbs = "--verb=get,list,watch,create,patch"
+    await kubectl("create", "role", "runs-writer", verbs, "--resource=pipelineruns.c8s.dev", "-n", namespace)
+    account = f"--serviceaccount={namespace}:writer"
+    await kubectl("create", "rolebinding", "runs-writer", "--role=runs-writer", account, "-n", namespace)
+    token = (await kubectl("create", "token", "writer", "-n", namespace)).stdout.strip()
+    await seed(control_plane, namespace, tmp_path)
+    async with dashboard(control_plane, tmp_path, Policy()) as site:
+        assert await site.status(f"/runs/{namespace}/{RUN}/rerun", token, "POST") == 303
+        runs = await site.listed(namespace, token)
+        [new] = [name for name in runs if name != RUN]
+        async with site.session.get(f"{site.url}/api/runs/{namespace}/{new}",
+                                    headers={"Authorization": f"Bearer {token}"}) as response:  # fmt: skip
+            spec = (await response.json())["spec"]
+    assert spec["triggeredBy"] == f"system:serviceaccount:{namespace}:writer"
 
 
 async def test_public_namespace_is_read_only(
