@@ -45,6 +45,11 @@ def webhook_subject(provider: str, namespace: str, connection: str) -> str:
     return f"c8s.webhook.{token(provider)}.{token(namespace)}.{token(connection)}"
 
 
+def connection_subject(namespace: str, connection: str) -> str:
+    """Every webhook decision about one connection, whichever provider endpoint it came through."""
+    return f"c8s.webhook.*.{token(namespace)}.{token(connection)}"
+
+
 def live_log_subject(namespace: str, run: str, step: str) -> str:
     return f"{LIVE_LOG_PREFIX}.{token(namespace)}.{token(run)}.{token(step)}"
 

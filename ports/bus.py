@@ -12,7 +12,11 @@ Contract (checked by tests/integration/test_bus_contract.py against every adapte
   their messages redelivered (handlers must tolerate cancellation);
   a body that is not a catalog event is terminated (kept in the stream for inspection) and never
   reaches a handler; any other exception propagates and stops the consumer (crash, restart);
-- history(subject) replays every stored event on a subject in order, without a durable consumer.
+- history(subject) replays every stored event on a subject in order, without a durable consumer;
+  next_after(subject, seq) is the first stored event on a subject above a sequence (or None), read
+  from the stream's authority: everything stored on the subject up to its answer is visible;
+- consume(..., serial=True): at most one message of the durable is in flight, across every process
+  bound to it, so events arrive in stream order even across retries (RetryLater) and replicas.
 """
 
 from __future__ import annotations
@@ -71,13 +75,20 @@ class Bus(Protocol):
         handler: Handler,
         stop: StopSignal,
         concurrency: int = 1,
+        *,
+        serial: bool = False,
     ) -> None:
         """Feed every event on `subjects` to `handler` through the durable consumer `durable`,
-        in stream order per subject (concurrency 1), until `stop` is set."""
+        in stream order per subject (concurrency 1), until `stop` is set; `serial`: one message in
+        flight across every process on the durable, strictly in stream order."""
         ...
 
     async def history(self, subject: str) -> list[Received]:
         """Every stored event on `subject` (wildcards allowed), in stream order."""
+        ...
+
+    async def next_after(self, subject: str, after: int) -> Received | None:
+        """The first stored event on `subject` (wildcards allowed) with a sequence above `after`."""
         ...
 
     @property

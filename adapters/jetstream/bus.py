@@ -7,7 +7,8 @@
   awaited under one deadline.
 - consume: a durable pull consumer (adapters.jetstream.consumer), explicit acks, recovery after a
   server restart.
-- history: ordered replay of one subject (adapters.jetstream.history).
+- history: ordered replay of one subject; next_after: the next stored event on a subject above a
+  sequence (adapters.jetstream.history).
 - Every nats-py failure leaves this package as a ports.bus_errors class.
 - Metrics: each publish the stream did not drop as a duplicate feeds adapters.runtime.instruments.
 """
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.consumer import PullConsumer
 from adapters.jetstream.errors import NATS_ERRORS, translate, translated
-from adapters.jetstream.history import history
+from adapters.jetstream.history import history, next_after
 from adapters.jetstream.settings import BusSettings
 from adapters.jetstream.streams import ensure_streams
 from adapters.runtime.instruments import INSTRUMENTS
@@ -80,11 +81,16 @@ class NatsBus:
         handler: Handler,
         stop: StopSignal,
         concurrency: int = 1,
+        *,
+        serial: bool = False,
     ) -> None:
-        await PullConsumer(self._conn, durable, subjects, handler, stop, concurrency).run()
+        await PullConsumer(self._conn, durable, subjects, handler, stop, concurrency, serial=serial).run()
 
     async def history(self, subject: str) -> list[Received]:
         return await history(self._conn, subject)
+
+    async def next_after(self, subject: str, after: int) -> Received | None:
+        return await next_after(self._conn, subject, after)
 
     @property
     def is_connected(self) -> bool:

@@ -7,6 +7,11 @@ Invariants:
 - One message at a time, in stream order: a batch is fetched, then handled sequentially. A message
   naked with RetryLater comes back after its delay, after later messages (at-least-once, not
   strictly ordered across retries).
+- serial=True: the durable has max_ack_pending 1 and messages are fetched one by one, so the server
+  hands out nothing else while a message is unacknowledged (naked with a delay included), to this
+  process or to any other bound to the same durable: strictly in stream order, across retries
+  and replicas (a replica that dies holding the message stops its heartbeat; it returns after
+  ack_wait to whichever replica pulls next).
 - With concurrency N > 1 (adapters.jetstream.inflight.HandlerPool): only as many messages are fetched
   as there are free slots, each is handled in its own task and settled when its handler returns,
   in no particular order; on stop, handlers still running are cancelled and their messages handed
@@ -62,12 +67,17 @@ class PullConsumer:
         handler: Handler,
         stop: StopSignal,
         concurrency: int = 1,
+        *,
+        serial: bool = False,
     ) -> None:
+        if serial and concurrency > 1:
+            raise ValueError(f"consumer {durable}: serial delivery handles one message at a time")
         self._conn = conn
         self._settings = conn.settings
         self._durable = durable
         self._stream = stream_of(subjects)
-        self._config = consumer_config(conn, durable, subjects)
+        self._config = consumer_config(conn, durable, subjects, serial=serial)
+        self._batch = 1 if serial else conn.settings.fetch_batch
         self._handler = handler
         self._stop = stop
         self._sub: JetStreamContext.PullSubscription | None = None
@@ -91,7 +101,7 @@ class PullConsumer:
     async def _loop(self) -> None:
         backoff = _MIN_BACKOFF
         while not self._stop.is_set():
-            size = self._settings.fetch_batch
+            size = self._batch
             if self._pool is not None:
                 size = min(size, await self._pool.wait_free(self._stop))
                 if self._pool.failure is not None:
@@ -236,7 +246,9 @@ class PullConsumer:
         await _settle(msg.ack())
 
 
-def consumer_config(conn: NatsConnection, durable: str, subjects: Sequence[str]) -> ConsumerConfig:
+def consumer_config(
+    conn: NatsConnection, durable: str, subjects: Sequence[str], *, serial: bool = False
+) -> ConsumerConfig:
     s = conn.settings
     many = len(subjects) > 1
     return ConsumerConfig(
@@ -246,7 +258,7 @@ def consumer_config(conn: NatsConnection, durable: str, subjects: Sequence[str])
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=s.ack_wait,
         max_deliver=s.max_deliver,
-        max_ack_pending=s.max_ack_pending,
+        max_ack_pending=1 if serial else s.max_ack_pending,
         filter_subject=None if many else subjects[0],
         filter_subjects=list(subjects) if many else None,
     )

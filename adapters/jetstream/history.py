@@ -3,6 +3,10 @@
 An ephemeral, unacknowledged, in-memory consumer reads from the first message on the subject up
 to the stream's last sequence at call time (events stored meanwhile are left for the next call),
 then is deleted. Undecodable messages are logged and skipped: history returns typed events only.
+
+next_after reads the first stored event on a subject above a stream sequence in one request to the
+stream leader (STREAM.MSG.GET with next_by_subj, never a possibly lagging direct-get replica), so a
+reader learns whether anything on that subject lies between two sequences it knows of.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import uuid
 
 import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -42,6 +47,25 @@ async def history(conn: NatsConnection, subject: str) -> list[Received]:
         finally:
             await sub.unsubscribe()
             await _delete(js, stream, name)
+
+
+async def next_after(conn: NatsConnection, subject: str, after: int) -> Received | None:
+    """The first decodable event stored on `subject` with a stream sequence above `after`."""
+    stream = stream_of([subject])
+    while True:
+        async with translated(f"next on {subject} after {after}"):
+            try:
+                msg = await conn.js.get_msg(stream, seq=after + 1, subject=subject, next=True)
+            except nats.js.errors.NotFoundError:
+                return None
+        seq = msg.seq or 0
+        try:
+            event = decode(msg.data or b"")
+        except UndecodableEvent as e:
+            log.warning("bus.history.undecodable", seq=seq, subject=msg.subject, error=str(e))
+            after = seq
+            continue
+        return Received(event=event, seq=seq, subject=msg.subject or subject, delivered=1)
 
 
 def _replay_config(name: str, subject: str, timeout: float) -> ConsumerConfig:

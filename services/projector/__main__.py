@@ -16,7 +16,7 @@ async def main(stop: asyncio.Event) -> None:
     bus = await wiring.connect_bus(settings, "projector")
     try:
         store = await wiring.open_store(settings, bus)
-        await serve(bus, Projector(store), stop)
+        await serve(bus, Projector(bus, store), stop)
     finally:
         await bus.close()
 

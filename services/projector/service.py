@@ -4,13 +4,18 @@
 - `projector-configs` folds RunAccepted/RunFinished into PipelineConfig stats;
 - `projector-connections` folds webhook decisions into RepositoryConnection lastEvent.
 
-The written status is the fold's whole state (it carries observedSequence), so a restarted
-projector resumes from the objects themselves: the consumer redelivers everything after its last
-ack, and events at or below observedSequence change nothing. Writes never go backwards (the store
-drops a status whose observedSequence is below the stored one) and carry the run's uid, so a run
-deleted and created again under the same name never receives the old run's status. A write is
-skipped when the fold changed nothing. Each phase a run's written status enters is counted
-(c8s_runs_entered_phase_total).
+Exactly once and in order, whatever the delivery: a written status is always the fold of every
+event of its subject (the run's, the connection's) up to its observedSequence. An event at or
+below it changes nothing; one above it is folded together with every stored event of the subject
+it would otherwise overtake (services.projector.catchup), so a retry that comes back late or a
+second replica holding an earlier event loses nothing. Config stats count events of many runs
+(no one subject is their history), so `projector-configs` is a serial consumer: one message in
+flight across all replicas, strictly in stream order, retries included.
+
+Writes never go backwards (the store drops a status whose observedSequence is below the stored
+one, compare-and-set) and carry the run's uid, so a run deleted and created again under the same
+name never receives the old run's status. A write is skipped when the fold changed nothing. Each
+phase a run's written status enters is counted (c8s_runs_entered_phase_total).
 """
 
 from __future__ import annotations
@@ -23,19 +28,20 @@ from msgspec.structs import replace
 from adapters.runtime.instruments import INSTRUMENTS
 from adapters.runtime.retrying import retry_outages
 from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
-from api.pipelinerun import PipelineRun, PipelineRunStatus
+from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, PipelineRunStatus
 from api.repositoryconnection import RepositoryConnection, RepositoryConnectionStatus
 from events.run import RunAccepted, RunEvent, RunFinished
-from events.subjects import RUN_SUBJECTS, WEBHOOK_SUBJECTS
-from events.webhook import WebhookAccepted, WebhookRejected
+from events.subjects import RUN_SUBJECTS, WEBHOOK_SUBJECTS, connection_subject, run_subject
+from events.webhook import WebhookAccepted, WebhookEvent, WebhookRejected
 from ports.bus import Bus, Received, StopSignal
 from ports.resources import NotFound, ResourceStore
 from projections import config_stats, connection_status, run_status
+from services.projector.catchup import unfolded
 
 
 class Projector:
-    def __init__(self, store: ResourceStore) -> None:
-        self.store = store
+    def __init__(self, bus: Bus, store: ResourceStore) -> None:
+        self.bus, self.store = bus, store
 
     async def on_run_event(self, received: Received) -> None:
         event = received.event
@@ -48,13 +54,18 @@ class Projector:
         if run.metadata.uid != event.uid:
             return  # an event of an earlier run that had the same name
         current = run.status or PipelineRunStatus()
-        folded = run_status.evolve(current, received.seq, event)
+        if received.seq <= current.observed_sequence or current.phase in TERMINAL_RUN_PHASES:
+            return
+        subject = run_subject(event.namespace, event.run)
+        news = await unfolded(self.bus, subject, current.observed_sequence, received)
+        folded = run_status.fold(_of_run(news, event.uid), current)
         if _changed(current, folded):
             await self.store.patch_status(PipelineRun, event.namespace, event.run, folded, uid=event.uid)
             if folded.phase != current.phase:
                 INSTRUMENTS.run_entered_phase(folded.phase)
 
     async def on_config_event(self, received: Received) -> None:
+        """Delivered serially (see the module docstring): the seq check alone makes it exactly once."""
         event = received.event
         if not isinstance(event, RunAccepted | RunFinished) or not event.config:
             return
@@ -77,9 +88,22 @@ class Projector:
         except NotFound:
             return
         current = conn.status or RepositoryConnectionStatus()
-        folded = connection_status.evolve(current, received.seq, event)
+        if received.seq <= current.observed_sequence:
+            return
+        news = await unfolded(
+            self.bus, connection_subject(ns, event.connection), current.observed_sequence, received
+        )
+        folded = current
+        for r in news:
+            if isinstance(r.event, WebhookEvent):
+                folded = connection_status.evolve(folded, r.seq, r.event)
         if _changed(current, folded):
             await self.store.patch_status(RepositoryConnection, ns, event.connection, folded)
+
+
+def _of_run(news: list[Received], uid: str) -> list[tuple[int, RunEvent]]:
+    """The (seq, event) pairs of run `uid` (a subject may also hold an earlier run's events)."""
+    return [(r.seq, r.event) for r in news if isinstance(r.event, RunEvent) and r.event.uid == uid]
 
 
 S = TypeVar("S", PipelineRunStatus, RepositoryConnectionStatus)
@@ -90,16 +114,27 @@ def _changed(before: S, after: S) -> bool:
     return replace(before, observed_sequence=0) != replace(after, observed_sequence=0)
 
 
-async def serve(bus: Bus, projector: Projector, stop: StopSignal) -> None:
+async def serve(bus: Bus, projector: Projector, stop: StopSignal, *, retry_delay: float = 2.0) -> None:
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(
-            bus.consume("projector-runs", [RUN_SUBJECTS], retry_outages(projector.on_run_event), stop)
-        )
-        tasks.create_task(
-            bus.consume("projector-configs", [RUN_SUBJECTS], retry_outages(projector.on_config_event), stop)
+            bus.consume(
+                "projector-runs", [RUN_SUBJECTS], retry_outages(projector.on_run_event, retry_delay), stop
+            )
         )
         tasks.create_task(
             bus.consume(
-                "projector-connections", [WEBHOOK_SUBJECTS], retry_outages(projector.on_webhook_event), stop
+                "projector-configs",
+                [RUN_SUBJECTS],
+                retry_outages(projector.on_config_event, retry_delay),
+                stop,
+                serial=True,
+            )
+        )
+        tasks.create_task(
+            bus.consume(
+                "projector-connections",
+                [WEBHOOK_SUBJECTS],
+                retry_outages(projector.on_webhook_event, retry_delay),
+                stop,
             )
         )

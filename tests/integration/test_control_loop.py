@@ -103,7 +103,7 @@ class Plane:
     async def __aenter__(self) -> Plane:
         self.tasks = [
             self.start_scheduler(self.stop),
-            asyncio.create_task(serve_projector(self.bus, Projector(self.store), self.stop)),
+            asyncio.create_task(serve_projector(self.bus, Projector(self.bus, self.store), self.stop)),
             asyncio.create_task(self.bus.consume("fake-steps", [RUN_SUBJECTS], self.fake.handle, self.stop)),
         ]
         return self

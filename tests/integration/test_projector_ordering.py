@@ -1,0 +1,217 @@
+"""The projector folds every event exactly once and in sequence order, whatever the delivery.
+
+On a real nats-server and the NATS KV store, with two projectors (each its own connection and
+store client) working at once:
+- handler level, property-based: each run's events and a connection's webhook decisions are
+  stored, then delivered in any order, some twice, some hitting a store outage and coming back
+  after later ones (the retry path), split between the two projectors: every PipelineRun status
+  and the RepositoryConnection status end equal to the fold of the stored history;
+- process level: two complete projectors (serve) on the same durable consumers, over a store that
+  fails a share of writes: run statuses, PipelineConfig stats (a serial consumer) and the
+  connection status all converge to the folds of the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from msgspec.structs import replace
+
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
+from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
+from api.pipelinerun import PipelineRun, PipelineRunStatus
+from api.repositoryconnection import RepositoryConnection, RepositoryConnectionStatus
+from events.codec import AnyEvent
+from events.run import RunAccepted, RunEvent, RunFinished
+from events.subjects import connection_subject, namespace_runs_subject, subject_of
+from events.webhook import WebhookEvent
+from ports.bus import Received, run_history
+from ports.resources import StoreUnavailable
+from projections import config_stats, connection_status, run_status
+from services.projector.service import Projector, serve
+from tests.integration.conftest import bus_settings, eventually
+from tests.support import histories as h
+from tests.support.flaky_store import FlakyStore
+
+_namespaces = itertools.count()
+
+
+@dataclass
+class Replica:
+    bus: NatsBus
+    store: FlakyStore
+    projector: Projector = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.projector = Projector(self.bus, self.store)
+
+
+@pytest.fixture
+async def replicas(nats_server: NatsServer) -> AsyncIterator[list[Replica]]:
+    """Two projectors, each on its own connection, sharing one server and one KV store."""
+    out: list[Replica] = []
+    for _ in range(2):
+        bus = await NatsBus.connect(bus_settings(nats_server))
+        await bus.ensure_streams()
+        kv = KvStore.from_connection(bus.connection)
+        await kv.ensure_buckets()
+        out.append(Replica(bus, FlakyStore(kv)))
+    yield out
+    for r in out:
+        await r.bus.close()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    exit_codes: list[list[int]]  # one list per run
+    hook_offsets: list[int]
+    old_run_first: bool  # an earlier run of the same name left events on run 0's subject
+    rnd: random.Random
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    codes = st.lists(st.sampled_from([0, 0, 1]), min_size=1, max_size=3)
+    return Scenario(
+        exit_codes=draw(st.lists(codes, min_size=1, max_size=3)),
+        hook_offsets=draw(st.lists(st.integers(-40, 40), max_size=4)),
+        old_run_first=draw(st.booleans()),
+        rnd=draw(st.randoms(use_true_random=False)),
+    )
+
+
+async def store_history(replica: Replica, ns: str, s: Scenario) -> tuple[list[Received], dict[str, str]]:
+    """Create the objects, publish every source's events interleaved at random; (stored, run uids)."""
+    store = replica.store
+    await store.create(h.config(ns, 3))
+    await store.create(h.connection(ns))
+    uids: dict[str, str] = {}
+    sources: list[list[AnyEvent]] = []
+    for i, codes in enumerate(s.exit_codes):
+        name = f"run-{i}"
+        uids[name] = (await store.create(h.pipeline_run(ns, name))).metadata.uid
+        sources.append(list(h.script(ns, name, uids[name], codes)))
+    sources.append(list(h.deliveries(ns, s.hook_offsets)))
+    if s.old_run_first:
+        sources[0][:0] = h.script(ns, "run-0", "uid-of-an-earlier-run", [0])[:4]
+    stored: list[Received] = []
+    while any(sources):
+        source = s.rnd.choice([src for src in sources if src])
+        event = source.pop(0)
+        seq = await replica.bus.publish(event)
+        stored.append(Received(event=event, seq=seq, subject=subject_of(event)))
+    return stored, uids
+
+
+async def deliver(replicas: list[Replica], stored: list[Received], rnd: random.Random) -> None:
+    """Any order, some twice, a quarter failing once (redelivered after everything else queued)."""
+    deliveries = [r for r in stored for _ in range(1 + (rnd.random() < 0.3))]
+    rnd.shuffle(deliveries)
+    queues: list[list[tuple[Received, bool]]] = [[], []]
+    for r in deliveries:
+        queues[rnd.randrange(2)].append((r, rnd.random() < 0.25))
+
+    async def work(replica: Replica, queue: list[tuple[Received, bool]]) -> None:
+        while queue:
+            received, fails = queue.pop(0)
+            replica.store.failing = fails
+            try:
+                if isinstance(received.event, RunEvent):
+                    await replica.projector.on_run_event(received)
+                else:
+                    await replica.projector.on_webhook_event(received)
+            except StoreUnavailable:
+                queue.append((replace(received, delivered=received.delivered + 1), False))
+            finally:
+                replica.store.failing = False
+
+    await asyncio.gather(*(work(rep, q) for rep, q in zip(replicas, queues, strict=True)))
+
+
+def same(written: PipelineRunStatus | RepositoryConnectionStatus | None, expected: object) -> bool:
+    """Equal to the fold except for how far the position got (a fold that changed nothing is not written)."""
+    assert isinstance(expected, PipelineRunStatus | RepositoryConnectionStatus)
+    if written is None:
+        return replace(expected, observed_sequence=0) == type(expected)()
+    return replace(written, observed_sequence=0) == replace(expected, observed_sequence=0)
+
+
+async def expected_runs(bus: NatsBus, ns: str, uids: dict[str, str]) -> dict[str, PipelineRunStatus]:
+    out = {}
+    for name, uid in uids.items():
+        history = await run_history(bus, ns, name, uid)
+        out[name] = run_status.fold((r.seq, r.event) for r in history if isinstance(r.event, RunEvent))
+    return out
+
+
+async def expected_connection(bus: NatsBus, ns: str) -> RepositoryConnectionStatus:
+    status = RepositoryConnectionStatus()
+    for r in await bus.history(connection_subject(ns, h.CONNECTION)):
+        assert isinstance(r.event, WebhookEvent)
+        status = connection_status.evolve(status, r.seq, r.event)
+    return status
+
+
+async def expected_stats(bus: NatsBus, ns: str) -> PipelineConfigStatus:
+    stats = PipelineConfigStatus()
+    for r in await bus.history(namespace_runs_subject(ns)):
+        if isinstance(r.event, RunAccepted | RunFinished):
+            stats = config_stats.evolve(stats, r.seq, r.event, h.CONFIG)
+    return stats
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scenario=scenarios())
+async def test_any_delivery_order_folds_the_stored_history(
+    replicas: list[Replica], scenario: Scenario
+) -> None:
+    """Reordered, repeated and retried deliveries to two projectors end at the folds of the history."""
+    ns = f"order-{next(_namespaces)}"
+    stored, uids = await store_history(replicas[0], ns, scenario)
+    await deliver(replicas, stored, scenario.rnd)
+    store = replicas[1].store
+    for name, expected in (await expected_runs(replicas[0].bus, ns, uids)).items():
+        written = (await store.get(PipelineRun, ns, name)).status
+        assert same(written, expected), (name, written, expected)
+    written_conn = (await store.get(RepositoryConnection, ns, h.CONNECTION)).status
+    assert same(written_conn, await expected_connection(replicas[0].bus, ns))
+
+
+async def test_two_serving_projectors_over_a_flaky_store_converge(replicas: list[Replica]) -> None:
+    """Two whole projectors on shared durables, a fifth of writes failing, end at the folds of the stream."""
+    ns, rnd = "serving", random.Random(14)
+    for i, replica in enumerate(replicas):
+        replica.store.rate, replica.store.random = 0.2, random.Random(i)
+    scenario = Scenario([[0, 0], [0, 1, 0], [1], [0, 0, 0], [0]], [5, -3, 9, 2], True, rnd)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(serve(r.bus, r.projector, stop, retry_delay=0.05)) for r in replicas]
+    try:
+        _, uids = await store_history(replicas[0], ns, scenario)
+        bus, store = replicas[0].bus, replicas[0].store.store
+        runs, conn = await expected_runs(bus, ns, uids), await expected_connection(bus, ns)
+        stats = await expected_stats(bus, ns)
+
+        async def converged() -> bool:
+            written = {name: (await store.get(PipelineRun, ns, name)).status for name in runs}
+            return (
+                all(same(written[name], runs[name]) for name in runs)
+                and same((await store.get(RepositoryConnection, ns, h.CONNECTION)).status, conn)
+                and (await store.get(PipelineConfig, ns, h.CONFIG)).status == stats
+            )
+
+        await eventually(converged, deadline=30.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    # Five runs finished (three succeeded); the earlier run of run-0's name was accepted, never finished.
+    assert (stats.total_runs, stats.finished_runs, stats.succeeded_runs) == (6, 5, 3)
+    assert sum(r.store.failures for r in replicas) > 0
