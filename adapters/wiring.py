@@ -14,6 +14,7 @@ from adapters.jetstream.settings import BusSettings
 from adapters.local.executor import LocalExecutor
 from adapters.local.steplogs import LocalStepLogs
 from adapters.runtime.health import READINESS
+from adapters.runtime.lifecycle import close_on_exit
 from adapters.runtime.settings import CommonSettings, ConfigError
 from ports.access import Access
 from ports.bus import Bus
@@ -56,7 +57,9 @@ async def open_store(settings: CommonSettings, bus: Bus) -> ResourceStore:
     from adapters.kube.client import KubeSettings
     from adapters.kube.store import KubeStore
 
-    return await KubeStore.connect(KubeSettings(kubeconfig=settings.kubeconfig))
+    kube = await KubeStore.connect(KubeSettings(kubeconfig=settings.kubeconfig))
+    close_on_exit(kube.close)
+    return kube
 
 
 async def open_cluster(settings: CommonSettings) -> tuple[ResourceStore, Quotas]:
@@ -69,7 +72,9 @@ async def open_cluster(settings: CommonSettings) -> tuple[ResourceStore, Quotas]
 
     kube = KubeSettings(kubeconfig=settings.kubeconfig)
     api = await api_client(kube)
-    return KubeStore(api, kube, owns_client=True), KubeQuotas(api)
+    store = KubeStore(api, kube, owns_client=True)
+    close_on_exit(store.close)
+    return store, KubeQuotas(api)
 
 
 async def quotas(settings: CommonSettings) -> Quotas:
@@ -81,7 +86,9 @@ async def quotas(settings: CommonSettings) -> Quotas:
     from adapters.kube.client import KubeSettings, api_client
     from adapters.kube.quotas import KubeQuotas
 
-    return KubeQuotas(await api_client(KubeSettings(kubeconfig=settings.kubeconfig)))
+    api = await api_client(KubeSettings(kubeconfig=settings.kubeconfig))
+    close_on_exit(api.close)
+    return KubeQuotas(api)
 
 
 def open_objects(settings: CommonSettings) -> ObjectStore:
@@ -129,7 +136,9 @@ def executor(settings: CommonSettings) -> Executor:
         return LocalExecutor()
     from adapters.kube.jobs import kube_executor
 
-    return kube_executor(settings)
+    kube = kube_executor(settings)
+    close_on_exit(kube.connection.close)
+    return kube
 
 
 def step_logs(settings: CommonSettings, poll_seconds: float = 0.1) -> StepLogs:
@@ -139,7 +148,9 @@ def step_logs(settings: CommonSettings, poll_seconds: float = 0.1) -> StepLogs:
     from adapters.kube.connection import KubeConnection
     from adapters.kube.steplogs import KubeStepLogs
 
-    return KubeStepLogs(KubeConnection(settings.kubeconfig), poll_seconds=poll_seconds)
+    connection = KubeConnection(settings.kubeconfig)
+    close_on_exit(connection.close)
+    return KubeStepLogs(connection, poll_seconds=poll_seconds)
 
 
 async def access(settings: CommonSettings) -> Access | None:
@@ -159,4 +170,6 @@ def step_workloads(settings: CommonSettings) -> StepWorkloads:
     from adapters.kube.connection import KubeConnection
     from adapters.kube.workloads import KubeWorkloads
 
-    return KubeWorkloads(KubeConnection(settings.kubeconfig))
+    connection = KubeConnection(settings.kubeconfig)
+    close_on_exit(connection.close)
+    return KubeWorkloads(connection)

@@ -5,20 +5,39 @@ the signals set; it must return once it is set, after draining its NATS connecti
 prints one line and exits 2 (bad configuration is not a crash); anything unexpected propagates and
 the process exits non-zero, to be restarted by its supervisor (kill-and-restart is always safe).
 Around `main`, adapters.runtime.health serves /healthz, /readyz and /metrics (C8S_METRICS_PORT).
+Clients the composition root opens for the process (Kubernetes API clients: each holds an aiohttp
+session) are registered with `close_on_exit` and closed once `main` returned or failed, so none is
+left for the garbage collector to report as an unclosed session or connector.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 from adapters.runtime import health as health_server
 from adapters.runtime.settings import ConfigError, from_env
 from adapters.runtime.structured_logging import configure
 
 Main = Callable[[asyncio.Event], Awaitable[None]]
+Closer = Callable[[], Awaitable[None]]
+_closing: ContextVar[contextlib.AsyncExitStack | None] = ContextVar("c8s_closing", default=None)
+
+
+def close_on_exit(closer: Closer) -> None:
+    """Have `run` await `closer()` when the process ends (outside `run`, e.g. in tests: nothing)."""
+    stack = _closing.get()
+    if stack is not None:
+        stack.push_async_callback(_quietly, closer)
+
+
+async def _quietly(closer: Closer) -> None:
+    with contextlib.suppress(Exception):  # closing at exit: a failure here changes nothing
+        await closer()
 
 
 def run(name: str, main: Main, level: str = "info", *, health: bool = True) -> None:
@@ -33,6 +52,12 @@ def run(name: str, main: Main, level: str = "info", *, health: bool = True) -> N
 
 
 async def _run(main: Main, health: bool) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        _closing.set(stack)
+        await _serve(main, health)
+
+
+async def _serve(main: Main, health: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

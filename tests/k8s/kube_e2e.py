@@ -4,7 +4,8 @@ loopback), a repository served by `git daemon`, a fresh namespace, kubectl, and 
 
 The node agent ignores images, so the artifacts container runs this interpreter
 (C8S_ARTIFACTS_COMMAND); everything else is what a user would run. Consumers' ack wait is short
-(C8S_ACK_WAIT_SECONDS) so work a killed process held is redelivered within seconds.
+(C8S_ACK_WAIT_SECONDS) so work a killed process held is redelivered within seconds. When dev up
+has stopped, no service log may report an aiohttp session or connector left unclosed.
 """
 
 from __future__ import annotations
@@ -113,6 +114,13 @@ def kube_dev_up(home: Path, kubeconfig: Path, s3_env: dict[str, str]) -> Iterato
         cli_env = {k: v for k, v in os.environ.items() if not k.startswith(("C8S_", "AWS_"))} | s3_env
         yield Instance(dev, "--kubeconfig", str(kubeconfig), env=cli_env)
         assert dev.stop() == 0, dev.output
+    assert not unclosed_sessions(home / "logs"), unclosed_sessions(home / "logs")
+
+
+def unclosed_sessions(logs: Path) -> dict[str, int]:
+    """Service log -> how many times it reported an aiohttp session or connector left unclosed."""
+    counts = {log.name: log.read_text(errors="replace").count("Unclosed ") for log in logs.glob("*.log")}
+    return {name: n for name, n in counts.items() if n}
 
 
 def steps_of(run: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,8 @@ read from the PipelineRun CRs with kubectl (and the CLI with --kubeconfig).
 Covers: dev up installs or finds the CRDs; a GitHub push running a DAG with a matrix minus an
 exclude (one run per combination, MATRIX_* env, one Job per step with owner, labels, TTL and
 backoffLimit 0), a branch-conditional step skipped, a secret masked in the log shipped to S3 (plain,
-base64, URL-encoded; read back with `c8s logs`), an artifact uploaded to S3 (artifactURLs);
+base64, URL-encoded; read back with `c8s logs`), an artifact uploaded to S3 (artifactURLs), the
+PipelineConfig's run statistics and the RepositoryConnection's lastEvent projected;
 `kubectl get pr` showing the same phase as `c8s get`; a failing variant (exit code, dependents
 skipped, an onSuccess:false cleanup runs); a kubectl-created PipelineRun starting like a webhook one;
 cancel through `c8s cancel` and through `kubectl patch`; a step timeout; the pipeline timeout.
@@ -26,6 +27,7 @@ import pytest
 
 from tests.e2e.local import Instance, connection, pipeline, push, secret, step
 from tests.k8s.kube_e2e import (
+    eventually,
     fresh_namespace,
     kube_dev_up,
     kubectl,
@@ -122,6 +124,28 @@ def test_github_push_runs_matrix_dag_as_jobs(
         shown = kubectl(control_plane, "get", "pr", name, "-n", ns, "--no-headers")
         assert shown.split()[:2] == [name, "Succeeded"]
     assert sorted(combos) == [("3.11", "linux"), ("3.12", "linux"), ("3.12", "mac")]
+    check_projected_stats(c8s, control_plane, ns, commit)
+
+
+def check_projected_stats(c8s: Instance, plane: plane_mod.Plane, ns: str, commit: str) -> None:
+    """The projector also wrote the PipelineConfig's run statistics and the connection's lastEvent,
+    as kubectl and `c8s get` show them. kubectl needs the full names: its built-in short names
+    `pc` (PriorityClass) and `rc` (ReplicationController) win over the CRDs' own."""
+
+    def stats() -> bool:
+        status = kubectl_json(plane, "get", "pipelineconfigs.c8s.dev", "app-ci", "-n", ns).get("status") or {}
+        return (status.get("totalRuns"), status.get("finishedRuns"), status.get("successRate")) == (3, 3, 1.0)
+
+    def last_event() -> bool:
+        conn = kubectl_json(plane, "get", "repositoryconnections.c8s.dev", "gh", "-n", ns)
+        return ((conn.get("status") or {}).get("lastEvent") or {}).get("commit") == commit
+
+    eventually(stats, "PipelineConfig app-ci status: 3 runs, all succeeded", deadline=30)
+    eventually(last_event, f"RepositoryConnection gh status: lastEvent.commit {commit}", deadline=30)
+    shown = json.loads(c8s.c8s("get", "pc", "app-ci", "-n", ns, "-o", "json").stdout)
+    assert shown["status"]["totalRuns"] == 3, shown
+    shown = json.loads(c8s.c8s("get", "rc", "gh", "-n", ns, "-o", "json").stdout)
+    assert shown["status"]["lastEvent"]["commit"] == commit, shown
 
 
 def check_masked_log(log: str, index: dict[str, str], commit: str) -> None:
