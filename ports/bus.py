@@ -107,6 +107,20 @@ async def run_history(bus: Bus, namespace: str, run: str, uid: str) -> list[Rece
     return [r for r in stored if isinstance(r.event, RunEvent) and r.event.uid == uid]
 
 
+async def unfolded(bus: Bus, subject: str, position: int, delivered: Received) -> list[Received]:
+    """The events stored on `subject` above `position` up to and including `delivered`, in order.
+
+    For a fold that must take every event of its subject exactly once and in order while delivery
+    does neither (a message naked after an outage comes back after later ones; replicas share a
+    durable): at position P, event N > P is folded together with whatever lies in (P, N). Usually
+    that is nothing, and one next_after request shows it."""
+    between: list[Received] = []
+    while (stored := await bus.next_after(subject, position)) is not None and stored.seq < delivered.seq:
+        between.append(stored)
+        position = stored.seq
+    return [*between, delivered]
+
+
 def run_events(history: Sequence[Received]) -> list[RunEvent]:
     """The events of a run_history (typed: run_history keeps run events only)."""
     return [r.event for r in history if isinstance(r.event, RunEvent)]

@@ -7,8 +7,10 @@
 Exactly once and in order, whatever the delivery: a written status is always the fold of every
 event of its subject (the run's, the connection's) up to its observedSequence. An event at or
 below it changes nothing; one above it is folded together with every stored event of the subject
-it would otherwise overtake (services.projector.catchup), so a retry that comes back late or a
-second replica holding an earlier event loses nothing. Config stats count events of many runs
+it would otherwise overtake (ports.bus.unfolded: one next_after request when nothing lies
+between), so a retry that comes back late or a second replica holding an earlier event loses
+nothing; two folds of one history differ only in how far they got, and the store refuses a status
+behind the stored one (compare-and-set), so concurrent writers agree. Config stats count events of many runs
 (no one subject is their history), so `projector-configs` is a serial consumer: one message in
 flight across all replicas, strictly in stream order, retries included.
 
@@ -33,10 +35,9 @@ from api.repositoryconnection import RepositoryConnection, RepositoryConnectionS
 from events.run import RunAccepted, RunEvent, RunFinished
 from events.subjects import RUN_SUBJECTS, WEBHOOK_SUBJECTS, connection_subject, run_subject
 from events.webhook import WebhookAccepted, WebhookEvent, WebhookRejected
-from ports.bus import Bus, Received, StopSignal
+from ports.bus import Bus, Received, StopSignal, unfolded
 from ports.resources import NotFound, ResourceStore
 from projections import config_stats, connection_status, run_status
-from services.projector.catchup import unfolded
 
 
 class Projector:

@@ -9,8 +9,13 @@ Three loops share one cache of run states:
 The namespace's quotas are read at most once per `quota_ttl` and charged with every step this
 scheduler has in flight there (the quota system counts a step only once its pod exists).
 A run's state is rebuilt from its history whenever the cache has not seen it (restart, another
-replica), so the process can be killed at any moment. Work on one run is serialised by a lock;
-every effect is idempotent, so a decision repeated after a crash changes nothing.
+replica), so the process can be killed at any moment. A cached state never skips an event: one
+delivered above the cache's position is folded with every stored event of the run in between
+(ports.bus.unfolded), and the ticker catches each open run up the same way before deciding, so
+events another replica consumed, or a retried event that came back after later ones, are never
+missed. Work on one run is serialised by a lock in this process; every effect is idempotent
+(deterministic Job names, Nats-Msg-Id) and every decision is made again on the next event, so a
+decision repeated after a crash or by a second replica changes nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from adapters.runtime.tasks import stop_task
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
 from api.quotas import charged
 from events.run import RunCancelRequested, RunEvent, RunEvents, RunIdentity, RunRequested, StepScheduled
-from events.subjects import RUN_SUBJECTS
-from ports.bus import Bus, Received, StopSignal, run_history
+from events.subjects import RUN_SUBJECTS, run_subject
+from ports.bus import Bus, Received, StopSignal, run_history, unfolded
 from ports.execution import Executor
 from ports.quotas import Quota, Quotas
 from ports.resources import ResourceStore
@@ -75,7 +80,7 @@ class Scheduler:
             return
         key = (event.namespace, event.run)
         async with self._lock(key):
-            await self._fold(key, event, received.seq)
+            await self._fold(key, received)
             await self._act(key)
 
     async def on_run(self, run: PipelineRun) -> None:
@@ -97,14 +102,30 @@ class Scheduler:
         for key in list(self.runs):
             async with self._lock(key):
                 if key in self.runs:
+                    await self._catch_up(key)
                     await self._act(key)
 
-    async def _fold(self, key: tuple[str, str], event: RunEvent, seq: int) -> None:
+    async def _fold(self, key: tuple[str, str], received: Received) -> None:
+        event = received.event
+        assert isinstance(event, RunEvent)
         cached = self.runs.get(key)
         if cached is None or cached.uid != event.uid:
             await self._load(key, event.uid)
-        elif seq > cached.seq:
-            cached.state, cached.seq = progress.evolve(cached.state, event), seq
+        elif received.seq > cached.seq:
+            self._evolve(cached, await unfolded(self.bus, run_subject(*key), cached.seq, received))
+
+    async def _catch_up(self, key: tuple[str, str]) -> None:
+        """Fold what was stored for the run since the cache's position (another replica's share)."""
+        cached = self.runs[key]
+        while (stored := await self.bus.next_after(run_subject(*key), cached.seq)) is not None:
+            self._evolve(cached, [stored])
+
+    @staticmethod
+    def _evolve(cached: Cached, news: list[Received]) -> None:
+        for r in news:
+            if isinstance(r.event, RunEvent) and r.event.uid == cached.uid:
+                cached.state = progress.evolve(cached.state, r.event)
+            cached.seq = max(cached.seq, r.seq)
 
     async def _load(self, key: tuple[str, str], uid: str) -> Cached:
         cached = self.runs.get(key)

@@ -1,0 +1,101 @@
+"""The scheduler's cached run state never skips an event, whatever the delivery order.
+
+Root cause of the Kubernetes-mode stall (one run in twenty taking 160-211 s while the others took
+1-3 s): an event naked with RetryLater (an apiserver hiccup) comes back after later events of its
+run, and the cache dropped every event at or below its position, so a LogShipped overtaken by a
+later event was lost and the run waited out the whole log grace (120 s). Covered, on a real
+nats-server and the KV store: a LogShipped retried after the step's next event still ends the run
+at once (log grace and tick far beyond the deadline); a second scheduler replica that did not
+consume some events of a run catches up from the stream on its tick and finishes the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.local.executor import LocalExecutor
+from events import run as ev
+from events.subjects import RUN_SUBJECTS, run_subject
+from ports.bus import Received, RetryLater
+from services.projector.service import Projector
+from services.projector.service import serve as serve_projector
+from services.scheduler.service import Scheduler
+from services.scheduler.service import serve as serve_scheduler
+from tests.integration.test_control_loop import (
+    NS,
+    FakeSteps,
+    bus,
+    config,
+    final_status,
+    now,
+    run,
+    step,
+    store,
+)
+
+__all__ = ["bus", "store"]
+GRACE = timedelta(minutes=10)
+
+
+class ArtifactAfterLog(FakeSteps):
+    """An executor stand-in whose steps also upload an artifact right after their log is shipped."""
+
+    async def finish(self, e: ev.StepScheduled, code: int, reason: str = "") -> None:
+        await super().finish(e, code, reason)
+        ident = {"namespace": e.namespace, "run": e.run, "uid": e.uid, "at": now()}
+        await self.bus.publish(ev.ArtifactUploaded(step=e.step, url="file:///a/x", path="x", **ident))
+
+
+class LogShippedRetried(Scheduler):
+    """The first delivery of every LogShipped fails, as in a brief store outage."""
+
+    async def handle(self, received: Received) -> None:
+        if isinstance(received.event, ev.LogShipped) and received.delivered == 1:
+            raise RetryLater("store briefly down", delay=1.0)
+        await super().handle(received)
+
+
+async def test_retried_log_shipped_still_ends_the_run_at_once(bus: NatsBus, store: KvStore) -> None:
+    """A LogShipped overtaken by the step's next event is folded anyway: no wait for the log grace."""
+    await store.create(config(step("test")))
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(
+            serve_scheduler(LogShippedRetried(bus, store, LocalExecutor(), GRACE), stop, 3600)
+        ),
+        asyncio.create_task(serve_projector(bus, Projector(bus, store), stop)),
+        asyncio.create_task(
+            bus.consume("fake-steps", [RUN_SUBJECTS], ArtifactAfterLog(bus, {}).handle, stop)
+        ),
+    ]
+    try:
+        await store.create(run())
+        done = await final_status(store, deadline=20.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert done.status is not None and done.status.phase == "Succeeded"
+
+
+async def test_a_replica_catches_up_on_events_it_did_not_consume(bus: NatsBus, store: KvStore) -> None:
+    """Events of a run consumed by another replica reach this replica's cache on its tick."""
+    await store.create(config(step("test")))
+    created = await store.create(run())
+    ident = {"namespace": NS, "run": created.metadata.name, "uid": created.metadata.uid}
+    requested = ev.RunRequested(spec=created.spec, at=now(), **ident)
+    seq = await bus.publish(requested)
+    replica = Scheduler(bus, store, LocalExecutor(), GRACE)
+    await replica.handle(Received(event=requested, seq=seq, subject=run_subject(NS, created.metadata.name)))
+    for e in (  # what another replica consumed and acted on
+        ev.StepStarted(step="test", job_name="j", at=now(), **ident),
+        ev.StepFinished(step="test", exit_code=0, reason="Completed", at=now(), **ident),
+        ev.LogShipped(step="test", url="file:///l", at=now(), **ident),
+    ):
+        await bus.publish(e)
+    await replica.tick()
+    history = await bus.history(RUN_SUBJECTS)
+    finished = [r.event for r in history if isinstance(r.event, ev.RunFinished)]
+    assert [f.phase for f in finished] == ["Succeeded"], [r.event.type for r in history]
