@@ -19,6 +19,7 @@ from pathlib import Path
 
 import plane as plane_mod
 import pytest
+import yaml
 
 pytestmark = pytest.mark.k8s
 
@@ -78,6 +79,24 @@ def test_nats_cluster_component_applies_in_a_dry_run(foundations: plane_mod.Plan
     assert "replicas: 3" in rendered and 'C8S_STREAM_REPLICAS: "3"' in rendered
     assert "--routes=nats://nats-0.nats-headless.c8s-system.svc:6222" in rendered
     kubectl(foundations, "apply", "--server-side", "--dry-run=server", "-k", str(tmp_path))
+
+
+SCALED = ("webhook", "scheduler", "job-watcher", "log-shipper", "projector", "notifier", "admission")
+
+
+def test_every_service_runs_two_replicas_under_a_disruption_budget(foundations: plane_mod.Plane) -> None:
+    """Each long-running service's Deployment has 2 replicas and a PodDisruptionBudget keeping one up."""
+    docs = [d for d in yaml.safe_load_all(_kustomized(foundations)) if d]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    budgets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PodDisruptionBudget"}
+    for service in SCALED:
+        name = f"c8s-{service}"
+        deployment, budget = deployments[name], budgets.get(name)
+        assert deployment["spec"]["replicas"] >= 2, name
+        assert budget is not None, f"no PodDisruptionBudget for {name}"
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        selector = budget["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= pod_labels.items() and budget["spec"]["minAvailable"] == 1, name
 
 
 def _kustomized(plane: plane_mod.Plane) -> str:
