@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -312,13 +313,15 @@ class FirstJobs:
 
 
 async def end_to_end(
-    p: plane.Plane, store: KubeStore, api: client.ApiClient, tmp: Path, n: int, burst: int
+    p: plane.Plane, store: KubeStore, api: client.ApiClient, tmp: Path, args: argparse.Namespace
 ) -> float:
     """Webhook -> first Job -> terminal status through `c8s dev up --kubeconfig`; returns runs/s.
 
     StepStarted.at is not used here: in Kubernetes mode it is the container's startedAt, which the
     apiserver keeps to the second (it can precede the POST). For the same reason the projector lag
-    of step events is overstated by up to a second."""
+    of step events is overstated by up to a second. The services' logs are copied to
+    `--keep-logs` so an outlier of the sequential series can be read afterwards."""
+    n, burst = args.runs, args.burst
     repo = GitRepo.create(tmp / "repos" / "app.git")
     commit = repo.commit({"README": "bench\n"}, "first")
     with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s", "--kubeconfig", str(p.kubeconfig)) as dev:
@@ -345,13 +348,28 @@ async def end_to_end(
             task.cancel()
         await conn.close()
         dev.stop()
+        if args.keep_logs:
+            shutil.copytree(tmp / "c8s" / "logs", args.keep_logs, dirs_exist_ok=True)
     print(f"{local_mode.HEADER}\n{local_mode.RULE}")
     local_mode.row("webhook POST -> first Job seen (watch)", found["job"])
     local_mode.row("webhook POST -> run terminal (watched)", found["finished"])
     local_mode.row("projector lag, one run at a time", lag_one)
     local_mode.row(f"projector lag, {burst} runs at once", lag_burst)
     print(f"\nsustained: {burst} runs x 3 steps: {rate:.2f} runs/s ({3 * rate:.1f} Jobs/s)")
+    outliers(bench.names[:n], found["finished"], args.keep_logs)
     return rate
+
+
+def outliers(names: list[str], seconds: list[float], logs: str) -> None:
+    """The sequential series' slowest run against its median (the stall: a ratio, not a limit)."""
+    median = statistics.median(seconds)
+    slowest = max(range(len(seconds)), key=seconds.__getitem__)
+    print(
+        f"sequential series of {len(seconds)}: slowest/median {seconds[slowest] / median:.2f} "
+        f"({names[slowest]}: {seconds[slowest]:.2f} s vs median {median:.2f} s); "
+        f"runs over 3x the median: {sum(s > 3 * median for s in seconds)}"
+        + (f"; service logs kept in {logs}" if logs else "")
+    )
 
 
 # Main ---------------------------------------------------------------------------------------------
@@ -388,7 +406,7 @@ async def on_cluster(tmp: Path, args: argparse.Namespace) -> None:
         await status_lags(store, api, args.writes, args.rounds)
         if args.runs:
             print(f"\nc8s dev up --kubeconfig (load average {loadavg()}):")
-            rate = await end_to_end(p, store, api, tmp, args.runs, args.burst)
+            rate = await end_to_end(p, store, api, tmp, args)
             print(f"raw Job create: {ceiling:.1f} Jobs/s; ratio c8s Jobs/s / raw {3 * rate / ceiling:.3f}")
         await store.close()
         await api.close()
@@ -414,6 +432,7 @@ def cli() -> None:
     parser.add_argument("--writes", type=int, default=50, help="status writes per round and kind")
     parser.add_argument("--runs", type=int, default=20, help="webhooks one at a time via dev up (0: skip)")
     parser.add_argument("--burst", type=int, default=20, help="webhooks at once via dev up")
+    parser.add_argument("--keep-logs", default="", help="copy dev up's service logs to this directory")
     parser.add_argument("--size-only", action="store_true", help="only the status size (no cluster)")
     asyncio.run(main(parser.parse_args()))
 

@@ -15,18 +15,23 @@ leaves as a ports.resources error (adapters.kube.errors).
 - patch_status reads the object, drops the status when it is for another uid or behind the stored
   observedSequence, writes nothing when it is unchanged, else sends a merge patch
   (application/merge-patch+json) to the status subresource guarded by the read resourceVersion,
-  re-reading on Conflict. Writes for one object are coalesced (adapters.kube.status). A status the
-  CRD's rules refuse (a finished run changing phase) is Invalid with the apiserver's message.
+  re-reading on Conflict. The read is skipped when this store already holds the object as it last
+  got or wrote it (a bounded memory of recent bodies): the PATCH carries that resourceVersion, so
+  one round trip when nobody else wrote since, a Conflict and the usual read otherwise; a remembered
+  body is only trusted to *send* a write, never to drop one (dropping always re-reads). Writes for
+  one object are coalesced (adapters.kube.status). A status the CRD's rules refuse (a finished run
+  changing phase) is Invalid with the apiserver's message.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
 from adapters.kube.bodies import create_body, decoded, replaced, status_patch
 from adapters.kube.client import KubeSettings, api_client
-from adapters.kube.kinds import KindApi, kind_api, list_all
+from adapters.kube.kinds import Body, KindApi, kind_api, list_all
 from adapters.kube.status import Key, StatusWriter
 from adapters.kube.watch import KubeWatch
 from api.pipelinerun import PipelineRun
@@ -35,6 +40,9 @@ from ports.status_rules import stale, status_checked
 
 #: Read-check-write attempts before a write gives up with Conflict.
 CONFLICT_ATTEMPTS = 50
+#: Bodies remembered (as last read or written) to skip the read before a status write.
+REMEMBERED = 1024
+Where = tuple[type[Resource], str, str]
 
 
 class KubeStore:
@@ -45,6 +53,7 @@ class KubeStore:
         self._kinds: dict[type[Resource], KindApi] = {}
         self._closed = False
         self.status_writer = StatusWriter(self._write_status, settings.status_linger)
+        self._bodies: OrderedDict[Where, Body] = OrderedDict()
 
     @classmethod
     async def connect(cls, settings: KubeSettings) -> KubeStore:
@@ -52,7 +61,9 @@ class KubeStore:
         return cls(await api_client(settings), settings, owns_client=True)
 
     async def get(self, kind: type[R], namespace: str, name: str) -> R:
-        return decoded(kind, await self._api(kind).get(namespace, name))
+        body = await self._api(kind).get(namespace, name)
+        self._remember((kind, namespace, name), body)
+        return decoded(kind, body)
 
     async def list(self, kind: type[R], namespace: str | None = None) -> list[R]:
         _, items = await list_all(self._api(kind), namespace)
@@ -116,20 +127,34 @@ class KubeStore:
         return api
 
     async def _write_status(self, key: Key, status: AnyStatus) -> Resource | None:
-        """One status write: read, check identity and sequence, merge patch at the read version."""
+        """One status write: read (unless remembered), check identity and sequence, merge patch at
+        the read version."""
         kind, namespace, name, uid = key
-        api = self._api(kind)
+        api, where = self._api(kind), (kind, namespace, name)
+        stored = self._bodies.pop(where, None)
         for _ in range(CONFLICT_ATTEMPTS):
-            stored = await api.get(namespace, name)
+            remembered = stored is not None
+            if stored is None:
+                stored = await api.get(namespace, name)
             current: Resource = decoded(kind, stored)
-            written: Resource
-            if stale(current, status, uid):
-                return None
-            if getattr(current, "status", None) == status:
-                return current
+            if stale(current, status, uid) or getattr(current, "status", None) == status:
+                if remembered:
+                    stored = None  # decide a drop on what the apiserver holds now
+                    continue
+                self._remember(where, stored)
+                return None if stale(current, status, uid) else current
             try:
-                written = decoded(kind, await api.patch_status(namespace, name, status_patch(stored, status)))
+                body = await api.patch_status(namespace, name, status_patch(stored, status))
             except Conflict:
+                stored = None
                 continue
+            self._remember(where, body)
+            written: Resource = decoded(kind, body)
             return written
         raise Conflict(f"status of {kind.__name__} {namespace}/{name}: too many concurrent writers")
+
+    def _remember(self, where: Where, body: Body) -> None:
+        self._bodies[where] = body
+        self._bodies.move_to_end(where)
+        if len(self._bodies) > REMEMBERED:
+            self._bodies.popitem(last=False)

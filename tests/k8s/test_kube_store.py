@@ -3,7 +3,9 @@ position expired (410 Gone) re-lists and goes on; the status patch_status writes
 `kubectl get pipelineruns` shows; the CRD's CEL rule refusing a finished run's phase change and the
 schema refusing a bad commit surface as Invalid with the apiserver's message; concurrent and
 lingering status writes for one run are coalesced into fewer PATCHes than calls, ending at the
-newest status.
+newest status; a status written after the store read or wrote the object costs one PATCH and no
+read, and a remembered body another writer changed since costs a Conflict and a read, never a
+status going backwards.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from msgspec.structs import replace
 
 from adapters.kube.client import KubeSettings
+from adapters.kube.kinds import Body, KindApi
 from adapters.kube.store import KubeStore
 from api.pipelinerun import PipelineRun
 from ports.resources import Invalid
@@ -127,3 +130,57 @@ async def test_lingering_writes_are_coalesced(control_plane: object, namespace: 
         assert (await store.get(PipelineRun, namespace, "app-ci-1")).status == run_status(3)
     finally:
         await store.close()
+
+
+class Counted:
+    """A kind's REST calls, recording the name of each status-path request."""
+
+    def __init__(self, api: KindApi) -> None:
+        self.api, self.calls = api, list[str]()
+
+    async def get(self, namespace: str, name: str) -> Body:
+        self.calls.append("get")
+        return await self.api.get(namespace, name)
+
+    async def patch_status(self, namespace: str, name: str, patch: Body) -> Body:
+        self.calls.append("patch_status")
+        return await self.api.patch_status(namespace, name, patch)
+
+
+def counted(store: KubeStore) -> Counted:
+    calls = Counted(store._api(PipelineRun))
+    store._kinds[PipelineRun] = calls  # type: ignore[assignment]
+    return calls
+
+
+async def test_status_write_after_a_read_is_one_request(store: KubeStore, namespace: str) -> None:
+    """Read then write (the projector's pattern), then write again: one PATCH each, no second read."""
+    await store.create(run(namespace))
+    await store.get(PipelineRun, namespace, "app-ci-1")
+    calls = counted(store)
+    await store.patch_status(PipelineRun, namespace, "app-ci-1", run_status(1))
+    written = await store.patch_status(PipelineRun, namespace, "app-ci-1", run_status(2))
+    assert written is not None and written.status is not None and written.status.observed_sequence == 2
+    assert calls.calls == ["patch_status", "patch_status"]
+
+
+async def test_remembered_body_changed_by_another_writer_never_goes_backwards(
+    control_plane: object, namespace: str
+) -> None:
+    """A store whose remembered body is outdated gets a Conflict, re-reads, and drops an older status."""
+    kubeconfig = str(control_plane.kubeconfig)  # type: ignore[attr-defined]
+    mine, other = await open_store(kubeconfig), await open_store(kubeconfig)
+    try:
+        await mine.create(run(namespace))
+        await mine.get(PipelineRun, namespace, "app-ci-1")
+        await other.patch_status(PipelineRun, namespace, "app-ci-1", run_status(5))
+        calls = counted(mine)
+        assert await mine.patch_status(PipelineRun, namespace, "app-ci-1", run_status(3)) is None
+        assert calls.calls == ["patch_status", "get"]
+        written = await mine.patch_status(PipelineRun, namespace, "app-ci-1", run_status(7))
+        assert written is not None and written.status is not None and written.status.observed_sequence == 7
+        stored = await other.get(PipelineRun, namespace, "app-ci-1")
+        assert stored.status is not None and stored.status.observed_sequence == 7
+    finally:
+        await mine.close()
+        await other.close()
