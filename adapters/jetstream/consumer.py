@@ -21,6 +21,8 @@ Invariants:
 - Undecodable body -> term (kept in the stream for inspection, never redelivered, logged);
   RetryLater -> nak(delay); any other exception -> the rest of the batch is naked for prompt
   redelivery and the exception propagates (crash and be restarted).
+- A cancel swallowed by nats-py's asyncio.wait_for (Python 3.11) still ends the loop: the task's
+  cancelling() count is checked with the stop signal.
 - Recovery: nats-py pull subscriptions can go silent after a server restart (nats-io/nats.py#504):
   the pull request in flight is lost, and a server that lost its state has no consumer any more.
   After every reconnect or fetch error the consumer is re-created (create-or-update, idempotent);
@@ -100,7 +102,7 @@ class PullConsumer:
 
     async def _loop(self) -> None:
         backoff = _MIN_BACKOFF
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not _cancel_swallowed():
             size = self._batch
             if self._pool is not None:
                 size = min(size, await self._pool.wait_free(self._stop))
@@ -244,6 +246,14 @@ class PullConsumer:
         finally:
             INSTRUMENTS.handled(self._durable, event, outcome, time.monotonic() - started)
         await _settle(msg.ack())
+
+
+def _cancel_swallowed() -> bool:
+    """Whether this task was cancelled although no CancelledError reached the loop: on Python 3.11
+    nats-py's asyncio.wait_for (every request, publish and ack) can swallow a cancel; the task
+    still counts it. Stopping then is what the canceller asked for."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def consumer_config(

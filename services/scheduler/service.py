@@ -225,6 +225,9 @@ async def _watch(scheduler: Scheduler) -> None:
 
 
 async def _tick(scheduler: Scheduler, seconds: float) -> None:
-    while True:
+    """Tick until cancelled. Each tick makes requests (catching runs up), and on Python 3.11 a
+    request's asyncio.wait_for can swallow the cancel; the task still counts it (cancelling())."""
+    task = asyncio.current_task()
+    while task is None or not task.cancelling():
         await asyncio.sleep(seconds)
         await scheduler.tick()
