@@ -68,9 +68,9 @@ RULES: dict[tuple[str, str], list[Rule]] = {
     ("PipelineRun", "status"): [_TERMINAL_IS_TERMINAL, _NO_WAY_BACK],
 }
 
-_AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+_AGE: dict[str, str | int] = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
-PRINTER_COLUMNS: dict[str, list[dict[str, str]]] = {
+PRINTER_COLUMNS: dict[str, list[dict[str, str | int]]] = {
     "PipelineConfig": [
         {"name": "Repository", "type": "string", "jsonPath": ".spec.repository"},
         {"name": "Runs", "type": "integer", "jsonPath": ".status.totalRuns"},
@@ -80,6 +80,9 @@ PRINTER_COLUMNS: dict[str, list[dict[str, str]]] = {
         {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Config", "type": "string", "jsonPath": ".spec.pipelineConfigRef"},
         {"name": "Commit", "type": "string", "jsonPath": ".spec.commit"},
+        {"name": "Event", "type": "string", "jsonPath": ".spec.trigger.event"},
+        {"name": "PR", "type": "integer", "jsonPath": ".spec.trigger.number", "priority": 1},
+        {"name": "Target", "type": "string", "jsonPath": ".spec.trigger.targetBranch", "priority": 1},
         _AGE,
     ],
     "RepositoryConnection": [

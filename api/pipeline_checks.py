@@ -31,7 +31,7 @@ def check_pipeline_spec(spec: PipelineConfigSpec, path: str = "spec") -> list[Fi
     for i, step in enumerate(spec.steps):
         errors += _secrets(step.secrets, child(item(steps, i), "secrets"))
     if not spec.branches:
-        message = 'no branch would ever run: list branch globs, or remove branches to run on all ("*")'
+        message = 'no branch would ever run: list branch globs, or remove branches to run on all ("**")'
         errors.append(FieldError(path=child(path, "branches"), message=message))
     if spec.matrix is not None:
         errors += check_matrix(spec.matrix, child(path, "matrix"))

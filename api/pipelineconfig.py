@@ -211,9 +211,9 @@ class PipelineConfigSpec(Struct, kw_only=True, rename="camel", omit_defaults=Tru
         list[Glob],
         Meta(
             max_length=MAX_ITEMS,
-            description="Branch filters as globs ('*' stays in one path segment, '**' crosses '/')",
+            description="Branch globs ('*' stays in one path segment, '**' crosses '/'); default: every ref",
         ),
-    ] = field(default_factory=lambda: ["*"])
+    ] = field(default_factory=lambda: ["**"])
     steps: Annotated[
         list[Step],
         Meta(min_length=1, max_length=MAX_STEPS, description="Pipeline steps; dependsOn orders them"),

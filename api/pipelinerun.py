@@ -31,6 +31,41 @@ CommitSHA = Annotated[
 ]
 Text = Annotated[str, Meta(max_length=1024)]
 URL = Annotated[str, Meta(max_length=2048)]
+TriggerEvent = Literal["push", "tag", "pull_request", "manual"]
+TriggerProvider = Literal["github", "gitlab", "bitbucket"]
+
+
+class Trigger(Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """What started the run: the event, the RepositoryConnection it came through, and for a pull
+    (merge) request its number, target branch and where its head lives. Set by the webhook; a run
+    created by hand may name its connection here (see api/triggers.py for the rule without one)."""
+
+    event: Annotated[
+        TriggerEvent, Meta(description="push, tag, pull_request or manual (created by hand)")
+    ] = "manual"
+    connection: Annotated[
+        Name | None, Meta(description="RepositoryConnection (same namespace) the run belongs to")
+    ] = None
+    provider: Annotated[
+        TriggerProvider | None, Meta(description="The git provider that sent the event")
+    ] = None
+    repository: Annotated[
+        Annotated[str, Meta(max_length=512)] | None,
+        Meta(description="The repository as the provider names it (owner/repo, GitLab's full path)"),
+    ] = None
+    number: Annotated[
+        Annotated[int, Meta(ge=0)] | None,
+        Meta(description="Pull request number (GitLab: merge request iid)"),
+    ] = None
+    target_branch: Annotated[
+        Annotated[str, Meta(max_length=255)] | None, Meta(description="Branch the pull request targets")
+    ] = None
+    source_repository: Annotated[
+        URL | None, Meta(description="Clone URL of the repository holding the pull request's head")
+    ] = None
+    fork: Annotated[
+        bool, Meta(description="The pull request's head is in another repository (a fork)")
+    ] = False
 
 
 class PipelineRunSpec(Struct, kw_only=True, rename="camel", omit_defaults=True):
@@ -52,6 +87,9 @@ class PipelineRunSpec(Struct, kw_only=True, rename="camel", omit_defaults=True):
     cancel_requested: Annotated[
         bool, Meta(description="Set to true (kubectl patch) to cancel the run; cannot be set back to false")
     ] = False
+    trigger: Annotated[
+        Trigger | None, Meta(description="What started the run (event, connection, pull request)")
+    ] = None
 
 
 class StepStatus(Struct, kw_only=True, rename="camel", omit_defaults=True):

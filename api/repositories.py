@@ -3,8 +3,9 @@
 A RepositoryConnection names its repository one way (`https://github.com/org/app`) while a payload
 carries several (`clone_url`, `ssh_url`, `git@github.com:org/app.git`, ...). Matching compares the
 key `host/path`: scheme, user info, port, query, a `.git` suffix and trailing or doubled slashes
-are dropped, the host is lower-cased; the path keeps its case (GitHub ignores it, GitLab and a
-self-hosted server may not, so folding it could join two different repositories).
+are dropped, and host and path are lower-cased: GitHub, GitLab and Bitbucket all treat owner and
+repository names case-insensitively (`Woodpecker-CI/Woodpecker` is `woodpecker-ci/woodpecker`),
+and a delivery spells them as the provider stores them, not as the connection was typed.
 
 `repository_parts` splits the same key into the host and the path segments, from which the
 providers' APIs name a repository: GitHub `owner/repo`, GitLab the whole (nested) project path,
@@ -25,7 +26,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class RepositoryParts(Struct, frozen=True, kw_only=True):
-    """A repository's host (lower case) and path segments (case kept, `.git` dropped)."""
+    """A repository's host (lower case) and path segments (case kept for the APIs, `.git` dropped)."""
 
     host: str
     segments: tuple[str, ...]
@@ -38,7 +39,7 @@ class RepositoryParts(Struct, frozen=True, kw_only=True):
 def normalise_repo_url(url: str) -> str:
     """The canonical `host/org/repo` key of a repository URL, or "" when it names no repository."""
     parts = repository_parts(url)
-    return "/".join([parts.host, *parts.segments]) if parts is not None else ""
+    return "/".join([parts.host, *parts.segments]).lower() if parts is not None else ""
 
 
 def repository_parts(url: str) -> RepositoryParts | None:

@@ -11,6 +11,7 @@ from api.meta import API_VERSION, Name, ObjectMeta
 from api.pipelineconfig import GitURL
 
 Provider = Literal["github", "gitlab", "bitbucket"]
+ForkPolicy = Literal["WithoutSecrets", "WithSecrets", "Ignore"]
 
 
 class RepositoryConnectionSpec(Struct, kw_only=True, rename="camel", omit_defaults=True):
@@ -27,6 +28,13 @@ class RepositoryConnectionSpec(Struct, kw_only=True, rename="camel", omit_defaul
     pipeline_config_ref: Annotated[
         Name | None, Meta(description="PipelineConfig (same namespace) that this repository's events run")
     ] = None
+    fork_pull_requests: Annotated[
+        ForkPolicy,
+        Meta(
+            description="Pull requests from forks: run WithoutSecrets (the default), WithSecrets "
+            "(trusted forks only: their code sees the config's secrets) or Ignore them"
+        ),
+    ] = "WithoutSecrets"
 
 
 class LastEvent(Struct, kw_only=True, rename="camel", omit_defaults=True):

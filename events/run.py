@@ -52,6 +52,10 @@ class RunAccepted(RunEvent, frozen=True, kw_only=True, tag="run.accepted"):
     config_generation: int | None = None
     #: The RepositoryConnection's authSecretRef at acceptance (git credentials for the checkout).
     auth_secret_ref: str | None = None
+    #: The run's RepositoryConnection (api/triggers.py's rule), the one its statuses go through.
+    connection: str | None = None
+    #: A fork's pull request: the steps get none of the config's secrets (forkPullRequests policy).
+    secrets_withheld: bool = False
 
 
 class RunRejected(RunEvent, frozen=True, kw_only=True, tag="run.rejected"):

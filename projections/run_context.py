@@ -26,6 +26,8 @@ class RunContext(Struct, frozen=True, kw_only=True):
     config: str = ""
     snapshot: PipelineConfigSpec | None = None
     auth_secret_ref: str | None = None
+    connection: str | None = None
+    secrets_withheld: bool = False
     accepted_at: datetime | None = None
 
 
@@ -41,6 +43,8 @@ def evolve(ctx: RunContext, event: RunEvent) -> RunContext:
             config=event.config,
             snapshot=event.snapshot,
             auth_secret_ref=event.auth_secret_ref,
+            connection=event.connection,
+            secrets_withheld=event.secrets_withheld,
             accepted_at=event.at,
         )
     return ctx

@@ -11,7 +11,8 @@ Shape of the Job (`<run>-<step>`, steps.naming):
   The Job's own `activeDeadlineSeconds` is the timeout plus a slack, a backstop only: when it fires
   the job controller *deletes* the pods, and with them the log;
 - init container `checkout`: a POSIX shell script with git clones the commit into the `workspace`
-  emptyDir (`/workspace`); credentials from the run's authSecretRef (keys username/password or
+  emptyDir (`/workspace`), fetching a pull request's head ref first when the plan has one
+  (`C8S_FETCH_REF`); credentials from the run's authSecretRef (keys username/password or
   ssh-key, all optional) reach only this container, through secretKeyRef env;
 - container `step`: the step's image runs `sh -e -c <commands joined by newlines>` in /workspace,
   with the plan's env and one secretKeyRef env per step secret;
@@ -88,6 +89,9 @@ EOF
   export GIT_ASKPASS="$scratch/askpass"
 fi
 git -c credential.helper= clone --quiet --no-checkout -- "$C8S_REPOSITORY" /workspace
+if [ -n "${C8S_FETCH_REF:-}" ]; then
+  git -C /workspace -c credential.helper= fetch --quiet origin "+$C8S_FETCH_REF:$C8S_FETCH_REF"
+fi
 git -C /workspace -c advice.detachedHead=false checkout --quiet --detach "$C8S_COMMIT" --
 """
 
@@ -207,6 +211,8 @@ def checkout_container(plan: StepPlan, tools: PodTools) -> Obj:
         {"name": "C8S_REPOSITORY", "value": escape(plan.repository)},
         {"name": "C8S_COMMIT", "value": escape(plan.commit)},
     ]
+    if plan.fetch_ref:
+        env.append({"name": "C8S_FETCH_REF", "value": escape(plan.fetch_ref)})
     if plan.auth_secret_ref:
         for variable, key in (
             ("C8S_GIT_USERNAME", "username"),

@@ -1,5 +1,8 @@
 """The plan of one step: which step of which run (StepRef), and everything an executor needs to
 run it (StepPlan), derived from the run context fold, so every service plans a step alike.
+
+A run that withholds secrets (a fork's pull request) plans every step without them, so no
+executor can hand them out; a pull request's head is fetched as api/triggers.py says.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from msgspec import Struct
 
 from api.durations import parse_duration
 from api.pipelineconfig import SecretEnv, Step
+from api.triggers import clone_source
 from projections.run_context import RunContext
 from steps.naming import job_name
 
@@ -32,8 +36,11 @@ class StepPlan(Struct, frozen=True, kw_only=True):
     branch: str | None
     auth_secret_ref: str | None
     env: dict[str, str]
+    #: Secrets the step gets: none when the run withholds them (a fork's pull request).
     secrets: list[SecretEnv]
     timeout_seconds: int
+    #: A ref to fetch besides the clone's default ones (a pull request's head in the base repository).
+    fetch_ref: str | None = None
 
 
 def step_ref(ctx: RunContext, step: str) -> StepRef:
@@ -49,16 +56,18 @@ def plan(ctx: RunContext, step_name: str) -> StepPlan:
     step = next((s for s in ctx.snapshot.steps if s.name == step_name), None)
     if step is None:
         raise KeyError(step_name)
+    repository, fetch_ref = clone_source(ctx.snapshot.repository, ctx.spec.trigger)
     return StepPlan(
         ref=step_ref(ctx, step_name),
         step=step,
-        repository=ctx.snapshot.repository,
+        repository=repository,
         commit=ctx.spec.commit,
         branch=ctx.spec.branch,
         auth_secret_ref=ctx.auth_secret_ref,
         env=step_env(ctx, step_name),
-        secrets=list(step.secrets),
+        secrets=[] if ctx.secrets_withheld else list(step.secrets),
         timeout_seconds=parse_duration(step.effective_timeout),
+        fetch_ref=fetch_ref,
     )
 
 

@@ -1,5 +1,8 @@
 """A fresh checkout of one commit: `git clone` of the repository, then `git checkout <commit>`.
 
+A pull request's head that no branch of the repository holds (a fork's) is fetched first from the
+ref the provider keeps for it (`fetch_ref`, e.g. refs/pull/7/head; see api/triggers.py).
+
 Works with every URL git itself takes (git://, https://, ssh://, file paths). Credentials never
 reach the command line, the environment of the step or its log:
 - username/password: an askpass script in a private scratch directory answers git's prompts from
@@ -61,8 +64,9 @@ async def checkout(
     auth: GitAuth | None,
     base_env: Mapping[str, str],
     time_limit: float,
+    fetch_ref: str | None = None,
 ) -> None:
-    """Replace `workspace` with a checkout of `commit` from `repository`."""
+    """Replace `workspace` with a checkout of `commit` from `repository` (after fetching `fetch_ref`)."""
     await asyncio.to_thread(_fresh_parent, workspace)
     scratch = Path(tempfile.mkdtemp(prefix=".git-", dir=workspace.parent))
     try:
@@ -70,6 +74,8 @@ async def checkout(
         redact = redactor(auth)
         git = _Git(env=env, scratch=scratch, timeout=time_limit, redact=redact)
         await git("clone", "--quiet", "--no-checkout", "--", repository, str(workspace))
+        if fetch_ref:
+            await git("fetch", "--quiet", "origin", f"+{fetch_ref}:{fetch_ref}", cwd=workspace)
         await git("checkout", "--quiet", "--detach", commit, "--", cwd=workspace)
         await asyncio.to_thread(workspace.chmod, 0o700)
     finally:

@@ -101,6 +101,7 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
             auth=prepared.auth,
             base_env=deps.base_env,
             time_limit=deps.checkout_timeout_seconds,
+            fetch_ref=plan.fetch_ref,
         )
     except CheckoutFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="CheckoutFailed", message=str(e)))

@@ -1,10 +1,12 @@
 """Accepting a requested run: read the config once (read_inputs), then decide (accept, pure):
 check it and snapshot it into RunAccepted.
 
-Everything a run needs from the store is captured here (config spec, its generation, the
-repository connection's auth secret), so the rest of the run never reads a config again: later
-edits never change a running run. A run with a step whose requests exceed a ResourceQuota's hard
-limit is rejected (QuotaExceeded) here: that step could never start, so waiting would be forever.
+Everything a run needs from the store is captured here (config spec, its generation, the run's
+RepositoryConnection by api/triggers.py's one rule, its auth secret, and whether a fork's pull
+request goes without the config's secrets), so the rest of the run never reads a config or a
+connection again: later edits never change a running run. A run with a step whose requests
+exceed a ResourceQuota's hard limit is rejected (QuotaExceeded) here: that step could never
+start, so waiting would be forever.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from api.pipeline_checks import check_pipeline_spec
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec
 from api.quotas import Quota, beyond_hard, pod_demand
 from api.repositoryconnection import RepositoryConnection
+from api.triggers import connection_of, withholds_secrets
 from events.run import RunAccepted, RunIdentity, RunRejected
 from ports.resources import NotFound, ResourceStore
 from projections.run_context import RunContext
@@ -33,22 +36,15 @@ class Inputs(Struct, frozen=True, kw_only=True):
 
 
 async def read_inputs(store: ResourceStore, ctx: RunContext) -> Inputs:
-    """The run's config (None: not found) and the repository connection that runs it."""
+    """The run's config (None: not found) and its connection (api/triggers.py's rule)."""
     assert ctx.spec is not None
     ref = ctx.spec.pipeline_config_ref
     try:
         config = await store.get(PipelineConfig, ctx.namespace, ref)
     except NotFound:
         return Inputs(config=None, connection=None)
-    return Inputs(config=config, connection=await _connection(store, ctx.namespace, ref))
-
-
-async def _connection(store: ResourceStore, namespace: str, config: str) -> RepositoryConnection | None:
-    """The repository connection with an auth secret that runs this config, if any."""
-    for conn in await store.list(RepositoryConnection, namespace):
-        if conn.spec.pipeline_config_ref == config and conn.spec.auth_secret_ref:
-            return conn
-    return None
+    connections = await store.list(RepositoryConnection, ctx.namespace)
+    return Inputs(config=config, connection=connection_of(ctx.spec, connections))
 
 
 def accept(
@@ -72,12 +68,14 @@ def accept(
     never = _never_fits(config.spec, ref, ctx.namespace, quotas)
     if never:
         return RunRejected(reason="QuotaExceeded", message="; ".join(never[:MAX_REPORTED]), **ident)
-    connection = inputs.connection
+    conn = inputs.connection
     return RunAccepted(
         config=ref,
         snapshot=config.spec,
         config_generation=config.metadata.generation,
-        auth_secret_ref=connection.spec.auth_secret_ref if connection is not None else None,
+        auth_secret_ref=conn.spec.auth_secret_ref if conn else None,
+        connection=conn.metadata.name if conn else None,
+        secrets_withheld=withholds_secrets(ctx.spec, conn),
         **ident,
     )
 

@@ -1,14 +1,15 @@
 """One webhook delivery, from raw request to reply: the receiver's decisions and their effects.
 
 Order (each step answers and stops when it refuses): read the envelope (400) -> find the
-RepositoryConnections of the repository for this provider (404) -> verify the signature with each
-one's Secret (401; nothing is created for a connection that does not verify) -> interpret the event
-(400 unsupported or malformed, or a branch that is no git ref name; 200 ignored or ping) -> a
-recorded delivery id answers 200 "duplicate delivery" -> per connection: a body already accepted
-for it under another delivery id (a replay, services/webhook/screening.py) 200, its PipelineConfig
-(422 when missing), branch filters (200), one PipelineRun per matrix combination (AlreadyExists
-counts as created) -> publish the decisions -> record the body's replay key and, once runs exist,
-the delivery id -> 202 with the run names.
+RepositoryConnections of the repository for this provider -> verify the signature with each one's
+Secret (401; nothing is created for a connection that does not verify) -> interpret the event
+(400 malformed, or a branch that is no git ref name; 200 ignored, unhandled or ping) -> a recorded
+delivery id answers 200 "duplicate delivery" -> per ref of the delivery and per connection: a body
+already accepted for it under another delivery id (a replay, services/webhook/screening.py) 200,
+its PipelineConfig (422 when missing), fork policy and branch filters (200), one PipelineRun per
+matrix combination (AlreadyExists counts as created) -> publish the decisions -> record the body's
+replay key and, once runs exist, the delivery id -> 202 with the run names. A repository without a
+connection is answered as a bad signature (401, same body, same HMAC work): no enumeration.
 
 Every decision is published as WebhookAccepted or WebhookRejected (one per connection concerned),
 with bounded fields; refusals made before a signature held are sampled (services/webhook/sampling.py).
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import secrets
 from base64 import b64decode
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +44,7 @@ from ports.resources import AlreadyExists, NotFound, ResourceStore
 from services.webhook.providers import PROVIDERS, Delivery, Headers, Provider, Refusal
 from services.webhook.sampling import RejectionSampler
 from services.webhook.screening import guarded, ref_refusal, replay_key, replay_refusal
-from services.webhook.triggering import branch_refusal, delivery_key, plan_runs
+from services.webhook.triggering import branch_refusal, delivery_key, fork_refusal, plan_runs
 
 SECRET_KEY = "webhook-secret"
 UNVERIFIED = "signature missing or invalid"
@@ -134,15 +136,21 @@ class Webhooks:
         )
         matching = await self._connections.lookup(provider.name, env.repository_keys)
         if not matching:
-            reason = f"no {provider.name} RepositoryConnection for {env.repository_urls[0][:MAX_URL]}"
-            return await self._refuse_sampled(ctx, Refusal(status=404, reason=reason))
+            return await self._unknown(ctx, provider, request, body)
         verified = await self._verified(ctx, provider, headers, body, matching)
         if not verified:
             return Reply(status=401, reason=UNVERIFIED)
-        parsed = guarded(provider.interpret, env, headers, body)
+        parsed = guarded(provider.deliveries, env, headers, body)
         if not isinstance(parsed, Refusal):
-            parsed = ref_refusal(parsed) or parsed
+            parsed = next((r for d in parsed if (r := ref_refusal(d))), None) or parsed
         return await self._verified_delivery(ctx, parsed, verified)
+
+    async def _unknown(self, ctx: Context, provider: Provider, request: Request, body: bytes) -> Reply:
+        """A repository with no connection: answered as a bad signature, after the same work."""
+        provider.verify(request.headers, body, secrets.token_bytes(32))
+        reason = f"no {provider.name} RepositoryConnection for {ctx.repository[:MAX_URL]}"
+        await self._refuse_sampled(ctx, Refusal(status=401, reason=reason))
+        return Reply(status=401, reason=UNVERIFIED)
 
     async def too_large(self, request: Request, limit: int) -> Reply:
         """The 413 decision for a body over `limit` bytes (which was not read)."""
@@ -154,11 +162,11 @@ class Webhooks:
         return Context(provider=request.provider, delivery=delivery, at=self._clock(), source=request.source)
 
     async def _verified_delivery(
-        self, ctx: Context, parsed: Delivery | Refusal, connections: list[RepositoryConnection]
+        self, ctx: Context, parsed: list[Delivery] | Refusal, connections: list[RepositoryConnection]
     ) -> Reply:
         if isinstance(parsed, Refusal):
             return await self._refuse(ctx, parsed, connections)
-        if parsed.kind == "ping":
+        if parsed[0].kind == "ping":
             return await self._refuse(
                 ctx, Refusal(status=200, reason="pong: signature verified"), connections
             )
@@ -167,7 +175,7 @@ class Webhooks:
             return await self._refuse_sampled(
                 ctx, Refusal(status=200, reason="duplicate delivery"), connections
             )
-        replies = [await self._trigger(ctx, c, parsed) for c in connections]
+        replies = [await self._trigger(ctx, c, d) for d in parsed for c in connections]
         reply = combine(replies)
         if reply.status == 202:
             await self._deliveries.record(key, ctx.at.isoformat().encode())
@@ -217,7 +225,7 @@ class Webhooks:
         config = await self._config(connection)
         if isinstance(config, Refusal):
             return await self._refuse(ctx, config, [connection])
-        filtered = branch_refusal(config, delivery)
+        filtered = fork_refusal(connection, delivery) or branch_refusal(config, delivery)
         planned = filtered or plan_runs(connection, config, delivery, ctx.at)
         if isinstance(planned, Refusal):
             return await self._refuse(ctx, planned, [connection])

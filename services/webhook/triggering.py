@@ -4,6 +4,13 @@ Invariant: the same delivery always yields the same runs, with the same names. A
 `<config>-<short sha>-<hash of (provider, delivery id, matrix combination)>`, cut to Kubernetes'
 63 characters, so a retried delivery (or two replicas racing on it) hits AlreadyExists instead of
 starting a second run, while two deliveries of one commit (a push and a pull request) both run.
+The refs of one multi-ref delivery (`part` > 0) add their part to the hash, so each gets its runs.
+
+Every run records its trigger (`spec.trigger`: the event, the RepositoryConnection it came
+through, the provider's name of the repository, and for a pull request its number, target branch,
+head repository and whether that is a fork), which the scheduler and notifier read instead of
+guessing the connection. A fork's pull request is not run at all when its connection says
+`forkPullRequests: Ignore`.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from api.branches import matches_any
 from api.matrix import expand_matrix
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfig
-from api.pipelinerun import PipelineRun, PipelineRunSpec
+from api.pipelinerun import PipelineRun, PipelineRunSpec, Trigger
 from api.repositoryconnection import RepositoryConnection
 from services.webhook.providers import Delivery, Refusal
 
@@ -44,6 +51,29 @@ def branch_refusal(config: PipelineConfig, delivery: Delivery) -> Refusal | None
     shown = ", ".join(branches)
     reason = f"branch {branch!r} matches none of the branches [{shown}] of {config.metadata.name}"
     return Refusal(status=200, reason=reason)
+
+
+def fork_refusal(connection: RepositoryConnection, delivery: Delivery) -> Refusal | None:
+    """A 200 when the delivery is a fork's pull request and the connection ignores those."""
+    if not delivery.fork or connection.spec.fork_pull_requests != "Ignore":
+        return None
+    name = connection.metadata.name
+    return Refusal(status=200, reason=f"pull request from a fork: RepositoryConnection {name} ignores those")
+
+
+def trigger_of(connection: RepositoryConnection, delivery: Delivery) -> Trigger:
+    """What the run records about the event that started it."""
+    pr = delivery.kind == "pull_request"
+    return Trigger(
+        event="pull_request" if pr else ("tag" if delivery.kind == "tag" else "push"),
+        connection=connection.metadata.name,
+        provider=delivery.provider,
+        repository=delivery.identity[:512] or None,
+        number=delivery.number if pr else None,
+        target_branch=(delivery.target_branch[:MAX_BRANCH] or None) if pr else None,
+        source_repository=(delivery.source_repository[:2048] or None) if pr else None,
+        fork=pr and delivery.fork,
+    )
 
 
 def plan_runs(
@@ -82,13 +112,17 @@ def _run(
         triggered_by=(delivery.actor or f"{delivery.provider}-webhook")[:MAX_ACTOR],
         triggered_at=at,
         matrix_index=combo,
+        trigger=trigger_of(connection, delivery),
     )
     return PipelineRun(metadata=metadata, spec=spec)
 
 
 def run_name(config: str, delivery: Delivery, combo: dict[str, str] | None) -> str:
     """`<config>-<sha7>-<hash8>`, the config part cut so the whole fits 63 characters."""
-    identity = json.dumps([delivery.provider, delivery.delivery, combo], sort_keys=True)
+    parts: list[object] = [delivery.provider, delivery.delivery, combo]
+    if delivery.part:
+        parts.append(delivery.part)
+    identity = json.dumps(parts, sort_keys=True)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:_HASH]
     suffix = f"-{delivery.commit[:_SHORT_SHA]}-{digest}"
     head = config[: MAX_NAME - len(suffix)].rstrip("-.")

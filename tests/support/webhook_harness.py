@@ -121,7 +121,7 @@ def pipeline_config(
 ) -> PipelineConfig:
     spec = PipelineConfigSpec(
         repository=repository,
-        branches=branches or ["*"],
+        branches=branches or ["**"],
         steps=[Step(name="test", image="alpine", commands=["true"])],
         matrix=matrix,
     )

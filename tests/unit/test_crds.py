@@ -140,12 +140,16 @@ def test_names_short_names_and_subresources() -> None:
 
 
 def test_pipelinerun_printer_columns() -> None:
-    """kubectl get pipelineruns shows Status, Config, Commit and Age as in the spec."""
+    """kubectl get pipelineruns shows Status, Config, Commit, Event and Age as in the spec (plus the
+    pull request's number and target with -o wide)."""
     columns = load("PipelineRun")["spec"]["versions"][0]["additionalPrinterColumns"]  # type: ignore[index]
     assert [(c["name"], c["jsonPath"]) for c in columns] == [
         ("Status", ".status.phase"),
         ("Config", ".spec.pipelineConfigRef"),
         ("Commit", ".spec.commit"),
+        ("Event", ".spec.trigger.event"),
+        ("PR", ".spec.trigger.number"),
+        ("Target", ".spec.trigger.targetBranch"),
         ("Age", ".metadata.creationTimestamp"),
     ]
 
@@ -161,7 +165,7 @@ def test_defaults_and_no_step_timeout_default() -> None:
     """Spec defaults are set, but a step timeout has none so explicit timeouts stay recognisable."""
     pc = dict(nodes(schema_of("PipelineConfig")))
     assert pc[".spec.timeout"]["default"] == "1h"
-    assert pc[".spec.branches"]["default"] == ["*"]
+    assert pc[".spec.branches"]["default"] == ["**"]
     assert pc[".spec.steps[].resources.cpu"]["default"] == "500m"
     assert pc[".spec.steps[].resources.memory"]["default"] == "1Gi"
     assert pc[".spec.steps[].conditional.onSuccess"]["default"] is True

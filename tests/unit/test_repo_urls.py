@@ -1,8 +1,8 @@
 """Repository URL normalisation (services/webhook/providers/urls.py): worked examples.
 
 Covers https/http/ssh/git URLs and the scp-like form, the `.git` suffix, host case, ports, user
-info, trailing and doubled slashes, nested GitLab groups, path case kept, and inputs that name
-no repository.
+info, trailing and doubled slashes, nested GitLab groups, path case folded (providers ignore it),
+and inputs that name no repository.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from services.webhook.providers.urls import normalise_repo_url
 
-KEY = "github.com/Org/Repo"
+KEY = "github.com/org/repo"
 
 
 @pytest.mark.parametrize(
@@ -37,9 +37,11 @@ def test_forms_of_one_repository(url: str) -> None:
     assert normalise_repo_url(url) == KEY
 
 
-def test_path_case_is_kept() -> None:
-    """Only the host is case-folded: Org/Repo and org/repo stay different keys."""
-    assert normalise_repo_url("https://github.com/org/repo") != KEY
+def test_path_case_is_folded() -> None:
+    """Owner and repository match whatever their case, as every provider treats them (issue 13.2)."""
+    connection = normalise_repo_url("https://github.com/Woodpecker-CI/Woodpecker")
+    assert connection == normalise_repo_url("git@github.com:woodpecker-ci/woodpecker.git")
+    assert connection != normalise_repo_url("https://github.com/woodpecker-ci/woodpecker-other")
 
 
 def test_nested_groups() -> None:

@@ -47,7 +47,7 @@ def test_minimal_config_is_valid_with_spec_defaults() -> None:
     assert isinstance(result.obj, PipelineConfig)
     spec = result.obj.spec
     assert (spec.branches, spec.timeout, spec.steps[0].resources.cpu, spec.steps[0].resources.memory) == (
-        ["*"],
+        ["**"],
         "1h",
         "500m",
         "1Gi",
@@ -315,7 +315,7 @@ def test_secret_ref_must_be_a_name() -> None:
 def test_empty_branch_filter() -> None:
     """branches: [] would never run; the message says how to run on every branch."""
     assert errors(config(branches=[])) == [
-        'spec.branches: no branch would ever run: list branch globs, or remove branches to run on all ("*")'
+        'spec.branches: no branch would ever run: list branch globs, or remove branches to run on all ("**")'
     ]
 
 

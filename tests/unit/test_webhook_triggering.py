@@ -39,7 +39,7 @@ def config(
 ) -> PipelineConfig:
     spec = PipelineConfigSpec(
         repository="https://github.com/octo-org/hello-world",
-        branches=branches or ["*"],
+        branches=branches or ["**"],
         steps=[Step(name="test", image="alpine", commands=["true"])],
         matrix=matrix,
     )

@@ -3,7 +3,7 @@
 `PROVIDERS[name]` gives `delivery_id(headers, body)` and three functions: `envelope(headers, body)`
 (delivery id, event name and repository URLs, read before any signature can be checked),
 `verify(headers, body, secret)` and `interpret(envelope, headers, body)` (the event as a Delivery,
-or a Refusal with its status).
+several for a delivery carrying several refs, or a Refusal with its status).
 Headers are passed with lower-case names.
 """
 
@@ -22,7 +22,12 @@ class Provider:
     delivery_headers: tuple[str, ...]
     envelope: Callable[[Headers, bytes], Envelope | Refusal]
     verify: Callable[[Headers, bytes, bytes], bool]
-    interpret: Callable[[Envelope, Headers, bytes], Delivery | Refusal]
+    interpret: Callable[[Envelope, Headers, bytes], Delivery | list[Delivery] | Refusal]
+
+    def deliveries(self, env: Envelope, headers: Headers, body: bytes) -> list[Delivery] | Refusal:
+        """The event as one Delivery per ref it carries (one, except a Bitbucket multi-ref push)."""
+        parsed = self.interpret(env, headers, body)
+        return [parsed] if isinstance(parsed, Delivery) else parsed
 
     def delivery_id(self, headers: Headers, body: bytes) -> str:
         """The delivery id, known even when the body cannot be read (for the rejection event)."""

@@ -1,16 +1,20 @@
-"""Bitbucket Cloud webhooks: repo:push, pullrequest:created, pullrequest:updated.
+"""Bitbucket Cloud webhooks: repo:push, pullrequest:created, pullrequest:updated; others 200.
 
 Headers (support.atlassian.com, Bitbucket Cloud "Event payloads"): `X-Event-Key` names the event,
 `X-Request-UUID` identifies the request (the delivery id; `X-Hook-UUID` names the webhook, the
 same for all its deliveries, so it cannot be one), `X-Hub-Signature` is `sha256=<hex>` of the raw
 body when the webhook has a secret.
 
-- repo:push: the first change with a `new` state (a branch or a tag and its target commit); a push
-  that only deletes refs (every `new` null) starts nothing (200). Bitbucket may bundle several
-  refs in one push; c8s runs the first, as GitHub and GitLab send one delivery per ref.
+- repo:push: one Delivery per change with a `new` state (a branch or a tag and its target commit):
+  Bitbucket bundles several refs in one delivery where GitHub and GitLab send one per ref, and
+  each ref gets its runs; a push that only deletes refs (every `new` null) starts nothing (200);
 - pullrequest:created/updated: the source branch and source commit hash (Bitbucket sends 12 hex);
-  the destination branch is the target the branch filters apply to.
-Repository URL: repository.links.html.href (and https://bitbucket.org/<full_name>).
+  the destination branch is the target the branch filters apply to; the id is the run's number; a
+  source repository other than the destination is a fork (Bitbucket keeps no PR ref in the
+  destination: the head is cloned from the fork);
+- any other event (pullrequest:fulfilled/rejected, comments, ...): 200, nothing done.
+Repository URL: repository.links.html.href (and https://bitbucket.org/<full_name>); the identity
+the notifier uses is repository.full_name (workspace/slug).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from typing import Final
 
 from msgspec import Struct
+from msgspec.structs import replace
 
 from services.webhook.providers.model import (
     Delivery,
@@ -29,6 +34,7 @@ from services.webhook.providers.model import (
     decode,
     delivery_id,
     header,
+    same_repository,
     unsupported,
     urls,
 )
@@ -106,15 +112,25 @@ class _Branch(Struct, frozen=True):
 class _Source(Struct, frozen=True):
     branch: _Branch
     commit: _Commit
+    repository: _Repository | None = None
 
 
 class _Destination(Struct, frozen=True):
     branch: _Branch | None = None
+    repository: _Repository | None = None
 
 
 class _PullRequest(Struct, frozen=True):
     source: _Source
     destination: _Destination | None = None
+    id: int | None = None
+
+    @property
+    def fork(self) -> bool:
+        src, dst = self.source.repository, self.destination.repository if self.destination else None
+        if src is None or dst is None or not src.full_name or not dst.full_name:
+            return False
+        return not same_repository(src.full_name, dst.full_name)
 
 
 class _PullRequestEvent(Struct, frozen=True):
@@ -131,30 +147,42 @@ def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
         return Refusal(status=400, reason="payload names no repository (repository.links.html.href)")
     delivery = delivery_id(headers, DELIVERY_HEADERS, body)
     event = header(headers, "X-Event-Key")
-    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
+    identity = (parsed.repository.full_name if parsed.repository else None) or ""
+    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found, identity=identity)
 
 
 def verify(headers: Headers, body: bytes, secret: bytes) -> bool:
     return verify_hmac(secret, body, header(headers, "X-Hub-Signature"))
 
 
-def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | Refusal:
+def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | list[Delivery] | Refusal:
     if env.event == "repo:push":
         return _push(env, body)
     if env.event in ("pullrequest:created", "pullrequest:updated"):
         return _pull_request(env, body)
     if not env.event:
         return Refusal(status=400, reason="missing X-Event-Key header")
-    return Refusal(status=400, reason=unsupported("Bitbucket", env.event, EVENTS))
+    return unsupported("Bitbucket", env.event, EVENTS)
 
 
-def _push(env: Envelope, body: bytes) -> Delivery | Refusal:
+def _push(env: Envelope, body: bytes) -> list[Delivery] | Refusal:
     push = decode(body, _Push, "Bitbucket repo:push")
     if isinstance(push, Refusal):
         return push
-    ref = next((c.new for c in push.push.changes if c.new is not None), None)
-    if ref is None:
+    refs = [c.new for c in push.push.changes if c.new is not None]
+    if not refs:
         return Refusal(status=200, reason="push only deleted refs: nothing to run")
+    actor = push.actor.name if push.actor else ""
+    parsed = [_ref_delivery(env, ref, actor) for ref in refs]
+    found = [p for p in parsed if isinstance(p, Delivery)]
+    refusals = [p for p in parsed if isinstance(p, Refusal)]
+    malformed = [r for r in refusals if r.status != 200]
+    if malformed or not found:
+        return (malformed or refusals)[0]
+    return [replace(d, part=i) for i, d in enumerate(found)]
+
+
+def _ref_delivery(env: Envelope, ref: _Ref, actor: str) -> Delivery | Refusal:
     kind = REF_KINDS.get(ref.type)
     if kind is None:
         return Refusal(status=200, reason=f"push to a {ref.type[:32]!r} is neither a branch nor a tag")
@@ -168,7 +196,8 @@ def _push(env: Envelope, body: bytes) -> Delivery | Refusal:
         repository_urls=env.repository_urls,
         commit=sha,
         branch=ref.name,
-        actor=push.actor.name if push.actor else "",
+        actor=actor,
+        identity=env.identity,
     )
 
 
@@ -189,4 +218,14 @@ def _pull_request(env: Envelope, body: bytes) -> Delivery | Refusal:
         branch=source.branch.name,
         actor=event.actor.name if event.actor else "",
         target_branch=destination.branch.name if destination and destination.branch else "",
+        identity=env.identity,
+        number=event.pullrequest.id,
+        source_repository=_clone_url(source.repository),
+        fork=event.pullrequest.fork,
     )
+
+
+def _clone_url(repository: _Repository | None) -> str:
+    """What `git clone` takes for a Bitbucket repository (its web URL clones over https)."""
+    found = repository.urls() if repository else ()
+    return found[0] if found else ""

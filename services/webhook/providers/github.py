@@ -1,15 +1,20 @@
-"""GitHub webhooks: push (branches and tags), pull_request, ping.
+"""GitHub webhooks: push (branches and tags), pull_request, ping; every other event 200.
 
 Headers (docs.github.com, "Webhook events and payloads"): `X-GitHub-Event` names the event,
 `X-GitHub-Delivery` is the delivery GUID (kept on redelivery), `X-Hub-Signature-256` is
 `sha256=<hex>` of the raw body. The body is JSON, or `payload=<json>` when the hook was set up
 with content type application/x-www-form-urlencoded (the signature still covers the raw body).
 
-- push to refs/heads/B or refs/tags/T: the commit is `after`; a deletion (`deleted`, or `after`
-  all zeros) starts nothing (200);
+- push to refs/heads/B or refs/tags/T: the commit is `after`, except for a tag, whose `after` may
+  be an annotated tag object: there the commit is `head_commit.id`, what the tag points to; a
+  deletion (`deleted`, or `after` all zeros) starts nothing (200);
 - pull_request opened/synchronize/reopened: the head branch and head SHA (the base branch is the
-  target the branch filters apply to); other actions 200;
-- ping: 200, once the signature held (it proves the secret is right).
+  target the branch filters apply to), the number, and the head repository (a fork when it is not
+  the base repository; its head is also at refs/pull/<n>/head of the base); other actions 200;
+- ping: 200, once the signature held (it proves the secret is right); an organization's ping,
+  which names no repository, 200 at once (it can start nothing and reveals nothing);
+- any other event (create, issues, ...): 200, nothing done.
+The repository's identity (owner/repo for the notifier) is `repository.full_name`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from services.webhook.providers.model import (
     decode,
     delivery_id,
     header,
+    same_repository,
     split_ref,
     unsupported,
     urls,
@@ -39,10 +45,13 @@ NAME: Final = "github"
 #: Where the delivery id is, in order of preference.
 DELIVERY_HEADERS = ("X-GitHub-Delivery",)
 EVENTS = ("push", "pull_request", "ping")
+#: Events that name a repository when they mean something to c8s; without one, malformed.
+REPOSITORY_EVENTS = frozenset({"push", "pull_request"})
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
 
 class _Repository(Struct, frozen=True):
+    full_name: str | None = None
     clone_url: str | None = None
     html_url: str | None = None
     ssh_url: str | None = None
@@ -61,10 +70,15 @@ class _Pusher(Struct, frozen=True):
     name: str = ""
 
 
+class _Commit(Struct, frozen=True):
+    id: str
+
+
 class _Push(Struct, frozen=True):
     ref: str
     after: str
     deleted: bool = False
+    head_commit: _Commit | None = None
     sender: _User | None = None
     pusher: _Pusher | None = None
 
@@ -72,21 +86,25 @@ class _Push(Struct, frozen=True):
 class _Head(Struct, frozen=True):
     ref: str
     sha: str
+    repo: _Repository | None = None
 
 
 class _Base(Struct, frozen=True):
     ref: str = ""
+    repo: _Repository | None = None
 
 
 class _PullRequest(Struct, frozen=True):
     head: _Head
     base: _Base | None = None
+    number: int | None = None
 
 
 class _PullRequestEvent(Struct, frozen=True):
     action: str
     pull_request: _PullRequest
     sender: _User | None = None
+    number: int | None = None
 
 
 def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
@@ -98,11 +116,20 @@ def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
         return parsed
     repo = parsed.repository or _Repository()
     found = urls(repo.clone_url, repo.html_url, repo.ssh_url, repo.git_url)
-    if not found:
-        return Refusal(status=400, reason="payload names no repository (repository.clone_url/html_url)")
-    delivery = delivery_id(headers, DELIVERY_HEADERS, body)
     event = header(headers, "X-GitHub-Event")
-    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
+    if not found:
+        return _no_repository(event)
+    delivery = delivery_id(headers, DELIVERY_HEADERS, body)
+    identity = repo.full_name or ""
+    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found, identity=identity)
+
+
+def _no_repository(event: str) -> Refusal:
+    """An organization-level delivery (a ping, a membership change) starts nothing: 200; a push or
+    pull request must name its repository: 400."""
+    if event and event not in REPOSITORY_EVENTS:
+        return Refusal(status=200, reason=f"{event[:64]!r} names no repository: nothing to run")
+    return Refusal(status=400, reason="payload names no repository (repository.clone_url/html_url)")
 
 
 def verify(headers: Headers, body: bytes, secret: bytes) -> bool:
@@ -147,7 +174,8 @@ def _push(env: Envelope, payload: bytes) -> Delivery | Refusal:
     kind, name = split_ref(push.ref)
     if kind is None:
         return Refusal(status=200, reason=f"push to {push.ref} is neither a branch nor a tag: nothing to run")
-    sha = commit_sha(push.after, "after")
+    pointed = push.head_commit.id if kind == "tag" and push.head_commit else ""
+    sha = commit_sha(pointed or push.after, "head_commit.id" if pointed else "after")
     if isinstance(sha, Refusal):
         return sha
     actor = (push.sender.login if push.sender else "") or (push.pusher.name if push.pusher else "")
@@ -159,6 +187,7 @@ def _push(env: Envelope, payload: bytes) -> Delivery | Refusal:
         commit=sha,
         branch=name,
         actor=actor,
+        identity=env.identity,
     )
 
 
@@ -168,23 +197,37 @@ def _pull_request(env: Envelope, payload: bytes) -> Delivery | Refusal:
         return event
     if event.action not in PR_ACTIONS:
         return Refusal(status=200, reason=f"pull_request action {event.action!r} starts nothing")
-    head = event.pull_request.head
-    sha = commit_sha(head.sha, "pull_request.head.sha")
+    pr = event.pull_request
+    sha = commit_sha(pr.head.sha, "pull_request.head.sha")
     if isinstance(sha, Refusal):
         return sha
+    source = pr.head.repo
     return Delivery(
         provider=NAME,
         delivery=env.delivery,
         kind="pull_request",
         repository_urls=env.repository_urls,
         commit=sha,
-        branch=head.ref,
+        branch=pr.head.ref,
         actor=event.sender.login if event.sender else "",
-        target_branch=event.pull_request.base.ref if event.pull_request.base else "",
+        target_branch=pr.base.ref if pr.base else "",
+        identity=env.identity,
+        number=pr.number if pr.number is not None else event.number,
+        source_repository=(source.clone_url or "") if source else "",
+        fork=_is_fork(pr, env.identity),
     )
+
+
+def _is_fork(pr: _PullRequest, identity: str) -> bool:
+    """The head is in another repository than the base (GitHub sends no head repo once the fork
+    is deleted: its head is then only in the base's refs/pull/<n>/head, as a fork's is)."""
+    if pr.head.repo is None:
+        return True
+    base = (pr.base.repo.full_name if pr.base and pr.base.repo else None) or identity
+    return not same_repository(pr.head.repo.full_name or base, base)
 
 
 def _unsupported(event: str) -> Refusal:
     if not event:
         return Refusal(status=400, reason="missing X-GitHub-Event header")
-    return Refusal(status=400, reason=unsupported("GitHub", event, EVENTS))
+    return unsupported("GitHub", event, EVENTS)

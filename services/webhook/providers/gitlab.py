@@ -1,4 +1,4 @@
-"""GitLab webhooks: Push Hook, Tag Push Hook, Merge Request Hook.
+"""GitLab webhooks: Push Hook, Tag Push Hook, Merge Request Hook; every other event 200.
 
 Headers (docs.gitlab.com, "Webhooks" and "Webhook events"): `X-Gitlab-Event` names the event,
 `X-Gitlab-Token` is the secret token itself, `Idempotency-Key` (GitLab 17.4+) stays the same across
@@ -9,8 +9,12 @@ retries of one delivery; older servers send only `X-Gitlab-Event-UUID`.
 - Merge Request Hook with action open/reopen, or update with new commits (`oldrev` present, as
   GitLab sends it only when the source branch moved): the source branch and `last_commit.id`
   (target_branch is what the branch filters apply to);
-  other actions and metadata-only updates 200.
-Repository URLs: project.git_http_url/git_ssh_url/web_url (and the MR's target project).
+  other actions and metadata-only updates 200. The iid is the run's number; a source project
+  other than the target is a fork, whose head is also at refs/merge-requests/<iid>/head;
+- any other event (Note Hook, Issue Hook, ...): 200, nothing done (GitLab disables a hook after
+  four failed deliveries in a row: four comments would silence pushes).
+Repository URLs: project.git_http_url/git_ssh_url/web_url (and the MR's target project); the
+identity the notifier uses is project.path_with_namespace (groups and subgroups included).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class _Project(Struct, frozen=True):
     web_url: str | None = None
     http_url: str | None = None
     ssh_url: str | None = None
+    path_with_namespace: str | None = None
 
     def urls(self) -> tuple[str, ...]:
         return urls(self.git_http_url, self.git_ssh_url, self.web_url, self.http_url, self.ssh_url)
@@ -81,6 +86,14 @@ class _MergeRequest(Struct, frozen=True):
     target_branch: str = ""
     action: str = ""
     oldrev: str | None = None
+    iid: int | None = None
+    source_project_id: int | None = None
+    target_project_id: int | None = None
+    source: _Project | None = None
+
+    @property
+    def fork(self) -> bool:
+        return self.source_project_id != self.target_project_id
 
 
 class _User(Struct, frozen=True):
@@ -103,7 +116,9 @@ def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
         return Refusal(status=400, reason="payload names no repository (project.git_http_url/web_url)")
     delivery = delivery_id(headers, DELIVERY_HEADERS, body)
     event = header(headers, "X-Gitlab-Event")
-    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found)
+    named = parsed.project or target
+    identity = (named.path_with_namespace if named else None) or ""
+    return Envelope(provider=NAME, delivery=delivery, event=event, repository_urls=found, identity=identity)
 
 
 def verify(headers: Headers, body: bytes, secret: bytes) -> bool:
@@ -117,7 +132,7 @@ def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | Refusa
         return _merge_request(env, body)
     if not env.event:
         return Refusal(status=400, reason="missing X-Gitlab-Event header")
-    return Refusal(status=400, reason=unsupported("GitLab", env.event, EVENTS))
+    return unsupported("GitLab", env.event, EVENTS)
 
 
 def _push(env: Envelope, body: bytes) -> Delivery | Refusal:
@@ -140,6 +155,7 @@ def _push(env: Envelope, body: bytes) -> Delivery | Refusal:
         commit=sha,
         branch=name,
         actor=push.user_username or push.user_name,
+        identity=env.identity,
     )
 
 
@@ -164,4 +180,8 @@ def _merge_request(env: Envelope, body: bytes) -> Delivery | Refusal:
         branch=mr.source_branch,
         actor=event.user.username if event.user else "",
         target_branch=mr.target_branch,
+        identity=env.identity,
+        number=mr.iid,
+        source_repository=(mr.source.git_http_url or "") if mr.source else "",
+        fork=mr.fork,
     )

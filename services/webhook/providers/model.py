@@ -4,7 +4,10 @@ Every provider module turns (headers, raw body) into these in two pure steps: `e
 what is needed to find the RepositoryConnection (the delivery id, the event name, the repository
 URLs) before any signature can be checked; `interpret` reads the event itself, after the signature
 held. A Refusal carries the HTTP status to answer: 400 for bad input, 200 for deliveries that are
-well-formed but start nothing (a ping, a branch deletion, a closed pull request).
+well-formed but start nothing (a ping, a branch deletion, a closed pull request, an event c8s
+does not act on: providers count any other answer as a failed delivery, and GitLab disables a hook
+after four in a row). One delivery may carry several refs (a Bitbucket push): `interpret` then
+gives one Delivery per ref, each with its own `part`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Envelope(Struct, frozen=True, kw_only=True):
     delivery: str
     event: str
     repository_urls: tuple[str, ...]
+    #: The repository as the provider names it (GitHub/Bitbucket full_name, GitLab's full path).
+    identity: str = ""
 
     @property
     def repository_keys(self) -> frozenset[str]:
@@ -62,6 +67,15 @@ class Delivery(Struct, frozen=True, kw_only=True):
     actor: str = ""
     #: A pull request's base (target) branch: the branch filters apply to it, as CI systems do.
     target_branch: str = ""
+    #: The repository as the provider names it (the notifier's owner/repo), from the Envelope.
+    identity: str = ""
+    #: A pull request's number (GitLab: the merge request's iid).
+    number: int | None = None
+    #: Clone URL of the repository holding a pull request's head, and whether it is a fork.
+    source_repository: str = ""
+    fork: bool = False
+    #: Which ref of a multi-ref delivery this is (0 for the first, the only one elsewhere).
+    part: int = 0
 
     @property
     def filtered_branch(self) -> str:
@@ -100,8 +114,16 @@ def commit_sha(value: str, where: str) -> str | Refusal:
     return sha
 
 
-def unsupported(provider: str, event: str, supported: tuple[str, ...]) -> str:
-    return f"unsupported {provider} event {event[:64]!r}: c8s handles {', '.join(supported)}"
+def unsupported(provider: str, event: str, supported: tuple[str, ...]) -> Refusal:
+    """A 200 for a well-formed event c8s does not act on (a provider retries, and may disable the
+    hook after, anything else)."""
+    reason = f"{provider} event {event[:64]!r} starts nothing: c8s acts on {', '.join(supported)}"
+    return Refusal(status=200, reason=reason)
+
+
+def same_repository(a: str, b: str) -> bool:
+    """Whether two provider names of a repository (owner/repo) are one: providers ignore case."""
+    return a.strip().lower() == b.strip().lower()
 
 
 def urls(*candidates: str | None) -> tuple[str, ...]:
