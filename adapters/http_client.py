@@ -1,11 +1,12 @@
 """The HTTP port over aiohttp: one session per process, retries with backoff, Retry-After honoured.
 
 A 5xx, a 429, a 403 marked as a rate limit (Retry-After present or `x-ratelimit-remaining: 0`, as
-GitHub sends for its secondary limits) and a transport failure are retried up to
-`policy.attempts` times. The wait is the answer's Retry-After (delta-seconds or an HTTP date)
-when it gives one, else `base_delay * 2**attempt` capped at `max_delay`. A server asking to wait
-longer than `max_delay` is not waited for here: ApiUnavailable carries its delay to the caller,
-who naks the message for that long instead of holding it. Other answers are returned as they are.
+GitHub sends for its secondary limits) and a transport failure are retried up to `policy.attempts`
+times (a request with `retry=False` is tried once). The wait is the answer's Retry-After
+(delta-seconds or an HTTP date) when it gives one, else `base_delay * 2**attempt` capped at `max_delay`. A
+server asking to wait longer than `max_delay` is not waited for here: ApiUnavailable carries its
+delay to the caller, who naks the message for that long instead of holding it. Other answers are
+returned as they are.
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ class AiohttpClient:
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         last = "no attempt"
-        for attempt in range(self._policy.attempts):
+        attempts = self._policy.attempts if request.retry else 1
+        for attempt in range(attempts):
             answer = await self._once(request)
             delay = self._delay(answer, attempt)
             if delay is None:
                 assert isinstance(answer, HttpResponse)
                 return answer
             last = _describe(answer)
-            if delay > self._policy.max_delay or attempt == self._policy.attempts - 1:
+            if delay > self._policy.max_delay or attempt == attempts - 1:
                 raise ApiUnavailable(f"{request.method} {request.url}: {last}", retry_after=delay)
             await self._sleep(delay)
         raise ApiUnavailable(f"{request.method} {request.url}: {last}", retry_after=self._policy.max_delay)

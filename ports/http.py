@@ -31,6 +31,9 @@ class HttpRequest(Struct, frozen=True, kw_only=True):
     headers: dict[str, str] = field(default_factory=dict)
     #: Sent as JSON (Content-Type: application/json) when not None.
     json: dict[str, object] | None = None
+    #: False: one attempt only, a retryable failure raises ApiUnavailable at once, so the caller
+    #: can check the request is still wanted before trying again (a stale commit status is not).
+    retry: bool = True
 
 
 class HttpResponse(Struct, frozen=True, kw_only=True):

@@ -58,6 +58,7 @@ class RunProgress(Struct, frozen=True, kw_only=True):
     stopping: Literal["", "cancelled", "timed-out"] = ""
     done: bool = False
     finished: RunFinished | None = None
+    rejected: RunRejected | None = None
     #: Notifications already sent or given up on: (channel, transition).
     settled: frozenset[Settled] = frozenset()
 
@@ -72,6 +73,17 @@ class RunProgress(Struct, frozen=True, kw_only=True):
     @property
     def repository(self) -> str:
         return self.ctx.snapshot.repository if self.ctx.snapshot is not None else ""
+
+    @property
+    def config(self) -> str:
+        """The config's name: from the acceptance, or the spec's ref for a rejected run."""
+        spec = self.ctx.spec
+        return self.ctx.config or (spec.pipeline_config_ref if spec is not None else "")
+
+    @property
+    def ended(self) -> RunFinished | RunRejected | None:
+        """How the run ended: finished, or rejected before it started; None while it has not."""
+        return self.finished or self.rejected
 
     def is_settled(self, channel: Channel, transition: Transition) -> bool:
         return (channel, transition) in self.settled
@@ -95,7 +107,7 @@ def evolve(state: RunProgress, event: RunEvent) -> RunProgress:
         case RunFinished():
             return replace(state, done=True, finished=state.finished or event)
         case RunRejected():
-            return replace(state, done=True)
+            return replace(state, done=True, rejected=state.rejected or event)
         case NotificationEvent():
             return replace(state, settled=state.settled | {(event.channel, event.transition)})
         case RunCancelRequested():

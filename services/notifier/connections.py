@@ -1,8 +1,10 @@
 """Which RepositoryConnection a run belongs to, and where its provider's API is. Pure.
 
-The connection of a run is the one in the run's namespace whose pipelineConfigRef is the run's
-config; failing that, the one whose repository is the snapshot's repository (same URL key, so
-`git@github.com:org/app.git` and `https://github.com/org/app` are one repository).
+The connection is the one the scheduler recorded in RunAccepted; for a run that never got there
+(rejected), api/triggers.py's rule on the run's spec, the same rule the scheduler applies. The
+repository on the API is the one the provider named in the delivery (`spec.trigger.repository`:
+owner/repo, GitLab's full path) on the connection's host; only a run without one (created by
+hand) falls back to the path of the connection's URL.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from api.repositories import RepositoryParts, normalise_repo_url, repository_parts
+from api.repositories import RepositoryParts, repository_parts
 from api.repositoryconnection import RepositoryConnection
+from api.triggers import connection_of
+from projections.run_context import RunContext
 from services.notifier.providers import PROVIDERS, Credentials, ProviderApi, api_base
 
 
@@ -33,21 +37,33 @@ class Unreachable:
     message: str
 
 
-def connection_of(
-    connections: Sequence[RepositoryConnection], config: str, repository: str
+def run_connection(
+    ctx: RunContext, connections: Sequence[RepositoryConnection]
 ) -> RepositoryConnection | None:
-    by_config = next((c for c in connections if c.spec.pipeline_config_ref == config), None)
-    if by_config is not None:
-        return by_config
-    key = normalise_repo_url(repository)
-    return next((c for c in connections if key and normalise_repo_url(c.spec.repository) == key), None)
+    """The connection the scheduler recorded, else the one api/triggers.py's rule gives."""
+    if ctx.connection:
+        return next((c for c in connections if c.metadata.name == ctx.connection), None)
+    return connection_of(ctx.spec, connections) if ctx.spec is not None else None
+
+
+def api_parts(conn: RepositoryConnection, identity: str | None) -> RepositoryParts | None:
+    """The repository as the API names it: the provider's own name for it when the run has one."""
+    parts = repository_parts(conn.spec.repository)
+    segments = tuple(s for s in (identity or "").split("/") if s)
+    if not segments:
+        return parts
+    host = parts.host if parts is not None else ""
+    return RepositoryParts(host=host, segments=segments)
 
 
 def target_of(
-    conn: RepositoryConnection, creds: Credentials | None, overrides: Mapping[str, str]
+    conn: RepositoryConnection,
+    creds: Credentials | None,
+    overrides: Mapping[str, str],
+    identity: str | None = None,
 ) -> Target | Unreachable:
     provider = PROVIDERS[conn.spec.provider]
-    parts = repository_parts(conn.spec.repository)
+    parts = api_parts(conn, identity)
     if parts is None or provider.locate(parts) is None:
         message = f"{conn.spec.repository!r} does not name a {provider.name} repository"
         return Unreachable(reason="UnsupportedRepository", message=message)

@@ -1,11 +1,12 @@
 """Webhook registration: each RepositoryConnection with an auth secret gets c8s's webhook.
 
-Idempotent: the provider's hooks are listed first and one whose URL is ours counts as registered
-(it may have been made by hand, or by an earlier run of this code); only when none is found is
-one created, signed with the connection's webhook secret. The outcome goes to
-`status.webhookRegistered` and `status.webhookURL` (`<public url>/webhooks/<provider>`), written
-over the status as read (observedSequence kept, so the projector's lastEvent is not undone; a
-write that loses a race is dropped by the store and the next change of the object retries).
+Idempotent: the provider's hooks are listed first, every page of them (up to MAX_PAGES), and one
+whose URL is ours counts as registered (it may have been made by hand, or by an earlier run of this
+code); only when none is found is one created, signed with the connection's webhook secret. The
+outcome goes to `status.webhookRegistered` and `status.webhookURL`
+(`<public url>/webhooks/<provider>`), written over the status as read (observedSequence kept, so the
+projector's lastEvent is not undone; a write that loses a race is dropped by the store and the next
+change of the object retries).
 
 Driven by the connection watch (every ADDED/MODIFIED) and a periodic resync; a connection already
 registered at the current URL is left alone. 4xx answers (bad token, unknown repository) mark
@@ -30,6 +31,8 @@ from services.notifier.credentials import WEBHOOK_SECRET_KEY, credentials, secre
 from services.notifier.providers import HookSpec
 
 log = get_logger()
+#: Hook pages read at most (100 hooks each): a bound on a provider that always claims more.
+MAX_PAGES = 20
 
 
 def hook_url(public_url: str, provider: str) -> str:
@@ -70,16 +73,9 @@ class Registrar:
         hook = HookSpec(url=url, secret=await self._hook_secret(conn))
         provider = target.provider
         try:
-            listing = await self.http.send(
-                provider.list_hooks_request(target.api, target.parts, target.creds)
-            )
-            if not listing.ok:
-                log.warning(
-                    "notifier.webhook_list_refused", connection=conn.metadata.name, status=listing.status
-                )
-                return False
-            if url in provider.hook_urls(listing):
-                return True
+            found = await self._listed(conn, target, url)
+            if found is not None:
+                return found
             created = await self.http.send(
                 provider.create_hook_request(target.api, target.parts, target.creds, hook)
             )
@@ -91,6 +87,21 @@ class Registrar:
                 "notifier.webhook_create_refused", connection=conn.metadata.name, status=created.status
             )
         return created.ok
+
+    async def _listed(self, conn: RepositoryConnection, target: Target, url: str) -> bool | None:
+        """True when a page of hooks has `url`, False when listing is refused, None when absent."""
+        for page in range(1, MAX_PAGES + 1):
+            request = target.provider.list_hooks_request(target.api, target.parts, target.creds, page)
+            listing = await self.http.send(request)
+            if not listing.ok:
+                name, status = conn.metadata.name, listing.status
+                log.warning("notifier.webhook_list_refused", connection=name, status=status)
+                return False
+            if url in target.provider.hook_urls(listing):
+                return True
+            if not target.provider.more_hooks(listing):
+                return None
+        return None
 
     async def _target(self, conn: RepositoryConnection) -> Target | None:
         ref = conn.spec.auth_secret_ref

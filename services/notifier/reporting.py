@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from msgspec.structs import replace
+
 from adapters.runtime.structured_logging import get_logger
 from api.repositoryconnection import RepositoryConnection
 from api.secret import Secret
@@ -20,7 +22,7 @@ from ports.bus import Bus
 from ports.http import HttpClient, HttpResponse
 from ports.resources import NotFound, ResourceStore
 from projections.run_progress import RunProgress
-from services.notifier.connections import Target, Unreachable, connection_of, refusal_reason, target_of
+from services.notifier.connections import Target, Unreachable, refusal_reason, run_connection, target_of
 from services.notifier.credentials import credentials
 from services.notifier.statuses import CommitStatus, Report, context_name, run_url
 
@@ -62,7 +64,7 @@ class StatusReporter:
     async def target(self, run: RunProgress) -> Target | Unreachable | None:
         """Where the run's statuses go; None when the run's repository is not connected for it."""
         ns = run.ctx.namespace
-        conn = connection_of(await self.store.list(RepositoryConnection, ns), run.ctx.config, run.repository)
+        conn = run_connection(run.ctx, await self.store.list(RepositoryConnection, ns))
         if conn is None or not conn.spec.auth_secret_ref:
             return None
         try:
@@ -70,7 +72,8 @@ class StatusReporter:
         except NotFound:
             message = f"Secret {conn.spec.auth_secret_ref!r} not found in namespace {ns!r}"
             return Unreachable(reason="SecretNotFound", message=message)
-        return target_of(conn, credentials(secret), self.overrides)
+        trigger = run.ctx.spec.trigger if run.ctx.spec is not None else None
+        return target_of(conn, credentials(secret), self.overrides, trigger.repository if trigger else None)
 
     def status(self, run: RunProgress, report: Report) -> CommitStatus:
         ctx, spec = run.ctx, run.ctx.spec
@@ -79,16 +82,16 @@ class StatusReporter:
             commit=spec.commit,
             branch=spec.branch,
             outcome=report.outcome,
-            context=context_name(ctx.config, spec.matrix_index),
+            context=context_name(run.config, spec.matrix_index),
             description=report.description,
             target_url=run_url(self.public_url, ctx.namespace, ctx.run) if self.public_url else "",
         )
 
     async def _post(self, run: RunProgress, report: Report, target: Target, status: CommitStatus) -> bool:
         provider = target.provider
-        response = await self.http.send(
-            provider.status_request(target.api, target.parts, status, target.creds)
-        )
+        request = provider.status_request(target.api, target.parts, status, target.creds)
+        # A pending status is never retried in place: the retry could land after the final one.
+        response = await self.http.send(replace(request, retry=report.transition != "pending"))
         fields = self._fields(run, report, provider.name, provider.state(status), status)
         if provider.status_accepted(status, response):
             await self.bus.publish(NotificationSent(**fields))

@@ -3,9 +3,9 @@ messages) and the webhook registrar beside it.
 
 Per run event: RunAccepted -> a `pending` commit status; RunFinished -> the final status
 (success/failure/error as GitHub spells them; success/failed/canceled on GitLab;
-SUCCESSFUL/FAILED/STOPPED on Bitbucket) and, if the namespace asks, a chat message. The run's
-history gives the rest (commit and matrix from RunRequested, config and repository from
-RunAccepted) and says which transitions are settled.
+SUCCESSFUL/FAILED/STOPPED on Bitbucket) and, if the namespace asks, a chat message; RunRejected
+-> an error status with the reason. The run's history gives the rest (commit, matrix and trigger
+from RunRequested, config and connection from RunAccepted) and says which transitions are settled.
 
 Never the same transition twice: a transition is settled by the NotificationSent/Failed
 published once the provider answered (Nats-Msg-Id = run uid + channel + transition), and a
@@ -17,10 +17,13 @@ key; GitLab stores a repeated final status anew and refuses a repeated `pending`
 "Cannot transition status via :enqueue from :pending", which counts as accepted). A KV record
 written after the 2xx would have the same window, so none is kept.
 
-Order: a `pending` is skipped once the history shows the run's end. Two handlers (replicas, or
-concurrency > 1) may still post one run's pending and final concurrently, so after posting
-`pending` the history is read again and, if the run finished meanwhile, the final status is posted
-once more: in every interleaving the provider's last word is the final status.
+Order (statuses never go backwards): a `pending` is skipped once the history shows the run's end,
+and is sent once, never retried in place (a 5xx naks the message, and the redelivery reads the
+history again first), so it cannot land after the final status it was overtaken by. Within a
+process, one run's transitions are handled one at a time (a lock per run), so a final status is
+never in flight beside a pending one. Between replicas a pending may still cross a final, so after
+posting `pending` the history is read again and, if the run finished meanwhile, the final status is
+posted once more: in every interleaving the provider's last word is the final status.
 
 Failures: 5xx/429/transport errors are retried in the HTTP client, then the message is nakked
 with the server's delay (RetryLater); 4xx answers become NotificationFailed; nothing crashes.
@@ -29,7 +32,8 @@ with the server's delay (RetryLater); 4xx answers become NotificationFailed; not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 
 import structlog
@@ -38,7 +42,7 @@ from adapters.runtime.retrying import retry_outages
 from adapters.runtime.structured_logging import get_logger
 from adapters.runtime.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
-from events.run import RunAccepted, RunEvent, RunFinished
+from events.run import RunAccepted, RunEvent, RunFinished, RunRejected
 from events.subjects import RUN_SUBJECTS
 from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_history
 from ports.http import ApiUnavailable
@@ -60,34 +64,54 @@ def utcnow() -> datetime:
 class Notifier:
     def __init__(self, bus: Bus, statuses: StatusReporter, chats: ChatNotifier) -> None:
         self.bus, self.statuses, self.chats = bus, statuses, chats
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def handle(self, received: Received) -> None:
-        """Consumer handler: report what a RunAccepted or RunFinished calls for."""
+        """Consumer handler: report what a RunAccepted, RunFinished or RunRejected calls for."""
         event = received.event
-        if not isinstance(event, RunAccepted | RunFinished):
+        if not isinstance(event, RunAccepted | RunFinished | RunRejected):
             return
         structlog.contextvars.bind_contextvars(run=event.run, seq=received.seq)
         try:
-            await self._handle(event)
+            async with self._lock(event.uid):
+                await self._handle(event)
         except ApiUnavailable as e:
             raise RetryLater(str(e), delay=max(e.retry_after, 1.0)) from e
 
-    async def _handle(self, event: RunAccepted | RunFinished) -> None:
+    @contextlib.asynccontextmanager
+    async def _lock(self, uid: str) -> AsyncIterator[None]:
+        """One run's transitions one at a time; the lock is dropped when nobody holds or waits."""
+        lock, users = self._locks.get(uid, (asyncio.Lock(), 0))
+        self._locks[uid] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[uid]
+            if users == 1:
+                del self._locks[uid]
+            else:
+                self._locks[uid] = (lock, users - 1)
+
+    async def _handle(self, event: RunAccepted | RunFinished | RunRejected) -> None:
         run = await self._facts(event)
+        if isinstance(event, RunRejected):
+            await self._final(run, again=False)
+            return
         if isinstance(event, RunFinished):
             await self._final(run, again=False)
             await self.chats.finished(run, event)
             return
         pending = report_for(event)
-        if run.finished is not None or pending is None:
+        if run.ended is not None or pending is None:
             return  # the run already ended: its final status is what the commit should show
         if await self.statuses.report(run, pending):
             await self._final(await self._facts(event), again=True)
 
     async def _final(self, run: RunProgress, *, again: bool) -> None:
-        if run.finished is None:
+        if run.ended is None:
             return
-        final = report_for(run.finished)
+        final = report_for(run.ended)
         assert final is not None
         await self.statuses.report(run, final, again=again)
 

@@ -1,10 +1,12 @@
 """Which commit status a run event calls for, and how it reads: pure.
 
-Two transitions per run: `pending` when the scheduler accepts it (RunAccepted) and `finished`
-when it reaches its final phase (RunFinished: Succeeded, Failed, Cancelled). Everything else in
-the stream is silent. The context names the config and, for a matrix run, its combination
-(`c8s/app-ci (os=linux, python=3.12)`, dimensions sorted), so the runs of one push stay apart on
-the commit; the description fits GitHub's 140 characters; the link is `<public url>/runs/<ns>/<run>`.
+Two transitions per run: `pending` when the scheduler accepts it (RunAccepted) and `finished` when
+it reaches its final phase (RunFinished: Succeeded, Failed, Cancelled) or is rejected (RunRejected:
+the commit shows an error with the reason, so a broken config is seen where the push is).
+Everything else in the stream is silent. The context names the config and, for a matrix run, its
+combination (`c8s/app-ci (os=linux, python=3.12)`, dimensions sorted), so the runs of one push stay
+apart on the commit; the description fits GitHub's 140 characters; the link is
+`<public url>/runs/<ns>/<run>`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import Literal
 from msgspec import Struct
 
 from events.notification import Transition
-from events.run import FinalPhase, RunAccepted, RunEvent, RunFinished
+from events.run import FinalPhase, RunAccepted, RunEvent, RunFinished, RunRejected
 
 #: The run's state as every provider is told it, before each one's spelling.
-Outcome = Literal["pending", "succeeded", "failed", "cancelled"]
+Outcome = Literal["pending", "succeeded", "failed", "cancelled", "rejected"]
 MAX_DESCRIPTION = 140
 CONTEXT_PREFIX = "c8s/"
 
@@ -58,6 +60,9 @@ def report_for(event: RunEvent) -> Report | None:
             outcome=_OUTCOME_OF_PHASE[event.phase],
             description=finished_description(event),
         )
+    if isinstance(event, RunRejected):
+        text = f"Rejected ({event.reason}): {event.message}" if event.message else f"Rejected: {event.reason}"
+        return Report(transition="finished", outcome="rejected", description=shorten(text, MAX_DESCRIPTION))
     return None
 
 

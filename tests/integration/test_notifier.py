@@ -82,13 +82,16 @@ class CrashingBus:
 class NotifierProcess:
     """One notifier 'process': its own NATS connection, store, HTTP client and serve() task."""
 
-    def __init__(self, server: NatsServer, fake: FakeProviders, crash_on: str = "") -> None:
+    def __init__(
+        self, server: NatsServer, fake: FakeProviders, crash_on: str = "", policy: RetryPolicy | None = None
+    ) -> None:
         self.server, self.fake, self.crash_on = server, fake, crash_on
+        self.policy = policy or RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
 
     async def start(self) -> None:
         self.bus = await NatsBus.connect(replace(bus_settings(self.server), ack_wait=1.0))
         store = KvStore.from_connection(self.bus.connection)
-        self.http = AiohttpClient(RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05))
+        self.http = AiohttpClient(self.policy)
         overrides = {"github": self.fake.url + "/api/v3"}
         bus: Bus = CrashingBus(self.bus, self.crash_on) if self.crash_on else self.bus
         statuses = StatusReporter(bus, store, self.http, PUBLIC, overrides, utcnow)

@@ -3,13 +3,14 @@ KV delivery log) on a real loopback socket.
 
 Covers every answer: 202 with runs for GitHub/GitLab/Bitbucket pushes and pull requests, one run
 per matrix combination; 200 for ping, ignored events, branch-filtered deliveries, duplicate
-deliveries (also after a restart, hours later) and replayed bodies under a new delivery id; 400
-malformed/unsupported; 401 for missing or wrong signatures and missing secrets (nothing created);
-404 unknown repository and unknown provider; 413 by Content-Length, by counting a chunked body,
-and at the default 25 MiB; 422 when the PipelineConfig is missing; 503 when NATS is down. Also: a
-retry whose runs already exist creates nothing new; a repository connected in two namespaces runs
-in both; a connection applied just before its first webhook is found; every decision is published
-as an event; health probes.
+deliveries (also after a restart, hours later) and replayed bodies under a new delivery id; 200 for
+events c8s does not act on; 400 malformed; 401 for missing or wrong signatures and missing secrets
+(nothing created), and for an unknown repository, answered exactly as a bad signature (no
+enumeration); 404 unknown provider; 413 by Content-Length, by counting a chunked body, and at the
+default 25 MiB; 422 when the PipelineConfig is missing; 503 when NATS is down. Also: a retry whose
+runs already exist creates nothing new; a repository connected in two namespaces runs in both; a
+connection applied just before its first webhook is found; every decision is published as an
+event; health probes.
 """
 
 from __future__ import annotations
@@ -198,18 +199,21 @@ async def test_missing_secret_is_401(hook: Harness, stored: str | None) -> None:
     assert "Secret" in getattr(event, "reason", "") or "webhookSecretRef" in getattr(event, "reason", "")
 
 
-async def test_unknown_repository_is_404(hook: Harness) -> None:
-    """A repository no connection names answers 404, and the rejection is published."""
-    status, body = await send(hook, "github_push")
-    assert status == 404 and "octo-org/hello-world" in body["reason"]
-    [event] = await hook.events()
-    assert getattr(event, "status", None) == 404
+async def test_unknown_repository_is_answered_as_a_bad_signature(hook: Harness) -> None:
+    """A repository no connection names gets the very answer a bad signature gets (issue 13.6), and
+    only the published rejection says why."""
+    unknown = await send(hook, "github_push", delivery="d-1")
+    await hook.connect_repo("github", GH)
+    forged = await send(hook, "github_push", delivery="d-1", secret=b"wrong")
+    assert unknown == forged and unknown[0] == 401
+    first = (await hook.events())[0]
+    assert "octo-org/hello-world" in getattr(first, "reason", "")
 
 
-async def test_connection_of_another_provider_is_404(hook: Harness) -> None:
-    """A repository connected for GitLab does not accept a GitHub-shaped delivery."""
+async def test_connection_of_another_provider_is_401(hook: Harness) -> None:
+    """A repository connected for GitLab does not accept a GitHub-shaped delivery (and says no more)."""
     await hook.connect_repo("gitlab", GH)
-    assert (await send(hook, "github_push"))[0] == 404
+    assert (await send(hook, "github_push"))[0] == 401
 
 
 async def test_unknown_provider_path_is_404(hook: Harness) -> None:
@@ -227,12 +231,13 @@ async def test_malformed_json_is_400(hook: Harness, body: bytes) -> None:
     assert status == 400 and reply["reason"]
 
 
-async def test_unsupported_event_is_400(hook: Harness) -> None:
-    """A verified delivery of an event c8s does not handle answers 400 naming it."""
+async def test_unsupported_event_is_200(hook: Harness) -> None:
+    """A verified delivery of an event c8s does not handle answers 200 naming it, and starts nothing."""
     await hook.connect_repo("github", GH)
     provider, headers, body = request_for("github_push", SECRET, "d-1")
     status, reply = await hook.post(provider, headers | {"X-GitHub-Event": "issues"}, body)
-    assert status == 400 and "'issues'" in reply["reason"]
+    assert status == 200 and "'issues'" in reply["reason"]
+    assert await hook.runs() == []
 
 
 @pytest.mark.parametrize("fixture", ["github_ping", "github_push_delete", "github_pull_request_closed"])

@@ -2,7 +2,8 @@
 
 For generated hosts (random case) and paths (one to four segments, any case), the https, http,
 git, ssh (with and without user and port) and scp-like forms, with or without `.git` and a trailing
-slash, all normalise to `host/path`; and two different paths never share a key.
+slash, all normalise to `host/path` in lower case; and two paths that differ beyond case never
+share a key.
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ def forms(host: str, path: str, suffix: str, slash: str) -> list[str]:
 
 @given(hosts, paths, st.sampled_from(["", ".git"]), st.sampled_from(["", "/"]), st.lists(st.booleans()))
 def test_all_forms_normalise_equal(host: str, path: str, suffix: str, slash: str, flips: list[bool]) -> None:
-    """Every form, with the host in any case, normalises to host/path."""
+    """Every form, with host and path in any case, normalises to host/path in lower case (the
+    providers ignore the case of owner and repository)."""
     cased = random_case(host, flips)
-    keys = {normalise_repo_url(url) for url in forms(cased, path, suffix, slash)}
-    assert keys == {f"{host}/{path}"}
+    keys = {normalise_repo_url(url) for url in forms(cased, random_case(path, flips), suffix, slash)}
+    assert keys == {f"{host}/{path}".lower()}
 
 
 @given(hosts, paths, paths)
 def test_different_paths_differ(host: str, a: str, b: str) -> None:
-    """Two repositories on one host with different paths never share a key."""
-    if a != b:
+    """Two repositories on one host with different paths (ignoring case) never share a key."""
+    if a.lower() != b.lower():
         assert normalise_repo_url(f"https://{host}/{a}") != normalise_repo_url(f"git@{host}:{b}.git")

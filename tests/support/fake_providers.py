@@ -7,7 +7,10 @@ characters, a GitLab project id that is not URL-encoded or a missing auth header
 Answers follow the providers: 201 with the stored object; 401 for a wrong token; 404 for an
 unknown repository; GitLab reuses a pending/running status of the same name and refuses a repeated
 `pending` (400 "Cannot transition status via :enqueue from :pending"); Bitbucket overwrites a key
-(200). `script(...)` forces the next answers (429 with Retry-After, 5xx, 401, ...) to test retries.
+(200). `script(...)` forces the next answers (429 with Retry-After, 5xx, 401, ...) to test retries
+(a Scripted answer with a `path` only answers a request whose path contains it). Hook lists are
+paged as each provider pages them: GitHub and GitLab `per_page` (at most 100) and `page`, Bitbucket
+`pagelen` and `page` with a `next` link while more remain.
 API roots: `<url>/api/v3` (GitHub Enterprise form), `<url>/api/v4` (GitLab), `<url>/2.0`
 (Bitbucket), `<url>/slack/<hook>` (Slack incoming webhook).
 """
@@ -113,6 +116,8 @@ class Scripted:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: str = '{"message": "scripted"}'
+    #: Only a request whose path contains this is answered so (any request when empty).
+    path: str = ""
 
 
 class FakeProviders:
@@ -158,8 +163,8 @@ class FakeProviders:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self._script:
-            answer = self._script.popleft()
+        answer = self._scripted(request.path)
+        if answer is not None:
             response: web.StreamResponse = web.Response(
                 status=answer.status,
                 text=answer.body,
@@ -172,6 +177,23 @@ class FakeProviders:
         async with self.changed:
             self.changed.notify_all()
         return response
+
+    def _scripted(self, path: str) -> Scripted | None:
+        answer = next((a for a in self._script if not a.path or a.path in path), None)
+        if answer is not None:
+            self._script.remove(answer)
+        return answer
+
+    def _page(self, request: web.Request, size_name: str) -> tuple[int, int] | web.Response:
+        """(page, size) of a list request; a size over the provider's maximum of 100 is refused."""
+        try:
+            size = int(request.query.get(size_name, "30"))
+            page = int(request.query.get("page", "1"))
+        except ValueError:
+            return self._violation(f"{request.path}: {request.query_string}", 400)
+        if not 1 <= size <= 100 or page < 1:
+            return self._violation(f"{request.path}: {size_name}={size} page={page}", 422)
+        return page, size
 
     def _violation(self, text: str, status: int = 422) -> web.Response:
         self.violations.append(text)
@@ -224,10 +246,12 @@ class FakeProviders:
             return refused
         key = ("github", f"{request.match_info['owner']}/{request.match_info['repo']}")
         if request.method == "GET":
-            hooks = self.hooks.get(key, [])
-            return web.json_response(
-                [{"id": i, "name": "web", "config": {"url": u}} for i, u in enumerate(hooks)]
-            )
+            paged = self._page(request, "per_page")
+            if isinstance(paged, web.Response):
+                return paged
+            (page, size), hooks = paged, self.hooks.get(key, [])
+            shown = list(enumerate(hooks))[(page - 1) * size : page * size]
+            return web.json_response([{"id": i, "name": "web", "config": {"url": u}} for i, u in shown])
         try:
             hook = await self._body(request, GitHubHook)
         except _Refused as r:
@@ -285,7 +309,12 @@ class FakeProviders:
     async def _gitlab_hooks(self, request: web.Request, project: str) -> web.Response:
         key = ("gitlab", project)
         if request.method == "GET":
-            return web.json_response([{"id": i, "url": u} for i, u in enumerate(self.hooks.get(key, []))])
+            paged = self._page(request, "per_page")
+            if isinstance(paged, web.Response):
+                return paged
+            (page, size), hooks = paged, self.hooks.get(key, [])
+            shown = list(enumerate(hooks))[(page - 1) * size : page * size]
+            return web.json_response([{"id": i, "url": u} for i, u in shown])
         try:
             hook = await self._body(request, GitLabHook)
         except _Refused as r:
@@ -327,8 +356,16 @@ class FakeProviders:
             return refused
         key = ("bitbucket", f"{request.match_info['ws']}/{request.match_info['slug']}")
         if request.method == "GET":
-            values = [{"uuid": f"{{{i}}}", "url": u} for i, u in enumerate(self.hooks.get(key, []))]
-            return web.json_response({"pagelen": 100, "size": len(values), "values": values})
+            paged = self._page(request, "pagelen")
+            if isinstance(paged, web.Response):
+                return paged
+            (page, size), hooks = paged, self.hooks.get(key, [])
+            values = [{"uuid": f"{{{i}}}", "url": u} for i, u in enumerate(hooks)]
+            body: dict[str, Any] = {"pagelen": size, "size": len(values), "page": page}
+            body["values"] = values[(page - 1) * size : page * size]
+            if page * size < len(values):
+                body["next"] = f"{self.url}{request.path}?pagelen={size}&page={page + 1}"
+            return web.json_response(body)
         try:
             hook = await self._body(request, BitbucketHook)
         except _Refused as r:

@@ -3,7 +3,8 @@ the run facts folded from history, which connection a run belongs to, secrets, c
 
 Covers: RunAccepted -> pending, RunFinished phases -> outcomes, silent events; matrix contexts
 sorted by dimension; descriptions cut to 140 characters; run links; the facts fold (settled
-transitions, events of another uid skipped); the connection by config then by repository key;
+transitions, events of another uid skipped); the run's connection (recorded, else api/triggers.py's
+rule) and the repository as the provider named it;
 API roots (public, self-hosted, overrides); tokens from `token`/`password`, base64 or stringData;
 chat settings, filter and message; the notification events' message ids.
 """
@@ -11,6 +12,8 @@ chat settings, filter and message; the notification events' message ids.
 from __future__ import annotations
 
 from base64 import b64encode
+
+from msgspec.structs import replace
 
 from api.meta import ObjectMeta
 from api.pipelinerun import PipelineRunSpec
@@ -22,7 +25,7 @@ from events.notification import NotificationFailed, NotificationSent
 from events.subjects import message_id
 from projections.run_progress import fold_run
 from services.notifier import chat
-from services.notifier.connections import Target, Unreachable, connection_of, target_of
+from services.notifier.connections import Target, Unreachable, run_connection, target_of
 from services.notifier.credentials import credentials
 from services.notifier.providers import PROVIDERS, Credentials, api_base
 from services.notifier.statuses import MAX_DESCRIPTION, context_name, report_for, run_url
@@ -89,19 +92,28 @@ def test_facts_fold_settles_and_skips_other_uids() -> None:
     """Notifications settle their transition; events of an earlier run with the same name are ignored."""
     other = ev.RunFinished(config=CONFIG, phase="Failed", reason="x", **{**ident(0), "uid": "old"})
     folded = fold_run([other, requested(), accepted("test"), sent("pending")], uid="uid-1")
-    assert folded.commit == "abcdef1" and folded.repository == "https://example.com/org/app"
+    assert folded.commit == "abcdef1" and folded.config == CONFIG
     assert folded.finished is None
     assert folded.is_settled("commit-status", "pending")
     assert not folded.is_settled("commit-status", "finished")
 
 
-def test_connection_by_config_then_repository() -> None:
-    """The connection naming the config wins; else the one with the same repository key."""
-    by_repo = conn("a", "git@example.com:org/app.git")
-    by_config = conn("b", "https://example.com/other/repo", config=CONFIG)
-    assert connection_of([by_repo, by_config], CONFIG, "https://example.com/org/app") is by_config
-    assert connection_of([by_repo], CONFIG, "https://example.com/org/app") is by_repo
-    assert connection_of([by_repo], CONFIG, "https://example.com/org/else") is None
+def test_the_recorded_connection_wins_over_the_rule() -> None:
+    """The connection RunAccepted recorded is the run's; without one, api/triggers.py's rule on the spec."""
+    first = conn("a", "https://example.com/org/app", config=CONFIG)
+    recorded = conn("b", "https://example.com/org/app", config=CONFIG)
+    ctx = fold_run([requested(), accepted("test")], uid="uid-1").ctx
+    assert run_connection(ctx, [first, recorded]) is first
+    assert run_connection(replace(ctx, connection="b"), [first, recorded]) is recorded
+    assert run_connection(replace(ctx, connection="gone"), [first, recorded]) is None
+
+
+def test_owner_and_repo_come_from_the_delivery_not_the_url() -> None:
+    """A git:// clone URL names no owner/repo, but the provider's full_name does (issue 13.10)."""
+    creds = Credentials(token="t")
+    found = target_of(conn("a", "git://host/app.git"), creds, {"github": "http://api"}, "Org/App")
+    assert isinstance(found, Target) and found.provider.locate(found.parts) == "Org/App"
+    assert isinstance(target_of(conn("a", "git://host/app.git"), creds, {}), Unreachable)
 
 
 def test_api_roots_public_self_hosted_and_overridden() -> None:

@@ -4,7 +4,8 @@ Documented shapes (developer.atlassian.com, Bitbucket Cloud REST "Commit statuse
 - POST /repositories/{workspace}/{repo_slug}/commit/{sha}/statuses/build {key, state:
   INPROGRESS|SUCCESSFUL|FAILED|STOPPED, url, name, description} -> 201 (200 when the key exists:
   the status of that key is overwritten, so a repeat is harmless);
-- GET /repositories/{workspace}/{repo_slug}/hooks?pagelen=100 -> {values: [{uuid, url, ...}]};
+- GET /repositories/{workspace}/{repo_slug}/hooks?pagelen=100&page=N -> {values: [{uuid, url,
+  ...}], next: <url of the next page, absent on the last>};
 - POST /repositories/{workspace}/{repo_slug}/hooks {description, url, active, events, secret} -> 201.
 Auth: Basic `username:password` (an app password) when the secret has a username, else
 `Bearer <token>` (an access token). API root: https://api.bitbucket.org/2.0 (Bitbucket Cloud has
@@ -22,7 +23,7 @@ from msgspec import Struct
 
 from api.repositories import RepositoryParts
 from ports.http import HttpRequest, HttpResponse
-from services.notifier.providers.model import Credentials, HookSpec, segments_or_none
+from services.notifier.providers.model import PAGE_SIZE, Credentials, HookSpec, segments_or_none
 from services.notifier.statuses import CommitStatus, Outcome
 
 PUBLIC_API: Final = "https://api.bitbucket.org/2.0"
@@ -34,6 +35,7 @@ _STATES: dict[Outcome, str] = {
     "succeeded": "SUCCESSFUL",
     "failed": "FAILED",
     "cancelled": "STOPPED",
+    "rejected": "FAILED",
 }
 
 
@@ -43,6 +45,7 @@ class _Hook(Struct):
 
 class _Page(Struct):
     values: list[_Hook] = msgspec.field(default_factory=list)
+    next: str | None = None
 
 
 class BitbucketApi:
@@ -74,16 +77,17 @@ class BitbucketApi:
     def status_accepted(self, status: CommitStatus, response: HttpResponse) -> bool:
         return response.ok
 
-    def list_hooks_request(self, api: str, parts: RepositoryParts, creds: Credentials) -> HttpRequest:
-        url = f"{api}/repositories/{self.locate(parts)}/hooks?pagelen=100"
+    def list_hooks_request(
+        self, api: str, parts: RepositoryParts, creds: Credentials, page: int = 1
+    ) -> HttpRequest:
+        url = f"{api}/repositories/{self.locate(parts)}/hooks?pagelen={PAGE_SIZE}&page={page}"
         return HttpRequest(method="GET", url=url, headers=_headers(creds))
 
     def hook_urls(self, response: HttpResponse) -> list[str]:
-        try:
-            page = msgspec.json.decode(response.content, type=_Page)
-        except msgspec.DecodeError:
-            return []
-        return [h.url for h in page.values if h.url]
+        return [h.url for h in _page(response).values if h.url]
+
+    def more_hooks(self, response: HttpResponse) -> bool:
+        return bool(_page(response).next)
 
     def create_hook_request(
         self, api: str, parts: RepositoryParts, creds: Credentials, hook: HookSpec
@@ -106,6 +110,13 @@ def status_key(context: str) -> str:
         return context
     digest = hashlib.sha256(context.encode()).hexdigest()[:12]
     return f"{context[: MAX_KEY - 13]}-{digest}"
+
+
+def _page(response: HttpResponse) -> _Page:
+    try:
+        return msgspec.json.decode(response.content, type=_Page)
+    except msgspec.DecodeError:
+        return _Page()
 
 
 def _headers(creds: Credentials) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Documented shapes (docs.github.com, REST "Commit statuses" and "Repository webhooks"):
 - POST /repos/{owner}/{repo}/statuses/{sha} {state: pending|success|failure|error, target_url,
   description, context} -> 201; a repeated identical status is stored again, harmlessly;
-- GET /repos/{owner}/{repo}/hooks?per_page=100 -> [{id, config: {url, ...}}];
+- GET /repos/{owner}/{repo}/hooks?per_page=100&page=N -> [{id, config: {url, ...}}] (a full page
+  means there may be another);
 - POST /repos/{owner}/{repo}/hooks {name: web, active, events, config: {url, content_type: json,
   secret, insecure_ssl: "0"}} -> 201.
 Headers: `Authorization: Bearer <token>`, `Accept: application/vnd.github+json`,
@@ -19,7 +20,7 @@ from msgspec import Struct
 
 from api.repositories import RepositoryParts
 from ports.http import HttpRequest, HttpResponse
-from services.notifier.providers.model import Credentials, HookSpec, segments_or_none
+from services.notifier.providers.model import PAGE_SIZE, Credentials, HookSpec, segments_or_none
 from services.notifier.statuses import CommitStatus, Outcome
 
 PUBLIC_HOST: Final = "github.com"
@@ -31,6 +32,7 @@ _STATES: dict[Outcome, str] = {
     "succeeded": "success",
     "failed": "failure",
     "cancelled": "error",
+    "rejected": "error",
 }
 
 
@@ -71,16 +73,17 @@ class GitHubApi:
     def status_accepted(self, status: CommitStatus, response: HttpResponse) -> bool:
         return response.ok
 
-    def list_hooks_request(self, api: str, parts: RepositoryParts, creds: Credentials) -> HttpRequest:
-        url = f"{api}/repos/{self.locate(parts)}/hooks?per_page=100"
+    def list_hooks_request(
+        self, api: str, parts: RepositoryParts, creds: Credentials, page: int = 1
+    ) -> HttpRequest:
+        url = f"{api}/repos/{self.locate(parts)}/hooks?per_page={PAGE_SIZE}&page={page}"
         return HttpRequest(method="GET", url=url, headers=_headers(creds))
 
     def hook_urls(self, response: HttpResponse) -> list[str]:
-        try:
-            hooks = msgspec.json.decode(response.content, type=list[_Hook])
-        except msgspec.DecodeError:
-            return []
-        return [h.config.url for h in hooks if h.config.url]
+        return [h.config.url for h in _hooks(response) if h.config.url]
+
+    def more_hooks(self, response: HttpResponse) -> bool:
+        return len(_hooks(response)) >= PAGE_SIZE
 
     def create_hook_request(
         self, api: str, parts: RepositoryParts, creds: Credentials, hook: HookSpec
@@ -92,6 +95,13 @@ class GitHubApi:
         body: dict[str, object] = {"name": "web", "active": True, "events": events, "config": config}
         url = f"{api}/repos/{self.locate(parts)}/hooks"
         return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+
+
+def _hooks(response: HttpResponse) -> list[_Hook]:
+    try:
+        return msgspec.json.decode(response.content, type=list[_Hook])
+    except msgspec.DecodeError:
+        return []
 
 
 def _headers(creds: Credentials) -> dict[str, str]:

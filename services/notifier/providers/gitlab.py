@@ -7,7 +7,7 @@ URL-encoded project path (`group%2Fsub%2Fapp`):
   name, so a repeated final status is stored anew (harmless), while a repeated `pending` is
   refused: 400 "Cannot transition status via :enqueue from :pending" - which means it is
   already there, and counts as accepted;
-- GET /projects/:id/hooks?per_page=100 -> [{id, url, ...}];
+- GET /projects/:id/hooks?per_page=100&page=N -> [{id, url, ...}] (a full page: maybe another);
 - POST /projects/:id/hooks {url, token, push_events, tag_push_events, merge_requests_events,
   enable_ssl_verification} -> 201.
 Header: `PRIVATE-TOKEN: <token>`. API root: https://gitlab.com/api/v4, or https://<host>/api/v4.
@@ -23,7 +23,7 @@ from msgspec import Struct
 
 from api.repositories import RepositoryParts
 from ports.http import HttpRequest, HttpResponse
-from services.notifier.providers.model import Credentials, HookSpec
+from services.notifier.providers.model import PAGE_SIZE, Credentials, HookSpec
 from services.notifier.statuses import CommitStatus, Outcome
 
 _STATES: dict[Outcome, str] = {
@@ -31,6 +31,7 @@ _STATES: dict[Outcome, str] = {
     "succeeded": "success",
     "failed": "failed",
     "cancelled": "canceled",
+    "rejected": "failed",
 }
 _ALREADY = "Cannot transition status via :enqueue from :pending"
 
@@ -71,16 +72,17 @@ class GitLabApi:
             return True
         return status.outcome == "pending" and response.status == 400 and _ALREADY in response.text
 
-    def list_hooks_request(self, api: str, parts: RepositoryParts, creds: Credentials) -> HttpRequest:
-        url = f"{api}/projects/{self.locate(parts)}/hooks?per_page=100"
+    def list_hooks_request(
+        self, api: str, parts: RepositoryParts, creds: Credentials, page: int = 1
+    ) -> HttpRequest:
+        url = f"{api}/projects/{self.locate(parts)}/hooks?per_page={PAGE_SIZE}&page={page}"
         return HttpRequest(method="GET", url=url, headers=_headers(creds))
 
     def hook_urls(self, response: HttpResponse) -> list[str]:
-        try:
-            hooks = msgspec.json.decode(response.content, type=list[_Hook])
-        except msgspec.DecodeError:
-            return []
-        return [h.url for h in hooks if h.url]
+        return [h.url for h in _hooks(response) if h.url]
+
+    def more_hooks(self, response: HttpResponse) -> bool:
+        return len(_hooks(response)) >= PAGE_SIZE
 
     def create_hook_request(
         self, api: str, parts: RepositoryParts, creds: Credentials, hook: HookSpec
@@ -96,6 +98,13 @@ class GitLabApi:
             body["token"] = hook.secret
         url = f"{api}/projects/{self.locate(parts)}/hooks"
         return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+
+
+def _hooks(response: HttpResponse) -> list[_Hook]:
+    try:
+        return msgspec.json.decode(response.content, type=list[_Hook])
+    except msgspec.DecodeError:
+        return []
 
 
 def _headers(creds: Credentials) -> dict[str, str]:

@@ -15,6 +15,9 @@ from api.repositories import RepositoryParts
 from ports.http import HttpRequest, HttpResponse
 from services.notifier.statuses import CommitStatus
 
+#: Hooks asked for per page when listing them (every provider's maximum is at least 100).
+PAGE_SIZE = 100
+
 
 class Credentials(Struct, frozen=True, kw_only=True):
     """An API token (the auth secret's `token`, else `password`) and, for Basic auth, a user."""
@@ -55,10 +58,18 @@ class ProviderApi(Protocol):
         saying it already was)."""
         ...
 
-    def list_hooks_request(self, api: str, parts: RepositoryParts, creds: Credentials) -> HttpRequest: ...
+    def list_hooks_request(
+        self, api: str, parts: RepositoryParts, creds: Credentials, page: int = 1
+    ) -> HttpRequest:
+        """One page (from 1) of the repository's hooks."""
+        ...
 
     def hook_urls(self, response: HttpResponse) -> list[str]:
         """The delivery URLs of the hooks in a list answer (undecodable -> none)."""
+        ...
+
+    def more_hooks(self, response: HttpResponse) -> bool:
+        """Whether a list answer says a further page may hold more hooks."""
         ...
 
     def create_hook_request(
