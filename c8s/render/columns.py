@@ -1,7 +1,7 @@
 """What `c8s get` shows for each kind: the columns (kubectl's, from the CRDs' printer columns and the
 config and connection statistics) and the cells of one object. Pure: "now" is a parameter.
 
-Runs:        NAME STATUS CONFIG COMMIT AGE
+Runs:        NAME STATUS CONFIG COMMIT EVENT AGE (the trigger's event: push, tag, pull_request)
 Configs:     NAME REPOSITORY LAST-RUN TOTAL SUCCESS-RATE AGE
 Connections: NAME REPOSITORY PROVIDER LAST-EVENT AGE
 A run's steps (`c8s get pr NAME`): STEP PHASE EXIT DURATION
@@ -20,7 +20,7 @@ from c8s.render.ages import NONE, age, human_duration
 Listed = PipelineConfig | PipelineRun | RepositoryConnection
 
 HEADERS: dict[type[Listed], list[str]] = {
-    PipelineRun: ["NAME", "STATUS", "CONFIG", "COMMIT", "AGE"],
+    PipelineRun: ["NAME", "STATUS", "CONFIG", "COMMIT", "EVENT", "AGE"],
     PipelineConfig: ["NAME", "REPOSITORY", "LAST-RUN", "TOTAL", "SUCCESS-RATE", "AGE"],
     RepositoryConnection: ["NAME", "REPOSITORY", "PROVIDER", "LAST-EVENT", "AGE"],
 }
@@ -38,7 +38,8 @@ def row(obj: Listed, now: datetime, with_namespace: bool) -> list[str]:
 
 def _cells(obj: Listed, now: datetime) -> list[str]:
     if isinstance(obj, PipelineRun):
-        return [run_phase(obj), obj.spec.pipeline_config_ref, obj.spec.commit]
+        event = obj.spec.trigger.event if obj.spec.trigger is not None else NONE
+        return [run_phase(obj), obj.spec.pipeline_config_ref, obj.spec.commit, event]
     if isinstance(obj, PipelineConfig):
         return _config_cells(obj, now)
     return _connection_cells(obj, now)

@@ -162,6 +162,24 @@ def step(name: str, *commands: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "image": "alpine:3.20", "commands": list(commands), **extra}
 
 
+def pull_request(
+    commit: str, number: int, head: str, key: bytes, *, fork: bool
+) -> tuple[bytes, dict[str, str]]:
+    """GitHub's documented pull_request (opened) payload for `commit` at `head`, targeting main; the
+    head repository is a fork's when `fork`."""
+    data = payload("github_pull_request_opened")
+    pr = data["pull_request"]
+    data["number"] = pr["number"] = number
+    pr["head"].update(sha=commit, ref=head)
+    pr["base"]["ref"] = "main"
+    if fork:
+        pr["head"]["repo"] = pr["head"]["repo"] | {
+            "full_name": "forker/hello-world", "clone_url": "https://github.com/forker/hello-world.git",
+        }  # fmt: skip
+    body = json.dumps(data).encode()
+    return body, headers_for("github", "pull_request", body, key, str(uuid.uuid4()))
+
+
 def push(
     provider: str, commit: str, branch: str, key: bytes, delivery: str | None = None
 ) -> tuple[bytes, dict[str, str]]:

@@ -220,7 +220,7 @@ def test_get_table_json_yaml(tmp_path: Path, server: str, capsys: pytest.Capture
     _seed_run_with_status(server, tmp_path)
     code, out, _ = c8s(capsys, server, "get", "pr")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["NAME", "STATUS", "CONFIG", "COMMIT", "AGE"]
+    assert code == 0 and lines[0].split() == ["NAME", "STATUS", "CONFIG", "COMMIT", "EVENT", "AGE"]
     assert lines[1].split()[:4] == ["app-ci-1", "Succeeded", "app-ci", "abcdef1"]
     assert len(lines) == 2  # the steps table is for one named run only
     one = c8s(capsys, server, "get", "pipelinerun", "app-ci-1")[1].splitlines()

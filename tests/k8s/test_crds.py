@@ -140,10 +140,10 @@ async def test_terminal_phase_never_changes(k8s_api: client.ApiClient, namespace
 
 
 async def test_printer_columns(k8s_api: client.ApiClient, namespace: str, kubectl: Kubectl) -> None:
-    """`kubectl get pipelineruns` shows NAME, STATUS, CONFIG, COMMIT and AGE with the run's values."""
+    """`kubectl get pipelineruns` shows NAME, STATUS, CONFIG, COMMIT, EVENT and AGE with the run's values."""
     await create(k8s_api, namespace, run("run-cols"))
     await patch_status(k8s_api, namespace, "PipelineRun", "run-cols", {"phase": "Running"})
     header, *rows = (await kubectl("get", "pipelineruns", "-n", namespace)).stdout.splitlines()
-    assert header.split() == ["NAME", "STATUS", "CONFIG", "COMMIT", "AGE"]
+    assert header.split() == ["NAME", "STATUS", "CONFIG", "COMMIT", "EVENT", "AGE"]
     [row] = rows
     assert row.split()[:4] == ["run-cols", "Running", "my-app-ci", "abc123def456"]

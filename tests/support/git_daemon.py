@@ -63,6 +63,16 @@ class GitRepo:
         git("commit", "--quiet", "--allow-empty", "-m", message, cwd=self.path)
         return git("rev-parse", "HEAD", cwd=self.path)
 
+    def commit_at(self, refs: list[str], files: dict[str, str], message: str) -> str:
+        """A commit on top of `main` that only `refs` point to (as a fork's pull request head is
+        only at refs/pull/<n>/head of the base repository); `main` is checked out again after."""
+        git("checkout", "--quiet", "--detach", "main", cwd=self.path)
+        sha = self.commit(files, message)
+        for ref in refs:
+            git("update-ref", ref, sha, cwd=self.path)
+        git("checkout", "--quiet", "--force", "main", cwd=self.path)
+        return sha
+
 
 class GitDaemon:
     """`git daemon` serving every repository below `base` on a free loopback port."""

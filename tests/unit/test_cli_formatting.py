@@ -17,7 +17,7 @@ import pytest
 
 from api.meta import ObjectMeta
 from api.pipelineconfig import Matrix, PipelineConfig, PipelineConfigSpec, PipelineConfigStatus, Step
-from api.pipelinerun import PipelineRun, PipelineRunSpec, PipelineRunStatus, StepStatus
+from api.pipelinerun import PipelineRun, PipelineRunSpec, PipelineRunStatus, StepStatus, Trigger
 from api.repositoryconnection import (
     LastEvent,
     RepositoryConnection,
@@ -87,9 +87,16 @@ def _run(status: PipelineRunStatus | None = None) -> PipelineRun:
 
 def test_run_row_without_status_is_pending() -> None:
     """A run the projector has not written yet shows as Pending, with kubectl's columns."""
-    assert header(PipelineRun, False) == ["NAME", "STATUS", "CONFIG", "COMMIT", "AGE"]
-    assert row(_run(), NOW, False) == ["app-1", "Pending", "app", "abc1234", "90s"]
+    assert header(PipelineRun, False) == ["NAME", "STATUS", "CONFIG", "COMMIT", "EVENT", "AGE"]
+    assert row(_run(), NOW, False) == ["app-1", "Pending", "app", "abc1234", "<none>", "90s"]
     assert row(_run(PipelineRunStatus(phase="Running")), NOW, True)[:3] == ["team-a", "app-1", "Running"]
+
+
+def test_run_row_shows_the_trigger_s_event() -> None:
+    """A webhook's run shows what started it (push, tag, pull_request) in the EVENT column."""
+    run = _run()
+    run.spec.trigger = Trigger(event="pull_request", number=7)
+    assert row(run, NOW, False)[4] == "pull_request"
 
 
 def _config(status: PipelineConfigStatus | None, matrix: Matrix | None = None) -> PipelineConfig:

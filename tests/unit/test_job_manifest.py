@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec.structs import replace
+
 from api.pipelineconfig import SecretEnv, Step
 from steps import artifact_report
 from steps.artifact_report import ArtifactReport
@@ -76,6 +78,16 @@ def test_env_secrets_and_escaping() -> None:
         "git"
     }
     assert step["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"} == step["resources"]["limits"]
+
+
+def test_a_pull_request_head_is_fetched_by_the_checkout() -> None:
+    """A plan with a PR ref hands it to the checkout script, which fetches it before checking out."""
+    job = job_manifest(replace(plan(), fetch_ref="refs/pull/7/head"), PodTools())
+    checkout = containers(job)["checkout"]
+    assert {"name": "C8S_FETCH_REF", "value": "refs/pull/7/head"} in checkout["env"]
+    assert 'fetch --quiet origin "+$$C8S_FETCH_REF:$$C8S_FETCH_REF"' in checkout["command"][2]
+    plain = containers(job_manifest(plan(), PodTools()))["checkout"]
+    assert not any(e["name"] == "C8S_FETCH_REF" for e in plain["env"])
 
 
 def test_artifacts_container_only_with_patterns() -> None:
