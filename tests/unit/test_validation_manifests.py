@@ -5,7 +5,7 @@ Covers: non-mapping documents; missing or unknown kind (with did-you-mean); apiV
 the kind; metadata.name required (generateName accepted), name and namespace formats, unknown
 metadata keys tolerated; PipelineRun commit SHA (7-40 lower-case hex, unquoted numbers), phase and
 condition-status enums (the spec's unquoted booleans), timestamps, cancelRequested, matrixIndex;
-RepositoryConnection provider enum, URL pattern and Secret names; Secret data base64, keys and
+PipelineRun trigger; RepositoryConnection provider and forkPullRequests enums, URL pattern and Secret names; Secret data base64, keys and
 stringData values; the spec's examples decode to typed objects.
 """
 
@@ -195,6 +195,28 @@ def test_provider_enum() -> None:
     assert errors(connection(provider="gitlab")) == []
     assert errors(connection(provider="gitub")) == [
         'spec.provider: unknown value "gitub": did you mean "github"? (one of: bitbucket, github, gitlab)'
+    ]
+
+
+def test_fork_pull_requests_policy() -> None:
+    """forkPullRequests is WithoutSecrets (the default), WithSecrets or Ignore, and nothing else."""
+    ok = validate_manifest(connection(forkPullRequests="Ignore"))
+    assert ok.errors == [] and isinstance(ok.obj, RepositoryConnection)
+    assert ok.obj.spec.fork_pull_requests == "Ignore"
+    default = validate_manifest(connection()).obj
+    assert isinstance(default, RepositoryConnection) and default.spec.fork_pull_requests == "WithoutSecrets"
+    assert errors(connection(forkPullRequests="withSecrets")) == [
+        'spec.forkPullRequests: unknown value "withSecrets": did you mean "WithSecrets"? '
+        "(one of: Ignore, WithSecrets, WithoutSecrets)"
+    ]
+
+
+def test_run_trigger_fields() -> None:
+    """A run's trigger names a known event and a non-negative number."""
+    assert errors(run(trigger={"event": "pull_request", "connection": "app-repo", "number": 7})) == []
+    assert errors(run(trigger={"event": "comment", "number": -1})) == [
+        'spec.trigger.event: unknown value "comment"; use one of: manual, pull_request, push, tag',
+        "spec.trigger.number: must be at least 0, got -1",
     ]
 
 
