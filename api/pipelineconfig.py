@@ -224,6 +224,13 @@ class PipelineConfigSpec(Struct, kw_only=True, rename="camel", omit_defaults=Tru
     matrix: Annotated[
         Matrix | None, Meta(description="Matrix strategy: one run per combination of dimension values")
     ] = None
+    cancel_superseded: Annotated[
+        bool,
+        Meta(
+            description="A newer push to a branch or pull request cancels this config's unfinished "
+            "runs of it (false keeps them running)"
+        ),
+    ] = True
 
 
 class PipelineConfigStatus(Struct, kw_only=True, rename="camel", omit_defaults=True):

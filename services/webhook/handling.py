@@ -1,21 +1,18 @@
 """One webhook delivery, from raw request to reply: the receiver's decisions and their effects.
 
-Order (each step answers and stops when it refuses): read the envelope (400) -> find the
-RepositoryConnections of the repository for this provider -> verify the signature with each one's
-Secret (401; nothing is created for a connection that does not verify) -> interpret the event
-(400 malformed, or a branch that is no git ref name; 200 ignored, unhandled or ping) -> a recorded
-delivery id answers 200 "duplicate delivery" -> per ref of the delivery and per connection: a body
-already accepted for it under another delivery id (a replay, services/webhook/screening.py) 200,
-its PipelineConfig (422 when missing), fork policy and branch filters (200), one PipelineRun per
-matrix combination (AlreadyExists counts as created) -> publish the decisions -> record the body's
-replay key and, once runs exist, the delivery id -> 202 with the run names. A repository without a
-connection is answered as a bad signature (401, same body, same HMAC work): no enumeration.
+Order (each step answers and stops when it refuses): envelope (400) -> the repository's
+RepositoryConnections for this provider (none: answered as a bad signature, 401 with the same body
+after the same HMAC work, so nobody can enumerate repositories) -> signature per connection's Secret
+(401) -> the event (400 malformed or no git ref name; 200 ignored, unhandled or ping) -> a recorded
+delivery id: 200 "duplicate delivery" -> per ref and per connection: a replayed body (screening.py)
+200, PipelineConfig (422 when missing), fork policy and branch filters (200), one PipelineRun per
+matrix combination (AlreadyExists counts as created), older runs they supersede asked to cancel
+(superseding.py) -> publish the decisions -> record the replay key and, once runs exist, the
+delivery id -> 202 with the run names.
 
-Every decision is published as WebhookAccepted or WebhookRejected (one per connection concerned),
-with bounded fields; refusals made before a signature held are sampled (services/webhook/sampling.py).
-A store or bus failure propagates as a ports error; the HTTP layer answers it with 503, which the
-provider retries, and the retry converges: runs already created are found by name, events already
-published are dropped by their message id, and the delivery is recorded last.
+Every decision is published as WebhookAccepted or WebhookRejected (one per connection; refusals
+before a signature held are sampled, sampling.py). A store or bus failure is answered 503; the
+provider's retry converges (runs found by name, events deduplicated, the delivery recorded last).
 """
 
 from __future__ import annotations
@@ -44,6 +41,7 @@ from ports.resources import AlreadyExists, NotFound, ResourceStore
 from services.webhook.providers import PROVIDERS, Delivery, Headers, Provider, Refusal
 from services.webhook.sampling import RejectionSampler
 from services.webhook.screening import guarded, ref_refusal, replay_key, replay_refusal
+from services.webhook.superseding import cancel_superseded
 from services.webhook.triggering import branch_refusal, delivery_key, fork_refusal, plan_runs
 
 SECRET_KEY = "webhook-secret"
@@ -230,6 +228,8 @@ class Webhooks:
         if isinstance(planned, Refusal):
             return await self._refuse(ctx, planned, [connection])
         runs = await asyncio.gather(*(self._create(run) for run in planned))
+        if config.spec.cancel_superseded:
+            await cancel_superseded(self._store, ns, planned)
         await self._deliveries.record(replayed, ctx.delivery.encode())
         await self._publish([ctx.accepted(connection, delivery, list(runs))])
         return Reply(status=202, reason="accepted", runs=list(runs))

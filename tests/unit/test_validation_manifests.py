@@ -4,9 +4,9 @@ RepositoryConnection and v1 Secret.
 Covers: non-mapping documents; missing or unknown kind (with did-you-mean); apiVersion not serving
 the kind; metadata.name required (generateName accepted), name and namespace formats, unknown
 metadata keys tolerated; PipelineRun commit SHA (7-40 lower-case hex, unquoted numbers), phase and
-condition-status enums (the spec's unquoted booleans), timestamps, cancelRequested, matrixIndex;
-PipelineRun trigger; RepositoryConnection provider and forkPullRequests enums, URL pattern and Secret names; Secret data base64, keys and
-stringData values; the spec's examples decode to typed objects.
+condition-status enums (the spec's unquoted booleans), timestamps, cancelRequested, matrixIndex,
+trigger; RepositoryConnection provider and forkPullRequests enums, URL pattern and Secret names;
+Secret data base64, keys and stringData values; the spec's examples decode to typed objects.
 """
 
 from __future__ import annotations
