@@ -1,0 +1,88 @@
+"""The scheduler's acceptance (services/scheduler/accepting.py) against the KV resource store on a
+real nats-server: the run's connection, its credentials and the fork policy (issue 10.4, 13.8).
+
+Covers: a run naming its connection gets that connection's auth secret (not the first one of the
+config) and RunAccepted records it; a run naming none gets the config's connection first by name;
+a fork's pull request is accepted with its secrets withheld unless its connection says
+WithSecrets; a run naming a connection that does not exist is accepted with none (no guess).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
+from api.meta import ObjectMeta
+from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Step
+from api.pipelinerun import PipelineRunSpec, Trigger
+from api.repositoryconnection import ForkPolicy, RepositoryConnection, RepositoryConnectionSpec
+from events.run import RunAccepted
+from projections.run_context import RunContext
+from services.scheduler.accepting import accept_or_reject
+from tests.integration.conftest import bus_settings
+
+NS, REPO = "team-a", "https://github.com/org/app"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(nats_server: NatsServer) -> AsyncIterator[KvStore]:
+    bus = await NatsBus.connect(bus_settings(nats_server))
+    kv = KvStore.from_connection(bus.connection)
+    await kv.ensure_buckets()
+    steps = [Step(name="test", image="alpine", commands=["true"])]
+    await kv.apply(
+        PipelineConfig(
+            metadata=ObjectMeta(name="app-ci", namespace=NS),
+            spec=PipelineConfigSpec(repository=REPO, steps=steps),
+        )
+    )
+    for name, forks in (("a-repo", "WithoutSecrets"), ("b-repo", "WithSecrets")):
+        await kv.apply(connection(name, forks))  # type: ignore[arg-type]
+    yield kv
+    await bus.close()
+
+
+def connection(name: str, forks: ForkPolicy) -> RepositoryConnection:
+    spec = RepositoryConnectionSpec(
+        repository=REPO, provider="github", pipeline_config_ref="app-ci",
+        auth_secret_ref=f"{name}-creds", fork_pull_requests=forks,
+    )  # fmt: skip
+    return RepositoryConnection(metadata=ObjectMeta(name=name, namespace=NS), spec=spec)
+
+
+async def accept(store: KvStore, trigger: Trigger | None) -> RunAccepted:
+    spec = PipelineRunSpec(pipeline_config_ref="app-ci", commit="abcdef1", trigger=trigger)
+    ctx = RunContext(namespace=NS, run="r-1", uid="u-1", spec=spec)
+    accepted = await accept_or_reject(store, ctx, NOW)
+    assert isinstance(accepted, RunAccepted), accepted
+    return accepted
+
+
+async def test_the_named_connection_gives_the_credentials(store: KvStore) -> None:
+    """The connection the run names is recorded with its own auth secret."""
+    accepted = await accept(store, Trigger(event="push", connection="b-repo"))
+    assert (accepted.connection, accepted.auth_secret_ref, accepted.secrets_withheld) == (
+        "b-repo", "b-repo-creds", False,
+    )  # fmt: skip
+
+
+async def test_without_a_name_the_config_s_first_connection(store: KvStore) -> None:
+    """A hand-made run belongs to the config's connection first by name; a missing name gets none."""
+    assert (await accept(store, None)).connection == "a-repo"
+    missing = await accept(store, Trigger(event="push", connection="gone"))
+    assert (missing.connection, missing.auth_secret_ref) == (None, None)
+
+
+@pytest.mark.parametrize(("name", "withheld"), [("a-repo", True), ("b-repo", False), ("gone", True)])
+async def test_forks_are_accepted_without_secrets_unless_trusted(
+    store: KvStore, name: str, withheld: bool
+) -> None:
+    """A fork's pull request withholds secrets unless its connection says WithSecrets."""
+    fork = Trigger(event="pull_request", connection=name, number=7, fork=True)
+    assert (await accept(store, fork)).secrets_withheld is withheld
