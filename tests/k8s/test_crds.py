@@ -147,3 +147,28 @@ async def test_printer_columns(k8s_api: client.ApiClient, namespace: str, kubect
     assert header.split() == ["NAME", "STATUS", "CONFIG", "COMMIT", "EVENT", "AGE"]
     [row] = rows
     assert row.split()[:4] == ["run-cols", "Running", "my-app-ci", "abc123def456"]
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+async def test_a_pull_request_run_shows_what_it_is(
+    k8s_api: client.ApiClient, namespace: str, kubectl: Kubectl
+) -> None:
+    """`kubectl get pr` shows the trigger's event, `-o wide` its PR number and target, and the
+    trigger cannot be changed afterwards (issue 13.7)."""
+    trigger = {"event": "pull_request", "connection": "app", "number": 7, "targetBranch": "main"}
+    trigger["fork"] = True
+    await create(k8s_api, namespace, run("run-pr", trigger=trigger))
+    await patch_status(k8s_api, namespace, "PipelineRun", "run-pr", {"phase": "Running"})
+    header, row = (await kubectl("get", "pr", "-n", namespace, "-o", "wide")).stdout.splitlines()
+    cells = dict(zip(header.split(), row.split(), strict=False))
+    assert (cells["EVENT"], cells["PR"], cells["TARGET"]) == ("pull_request", "7", "main")
+    api = client.CustomObjectsApi(k8s_api)
+    patch = {"spec": {"trigger": {**trigger, "fork": False}}}
+    message = await refused(
+        api.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "pipelineruns", "run-pr", patch, _content_type=MERGE_PATCH
+        )
+    )
+    assert "trigger is immutable" in message
