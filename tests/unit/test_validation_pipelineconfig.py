@@ -93,7 +93,7 @@ def test_unknown_field_without_close_match_lists_known_fields() -> None:
     """An unrelated unknown field lists the fields that exist."""
     assert errors(config(retries=3)) == [
         'spec.retries: unknown field "retries"; remove it (known fields: repository, branches, steps, '
-        "timeout, matrix)"
+        "timeout, matrix, cancelSuperseded)"
     ]
 
 
