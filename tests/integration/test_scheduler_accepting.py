@@ -1,5 +1,6 @@
-"""The scheduler's acceptance (services/scheduler/accepting.py) against the KV resource store on a
-real nats-server: the run's connection, its credentials and the fork policy (issue 10.4, 13.8).
+"""The scheduler's acceptance (services/scheduler/accepting.py: read_inputs, then accept) against
+the KV resource store on a real nats-server: the run's connection, its credentials and the fork
+policy (issue 10.4, 13.8).
 
 Covers: a run naming its connection gets that connection's auth secret (not the first one of the
 config) and RunAccepted records it; a run naming none gets the config's connection first by name;
@@ -23,7 +24,7 @@ from api.pipelinerun import PipelineRunSpec, Trigger
 from api.repositoryconnection import ForkPolicy, RepositoryConnection, RepositoryConnectionSpec
 from events.run import RunAccepted
 from projections.run_context import RunContext
-from services.scheduler.accepting import accept_or_reject
+from services.scheduler.accepting import accept, read_inputs
 from tests.integration.conftest import bus_settings
 
 NS, REPO = "team-a", "https://github.com/org/app"
@@ -56,17 +57,17 @@ def connection(name: str, forks: ForkPolicy) -> RepositoryConnection:
     return RepositoryConnection(metadata=ObjectMeta(name=name, namespace=NS), spec=spec)
 
 
-async def accept(store: KvStore, trigger: Trigger | None) -> RunAccepted:
+async def accepted_with(store: KvStore, trigger: Trigger | None) -> RunAccepted:
     spec = PipelineRunSpec(pipeline_config_ref="app-ci", commit="abcdef1", trigger=trigger)
     ctx = RunContext(namespace=NS, run="r-1", uid="u-1", spec=spec)
-    accepted = await accept_or_reject(store, ctx, NOW)
+    accepted = accept(ctx, await read_inputs(store, ctx), [], NOW)
     assert isinstance(accepted, RunAccepted), accepted
     return accepted
 
 
 async def test_the_named_connection_gives_the_credentials(store: KvStore) -> None:
     """The connection the run names is recorded with its own auth secret."""
-    accepted = await accept(store, Trigger(event="push", connection="b-repo"))
+    accepted = await accepted_with(store, Trigger(event="push", connection="b-repo"))
     assert (accepted.connection, accepted.auth_secret_ref, accepted.secrets_withheld) == (
         "b-repo", "b-repo-creds", False,
     )  # fmt: skip
@@ -74,8 +75,8 @@ async def test_the_named_connection_gives_the_credentials(store: KvStore) -> Non
 
 async def test_without_a_name_the_config_s_first_connection(store: KvStore) -> None:
     """A hand-made run belongs to the config's connection first by name; a missing name gets none."""
-    assert (await accept(store, None)).connection == "a-repo"
-    missing = await accept(store, Trigger(event="push", connection="gone"))
+    assert (await accepted_with(store, None)).connection == "a-repo"
+    missing = await accepted_with(store, Trigger(event="push", connection="gone"))
     assert (missing.connection, missing.auth_secret_ref) == (None, None)
 
 
@@ -85,4 +86,4 @@ async def test_forks_are_accepted_without_secrets_unless_trusted(
 ) -> None:
     """A fork's pull request withholds secrets unless its connection says WithSecrets."""
     fork = Trigger(event="pull_request", connection=name, number=7, fork=True)
-    assert (await accept(store, fork)).secrets_withheld is withheld
+    assert (await accepted_with(store, fork)).secrets_withheld is withheld
