@@ -66,27 +66,44 @@ async def checkout(
     time_limit: float,
     fetch_ref: str | None = None,
 ) -> None:
-    """Replace `workspace` with a checkout of `commit` from `repository` (after fetching `fetch_ref`)."""
-    await asyncio.to_thread(_fresh_parent, workspace)
+    """Replace `workspace` with a checkout of `commit` from `repository` (after fetching `fetch_ref`).
+
+    The clone is made in a directory of its own and renamed into place once complete, so a git
+    left behind by a runner killed mid-checkout (its own process group outlives the runner)
+    cannot collide with the next attempt's clone."""
+    await asyncio.to_thread(_private_parent, workspace)
     scratch = Path(tempfile.mkdtemp(prefix=".git-", dir=workspace.parent))
+    clone = Path(tempfile.mkdtemp(prefix=".clone-", dir=workspace.parent))
     try:
         env = git_env(scratch, auth, base_env)
         redact = redactor(auth)
         git = _Git(env=env, scratch=scratch, timeout=time_limit, redact=redact)
-        await git("clone", "--quiet", "--no-checkout", "--", repository, str(workspace))
+        await git("clone", "--quiet", "--no-checkout", "--", repository, str(clone))
         if fetch_ref:
-            await git("fetch", "--quiet", "origin", f"+{fetch_ref}:{fetch_ref}", cwd=workspace)
-        await git("checkout", "--quiet", "--detach", commit, "--", cwd=workspace)
-        await asyncio.to_thread(workspace.chmod, 0o700)
+            await git("fetch", "--quiet", "origin", f"+{fetch_ref}:{fetch_ref}", cwd=clone)
+        await git("checkout", "--quiet", "--detach", commit, "--", cwd=clone)
+        await asyncio.to_thread(clone.chmod, 0o700)
+        await asyncio.to_thread(_into_place, clone, workspace)
     finally:
         await asyncio.to_thread(shutil.rmtree, scratch, True)
+        await asyncio.to_thread(shutil.rmtree, clone, True)
 
 
-def _fresh_parent(workspace: Path) -> None:
-    """An empty place for the workspace, in a directory only the runner's user can enter."""
-    shutil.rmtree(workspace, ignore_errors=True)
+def _private_parent(workspace: Path) -> None:
+    """The workspace's directory, which only the runner's user can enter."""
     workspace.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     workspace.parent.chmod(0o700)
+
+
+def _into_place(clone: Path, workspace: Path) -> None:
+    """Move any earlier workspace aside (then remove it), and the new clone to its name."""
+    stale = Path(tempfile.mkdtemp(prefix=".stale-", dir=workspace.parent))
+    try:
+        if workspace.exists():
+            workspace.replace(stale / "workspace")
+        clone.replace(workspace)
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def git_env(scratch: Path, auth: GitAuth | None, base_env: Mapping[str, str]) -> dict[str, str]:

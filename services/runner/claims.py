@@ -3,11 +3,14 @@
 A claim is `<run dir>/<step>.claim`, created exclusively and whole (written under a temporary
 name, locked with flock, then hard-linked into place: a second claimer's link fails). Its lock is
 held by the claiming runner while it prepares the step and then by the step's shim (which inherits
-the descriptor) until the step's outcome is recorded. So for a claimed step:
-- an .outcome file: it ended, report it (again: Nats-Msg-Id dedupes the events);
-- no outcome and the lock held: it is being prepared or running, wait for the outcome;
-- no outcome and the lock free: whoever held it died first; the step is lost (RunnerLost).
-flock is tied to the open file, not to a pid, so a recycled pid can never look alive.
+the descriptor) until the step's outcome is recorded. flock is tied to the open file, not to a
+pid, so a recycled pid can never look alive, and a free lock means the owner is known dead.
+
+`settle` watches a claimed step until there is something to do, as services.runner.recovery
+decides from the files: report an outcome (the shim's, or RunnerLost for a step whose process
+started and whose shim died), or start the step again under the lock it took over (the step's
+process never started). Taking the lock before reading the files is what makes the decision safe:
+once taken, nobody else can start, run or finish the step behind the taker's back.
 """
 
 from __future__ import annotations
@@ -16,20 +19,26 @@ import asyncio
 import fcntl
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 from msgspec import Struct
 
-from services.runner.step_files import Outcome, StepFiles, read_outcome, record_exit, temporary_beside
+from services.runner.recovery import Await, Found, Report, Restart, decide
+from services.runner.step_files import (
+    Outcome,
+    Started,
+    StepFiles,
+    read_outcome,
+    read_started,
+    record_exit,
+    temporary_beside,
+)
 from steps.plans import StepPlan
 
-LOST = Outcome(
-    exit_code=None,
-    reason="RunnerLost",
-    message="the step's runner or shim died before the step's outcome was recorded",
-)
+OnStarted = Callable[[Started], Awaitable[None]]
 
 
 class Claim(Struct, frozen=True, kw_only=True):
@@ -70,30 +79,59 @@ def read_claim(path: Path) -> Claim:
     return msgspec.json.decode(path.read_bytes(), type=Claim)
 
 
-def claim_alive(files: StepFiles) -> bool:
-    """Whether a runner or shim still holds the claim's lock."""
+def take_over(files: StepFiles) -> int | None:
+    """The claim's lock, when nobody holds it any more (a descriptor holding it); else None."""
     fd = os.open(files.claim, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
-    finally:
         os.close(fd)
+        return None
+    return fd
+
+
+def claim_alive(files: StepFiles) -> bool:
+    """Whether a runner or shim still holds the claim's lock."""
+    fd = take_over(files)
+    if fd is None:
+        return True
+    os.close(fd)
     return False
 
 
-async def await_outcome(files: StepFiles, poll: float) -> Outcome:
-    """Wait for a claimed step's outcome; record and return LOST when nobody holds it any more."""
+def look(files: StepFiles) -> tuple[Found, int | None]:
+    """The step as found on disk, after trying to take its lock (the descriptor, when taken)."""
+    fd = take_over(files)
+    found = Found(owned=fd is not None, started=read_started(files), outcome=read_outcome(files))
+    return found, fd
+
+
+async def settle(files: StepFiles, poll: float, on_started: OnStarted) -> Outcome | int:
+    """Wait until the claimed step needs something done: its Outcome to report (recorded first),
+    or a descriptor holding its lock when it must be started again. `on_started` is awaited once,
+    as soon as the start marker is seen (before the outcome is returned)."""
+    announced = False
     while True:
-        if (outcome := read_outcome(files)) is not None:
-            return outcome
-        if not claim_alive(files):
-            # The shim records the outcome before it exits and frees the lock: look once more.
-            if (outcome := read_outcome(files)) is not None:
+        found, fd = look(files)
+        if found.started is not None and not announced:
+            await on_started(found.started)
+            announced = True
+        match decide(found):
+            case Restart():
+                assert fd is not None
+                return fd
+            case Report(outcome=outcome):
+                _record_if_new(files, outcome, found)
+                if fd is not None:
+                    os.close(fd)
                 return outcome
-            record_exit(files, LOST)
-            return LOST
-        await asyncio.sleep(poll)
+            case Await():
+                await asyncio.sleep(poll)
+
+
+def _record_if_new(files: StepFiles, outcome: Outcome, found: Found) -> None:
+    if found.outcome is None:
+        record_exit(files, outcome)
 
 
 def claims_under(home: Path) -> list[Path]:

@@ -9,7 +9,9 @@
 - RunCancelled / RunTimedOut: every claimed step of the run without an outcome gets a stop request,
   which its shim turns into killing the process group (reason Cancelled / Timeout).
 - Start-up: every claim under the home not yet reported is re-attached (a step still running under
-  its shim is awaited, a finished one reported, a lost one reported as RunnerLost).
+  its shim is awaited, a finished one reported; one whose process never started, its owner dead,
+  is prepared and started again; one whose process started and whose shim died is RunnerLost:
+  services.runner.recovery says why).
 Steps' processes belong to their shims: stopping or killing the runner leaves them running.
 """
 
@@ -80,15 +82,16 @@ class Runner:
             return
         files = StepFiles.of(self.deps.home, step_plan.ref)
         if files.claim.exists():
-            self._spawn(step_plan.ref, resume(self.deps, step_plan))
+            self._spawn(step_plan.ref, self._resume(step_plan))
             return
         if len(self.steps) >= self.settings.max_parallel_steps:
             raise RetryLater("every step slot is busy", delay=self.settings.busy_retry_seconds)
         prepared = await self._prepare(step_plan)
         lock_fd = try_claim(files, new_claim(step_plan, datetime.now(UTC)))
         if lock_fd is None:
-            self._spawn(step_plan.ref, resume(self.deps, step_plan))
+            self._spawn(step_plan.ref, self._resume(step_plan))
             return
+        log.info("step.claimed")
         if (stopped := stop_request(history)) is not None:
             request_stop(files, stopped)
         self._spawn(step_plan.ref, run_claimed(self.deps, prepared, lock_fd))
@@ -109,7 +112,7 @@ class Runner:
                 and not StepFiles.of(self.deps.home, claimed.ref).reported.exists()
             ):
                 log.info("step.reattach", run=claimed.ref.run, step=claimed.ref.step)
-                self._spawn(claimed.ref, resume(self.deps, claimed))
+                self._spawn(claimed.ref, self._resume(claimed))
 
     async def shutdown(self, stop_steps: bool = False) -> None:
         """Stop waiting for steps (their shims go on) and finish every task. With `stop_steps`
@@ -122,6 +125,28 @@ class Runner:
         for task in self.steps.values():
             task.cancel()
         await asyncio.gather(*self.steps.values(), return_exceptions=True)
+
+    async def _resume(self, step_plan: StepPlan) -> None:
+        """Re-attach to a claimed step; start it again if its process never started."""
+        lock_fd = await resume(self.deps, step_plan)
+        if lock_fd is None:
+            return
+        try:
+            log.info("step.restarted", run=step_plan.ref.run, step=step_plan.ref.step)
+            prepared = await self._prepare_patiently(step_plan)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        await run_claimed(self.deps, prepared, lock_fd)
+
+    async def _prepare_patiently(self, step_plan: StepPlan) -> Prepared:
+        """_prepare, waiting out store outages (no message to redeliver: the claim carries the step)."""
+        while True:
+            try:
+                return await self._prepare(step_plan)
+            except RetryLater as e:
+                log.warning("step.prepare_retry", error=str(e), retry_in=e.delay)
+                await asyncio.sleep(e.delay)
 
     async def _history(self, event: StepScheduled) -> list[RunEvent]:
         return run_events(await run_history(self.deps.bus, event.namespace, event.run, event.uid))

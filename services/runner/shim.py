@@ -5,6 +5,8 @@ grandchild, in a session of its own and no longer the runner's child, becomes a 
 (adapters.runtime.reaping), runs the step's command through adapters.runtime.processes (its own
 process group, merged output appended to the step log, 0600, at most `max_log_bytes`) and records
 the outcome, then the exit code (step_files.record_exit) once all output is in the log.
+Before it starts the process, the shim writes the start marker `<step>.started`: the runner
+publishes StepStarted only once it is there.
 While the step runs, the shim ends the step's whole tree (SIGTERM, SIGKILL after the grace period)
 - when the step's timeout has passed (reason Timeout), counted from the shim's start;
 - when a stop request file appears (its reason: Cancelled or Timeout, written by a runner);
@@ -25,13 +27,22 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 from msgspec import Struct
 
 from adapters.runtime import processes, reaping
-from services.runner.step_files import Outcome, StepFiles, StopRequest, read_stop, record_exit
+from services.runner.step_files import (
+    Outcome,
+    Started,
+    StepFiles,
+    StopRequest,
+    mark_started,
+    read_stop,
+    record_exit,
+)
 from steps.plans import StepRef
 from steps.runner_files import RAW_LOG_LIMIT
 
@@ -77,6 +88,9 @@ def _redirect(diagnostics: str) -> None:
 
 async def supervise(spec: ShimSpec) -> None:
     files = StepFiles.of(spec.home, spec.ref)
+    # Before the process, never after: a marker without a process errs towards RunnerLost, a
+    # process without a marker would be started a second time (services.runner.recovery).
+    mark_started(files, Started(shim_pid=os.getpid(), at=datetime.now(UTC)))
     try:
         proc = await processes.start(
             spec.argv,

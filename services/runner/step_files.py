@@ -1,7 +1,9 @@
 """The files the runner keeps for one step, beside the log and exit code of steps.runner_files.
 
     <run dir>/<step>.claim      who took the step, with its plan; flock-ed while a runner or its
-                                shim works on it (a free lock and no .outcome: the work was lost)
+                                shim works on it (services.runner.claims)
+    <run dir>/<step>.started    the shim's start marker (its pid, the time), written before the
+                                step's process is started: without it, the process never ran
     <run dir>/<step>.stop       a request to stop the step (Cancelled or Timeout); the first wins
     <run dir>/<step>.outcome    how the step ended: exit code, reason, message
     <run dir>/<step>.exit       the exit code (local_layout's protocol, read by the log-shipper)
@@ -11,15 +13,15 @@
     <run dir>/<step>/home       the step's HOME (step_home)
 
 Invariant: every file except the log appears whole or not at all (written under a temporary name,
-then renamed or linked into place), and .outcome is written before .exit, so whoever sees .exit
-also finds .outcome.
+then renamed or linked into place); .started is written before the log is created, and .outcome
+before .exit, so whoever sees .exit also finds .outcome.
 
 Who removes what: `<run dir>/<step>/` (0700: workspace, home, the shim's diagnostics) is the
 runner's, removed once the step is reported (artifacts uploaded, StepFinished published). The log
 (0600) is the log-shipper's to remove, once its LogShipped is published (adapters.local.steplogs
 `release`); the runner never deletes it, so no log is lost before it is shipped. The small
-bookkeeping files (.claim, .outcome, .exit, .reported, .stop) stay: they hold no secret and they
-are how a restarted runner or shipper knows the step is done.
+bookkeeping files (.claim, .started, .outcome, .exit, .reported, .stop) stay: they hold no secret
+and they are how a restarted runner or shipper knows the step is done.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -48,6 +51,13 @@ class Outcome(Struct, frozen=True, kw_only=True):
     exit_code: int | None
     reason: str
     message: str = ""
+
+
+class Started(Struct, frozen=True, kw_only=True):
+    """The shim's start marker: from this moment on the step's process may have run."""
+
+    shim_pid: int
+    at: datetime
 
 
 class StopRequest(Struct, frozen=True, kw_only=True):
@@ -80,6 +90,10 @@ class StepFiles:
     @property
     def stop(self) -> Path:
         return self._sibling("stop")
+
+    @property
+    def started(self) -> Path:
+        return self._sibling("started")
 
     @property
     def outcome(self) -> Path:
@@ -161,6 +175,16 @@ def record_exit(files: StepFiles, outcome: Outcome) -> None:
 def read_outcome(files: StepFiles) -> Outcome | None:
     with contextlib.suppress(FileNotFoundError):
         return msgspec.json.decode(files.outcome.read_bytes(), type=Outcome)
+    return None
+
+
+def mark_started(files: StepFiles, started: Started) -> None:
+    write_atomic(files.started, msgspec.json.encode(started))
+
+
+def read_started(files: StepFiles) -> Started | None:
+    with contextlib.suppress(FileNotFoundError):
+        return msgspec.json.decode(files.started.read_bytes(), type=Started)
     return None
 
 

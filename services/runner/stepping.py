@@ -1,10 +1,13 @@
 """The life of one claimed step: prepare, check out, start under its shim, await, report.
 
 A step reaches exactly one Outcome, recorded in `<step>.outcome` before anything is reported, so a
-restarted runner reports the same outcome: StepStarted when its commands are about to start,
-ArtifactUploaded per uploaded file, then StepFinished; `<step>.reported` ends the runner's work on it.
-Outcomes without a process (exit code None): SecretNotFound, CheckoutFailed, Cancelled/Timeout
-before the start, Error when the shim could not start, RunnerLost.
+restarted runner reports the same outcome: StepStarted once the shim's start marker exists (the
+process is about to run: never before, so a step that never ran has no StepStarted and no log),
+ArtifactUploaded per uploaded file, then StepFinished; `<step>.reported` ends the runner's work on
+it. Outcomes without a process (exit code None): SecretNotFound, CheckoutFailed, Cancelled/Timeout
+before the start, Error when the shim could not start, RunnerLost (services.runner.recovery).
+A step found claimed but never started, its owner dead, is handed back (`resume` returns the lock
+it took over) to be prepared and run again.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ import structlog
 
 from events.codec import AnyEvent
 from events.run import ArtifactUploaded, RunIdentity, StepFinished, StepStarted
+from events.subjects import run_subject
 from ports.bus import Bus
 from ports.bus_errors import BusUnavailable
 from ports.objects import ObjectStore
 from services.runner.artifacts import Uploaded, upload_all
 from services.runner.checkout import CheckoutFailed, GitAuth, checkout
-from services.runner.claims import await_outcome
+from services.runner.claims import OnStarted, settle
 from services.runner.launching import ShimFailed, command_argv, launch, step_environment
 from services.runner.shim import ShimSpec
 from services.runner.step_files import (
     Outcome,
+    Started,
     StepFiles,
     discard_step_dir,
     read_stop,
@@ -67,28 +72,65 @@ class Prepared:
 
 
 async def run_claimed(deps: StepDeps, prepared: Prepared, lock_fd: int) -> None:
-    """Run a step this runner just claimed (lock_fd holds the claim's lock until the shim has it)."""
+    """Run a step this runner holds the claim of (lock_fd holds its lock until the shim has it)."""
     files = StepFiles.of(deps.home, prepared.plan.ref)
     try:
         outcome = await _start(deps, files, prepared, lock_fd)
     finally:
         os.close(lock_fd)
     if outcome is None:
-        outcome = await await_outcome(files, deps.poll_seconds)
+        settled = await settle(files, deps.poll_seconds, _announcer(deps, prepared.plan, check_history=False))
+        outcome = _shim_never_started(files, settled) if isinstance(settled, int) else settled
     await report(deps, files, prepared.plan, outcome)
 
 
-async def resume(deps: StepDeps, plan: StepPlan) -> None:
-    """Re-attach to a step claimed earlier (by this runner before a restart, or by another)."""
+async def resume(deps: StepDeps, plan: StepPlan) -> int | None:
+    """Re-attach to a step claimed earlier (by this runner before a restart, or by another) and
+    report it; or, when its process never started and its owner is dead, the descriptor of the
+    claim's lock, taken over, with which the caller starts it again."""
     files = StepFiles.of(deps.home, plan.ref)
     if files.reported.exists():
-        return
-    outcome = await await_outcome(files, deps.poll_seconds)
-    await report(deps, files, plan, outcome)
+        return None
+    settled = await settle(files, deps.poll_seconds, _announcer(deps, plan, check_history=True))
+    if isinstance(settled, int):
+        return settled
+    await report(deps, files, plan, settled)
+    return None
+
+
+def _announcer(deps: StepDeps, plan: StepPlan, check_history: bool) -> OnStarted:
+    """Publishes StepStarted at the shim's start time. With `check_history` (a step found on disk,
+    whose StepStarted an earlier runner may have published before the stream's dedupe window),
+    only when the run's history does not hold it yet."""
+
+    async def announce(started: Started) -> None:
+        if check_history and await _started_published(deps.bus, plan.ref):
+            return
+        event = StepStarted(job_name=plan.ref.job_name, step=plan.ref.step, **identity(plan.ref, started.at))
+        await publish(deps.bus, event)
+
+    return announce
+
+
+async def _started_published(bus: Bus, ref: StepRef) -> bool:
+    history = await bus.history(run_subject(ref.namespace, ref.run))
+    return any(
+        isinstance(r.event, StepStarted) and r.event.uid == ref.uid and r.event.step == ref.step
+        for r in history
+    )
+
+
+def _shim_never_started(files: StepFiles, lock_fd: int) -> Outcome:
+    """This runner's own shim exited without starting the step (its lock is free, no marker)."""
+    try:
+        message = f"the step's shim exited before starting the step (see {files.step_dir / 'shim.out'})"
+        return _recorded(files, Outcome(exit_code=None, reason="Error", message=message))
+    finally:
+        os.close(lock_fd)
 
 
 async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> Outcome | None:
-    """Bring the step to running under its shim; its Outcome instead when it ends before that."""
+    """Hand the step to its shim; its Outcome instead when it ends before that."""
     if prepared.problem is not None:
         return _recorded(files, prepared.problem)
     plan = prepared.plan
@@ -108,7 +150,6 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
     if (stop := read_stop(files.stop)) is not None:
         return _recorded(files, Outcome(exit_code=None, reason=stop.reason, message=stop.message))
     write_mask_snapshot(files, prepared.secrets, prepared.auth)
-    await publish(deps.bus, StepStarted(job_name=plan.ref.job_name, step=plan.ref.step, **identity(plan.ref)))
     try:
         await launch(_shim_spec(deps, files, prepared, lock_fd))
     except ShimFailed as e:
@@ -177,8 +218,8 @@ def _artifact_publisher(deps: StepDeps, ref: StepRef) -> Uploaded:
     return uploaded
 
 
-def identity(ref: StepRef) -> RunIdentity:
-    return RunIdentity(namespace=ref.namespace, run=ref.run, uid=ref.uid, at=datetime.now(UTC))
+def identity(ref: StepRef, at: datetime | None = None) -> RunIdentity:
+    return RunIdentity(namespace=ref.namespace, run=ref.run, uid=ref.uid, at=at or datetime.now(UTC))
 
 
 async def publish(bus: Bus, event: AnyEvent) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,10 +24,10 @@ from api.pipelinerun import PipelineRunSpec
 from events import run as ev
 from events.codec import AnyEvent
 from events.subjects import run_subject
-from services.runner.claims import await_outcome, claims_under, read_claim
+from services.runner.claims import claims_under, read_claim, settle
 from services.runner.config import RunnerSettings
 from services.runner.service import Runner, step_deps
-from services.runner.step_files import StepFiles, StopRequest, read_outcome, request_stop
+from services.runner.step_files import Started, StepFiles, StopRequest, read_outcome, request_stop
 from steps.naming import job_name
 from steps.plans import StepRef
 from tests.integration.conftest import bus_settings, eventually
@@ -112,7 +113,13 @@ async def stop_leftovers(home: Path) -> None:
         files = StepFiles.of(home, read_claim(path).plan.ref)
         if read_outcome(files) is None:
             request_stop(files, StopRequest(reason="Cancelled", message="test teardown"))
-            await asyncio.wait_for(await_outcome(files, 0.05), 10)
+            settled = await asyncio.wait_for(settle(files, 0.05, _ignore), 10)
+            if isinstance(settled, int):  # never started: nothing runs
+                os.close(settled)
+
+
+async def _ignore(started: Started) -> None:
+    return None
 
 
 def alive(pid: int) -> bool:

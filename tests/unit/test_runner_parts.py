@@ -15,11 +15,11 @@ from api.meta import ObjectMeta
 from api.pipelineconfig import Step
 from api.secret import Secret
 from services.runner.checkout import GitAuth, Redactor, git_env
-from services.runner.claims import LOST, await_outcome, claim_alive, new_claim, try_claim
+from services.runner.claims import claim_alive, new_claim, try_claim
 from services.runner.credentials import MissingSecret, value
 from services.runner.launching import command_argv, step_environment
 from services.runner.shim import outcome
-from services.runner.step_files import Outcome, StepFiles, StopRequest, record_exit, request_stop
+from services.runner.step_files import Outcome, StepFiles, StopRequest, request_stop
 from steps.plans import StepPlan, StepRef
 from tests.support.runs import at
 
@@ -62,18 +62,6 @@ def test_the_claim_lock_tells_live_from_lost(tmp_path: Path) -> None:
     assert claim_alive(files)
     os.close(heir)
     assert not claim_alive(files)
-
-
-async def test_a_claim_nobody_holds_without_outcome_is_lost(tmp_path: Path) -> None:
-    """await_outcome records and returns RunnerLost for a free claim, the outcome when there is one."""
-    files = StepFiles.of(tmp_path, REF)
-    fd = try_claim(files, new_claim(plan(), at(0)))
-    assert fd is not None
-    os.close(fd)
-    assert await await_outcome(files, 0.01) == LOST
-    record_exit(files, Outcome(exit_code=4, reason="Error"))
-    assert await await_outcome(files, 0.01) == Outcome(exit_code=4, reason="Error")
-    assert files.exit.read_text() == "4\n"
 
 
 def test_the_first_stop_request_wins(tmp_path: Path) -> None:
