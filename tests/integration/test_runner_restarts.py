@@ -3,7 +3,12 @@
 Covers: the step's process survives the runner (it runs under its detached shim); a restarted
 runner re-attaches to a step still running and to one that finished while no runner was up, and
 reports the real exit code exactly once (one StepStarted, one StepFinished, the output once); a
-step whose shim died too is reported as RunnerLost.
+step whose shim died too is reported as RunnerLost, saying it may have run.
+The runner killed in each window of a step's start (issue 17): after the claim and before the
+checkout (the claim a dead runner leaves), during the checkout (the clone held at a TCP gate),
+after the shim started the process and before StepStarted was published (the bus down): the
+restarted runner starts the step again when its process never started, and reports it exactly
+once either way, with no StepStarted before the process ran; after StepStarted: the tests above.
 """
 
 from __future__ import annotations
@@ -24,9 +29,19 @@ from adapters.jetstream.server import NatsServer
 from adapters.object_store import FsspecObjectStore
 from api.pipelineconfig import Step
 from events import run as ev
+from services.runner.step_files import read_started
 from tests.integration.conftest import bus_settings, eventually
 from tests.support.git_daemon import GitDaemon, GitRepo
-from tests.support.runner_harness import RunnerEnv, count, finished, history, run_events, stop_leftovers
+from tests.support.runner_harness import (
+    RunnerEnv,
+    claim_as_a_dead_runner,
+    count,
+    finished,
+    history,
+    run_events,
+    stop_leftovers,
+)
+from tests.support.tcp_gate import TcpGate
 
 
 @pytest.fixture
@@ -35,6 +50,15 @@ def repo_url(tmp_path: Path) -> Iterator[tuple[str, str]]:
     sha = repo.commit({"version.txt": "1\n"}, "first")
     with GitDaemon(tmp_path / "repos") as daemon:
         yield daemon.url("app.git"), sha
+
+
+@pytest.fixture
+def gated_repo(repo_url: tuple[str, str]) -> Iterator[tuple[TcpGate, str, str]]:
+    """The repository behind a closed TCP gate: (gate, its git URL, the commit)."""
+    url, sha = repo_url
+    port = int(url.split(":")[2].split("/")[0])
+    with TcpGate(port) as gate:
+        yield gate, f"git://127.0.0.1:{gate.port}/app.git", sha
 
 
 @pytest.fixture
@@ -67,6 +91,9 @@ class RunnerProcess:
         with self.output.open("ab") as out:
             argv = [sys.executable, "-m", "services.runner"]
             self.procs.append(subprocess.Popen(argv, env=self.env, stdout=out, stderr=out))
+
+    def log(self) -> str:
+        return self.output.read_text()
 
     def kill(self) -> None:
         proc = self.procs[-1]
@@ -109,6 +136,7 @@ async def _exists(path: Path) -> None:
 
 
 async def _assert_reported_once(env: RunnerEnv) -> None:
+    """Exit 7 reported once, StepStarted once, the output once (so the step ran exactly once)."""
     done = await finished(env.bus, "build", deadline=30)
     assert (done.exit_code, done.reason) == (7, "Error")
     assert await count(env.bus, ev.StepFinished) == 1
@@ -170,3 +198,64 @@ async def test_a_step_whose_shim_died_with_the_runner_is_runner_lost(
         "step.started",
         "step.finished",
     ]
+
+
+PLAIN = Step(name="build", image="alpine:3", commands=["echo started", "echo after", "exit 7"])
+
+
+async def test_a_claim_left_before_the_checkout_is_started_again(
+    env: RunnerEnv, runner_process: RunnerProcess, repo_url: tuple[str, str]
+) -> None:
+    """A claim whose runner died before checking out (lock free, nothing else) runs once, not RunnerLost."""
+    url, sha = repo_url
+    events = run_events(PLAIN, repository=url, commit=sha)
+    await env.bus.publish_many(events)
+    claim_as_a_dead_runner(env, events)
+    runner_process.start()
+    await _assert_reported_once(env)
+    assert "step.restarted" in runner_process.log()
+
+
+async def test_a_runner_killed_during_the_checkout_is_followed_by_a_fresh_start(
+    env: RunnerEnv, runner_process: RunnerProcess, gated_repo: tuple[TcpGate, str, str]
+) -> None:
+    """Killed while git clones (held at the gate), the step is started again by the next runner, once."""
+    gate, url, sha = gated_repo
+    await env.bus.publish_many(run_events(PLAIN, repository=url, commit=sha))
+    runner_process.start()
+    await asyncio.to_thread(gate.wait_held)
+    files = env.files("app-ci-1", "uid-1", "build")
+    assert files.claim.exists() and not files.started.exists()
+    runner_process.kill()
+    gate.drop()  # the orphaned clone fails, as when the server goes on without it
+    runner_process.start()
+    await _assert_reported_once(env)
+    assert "step.restarted" in runner_process.log()
+
+
+async def test_a_runner_killed_after_the_start_and_before_step_started_announces_it_later(
+    env: RunnerEnv,
+    runner_process: RunnerProcess,
+    gated_repo: tuple[TcpGate, str, str],
+    nats_server: NatsServer,
+    tmp_path: Path,
+) -> None:
+    """The shim started the process but StepStarted could not be published (bus down) when the runner
+    died: the next runner publishes it once, at the shim's start time, and reports the step once."""
+    gate, url, sha = gated_repo
+    await env.bus.publish_many(run_events(gated_step(tmp_path / "gate"), repository=url, commit=sha))
+    runner_process.start()
+    await asyncio.to_thread(gate.wait_held)
+    await asyncio.to_thread(nats_server.stop)
+    gate.release()
+    await _started(env)
+    runner_process.kill()
+    await asyncio.to_thread(nats_server.start)
+    assert await count(env.bus, ev.StepStarted) == 0
+    runner_process.start()
+    (tmp_path / "gate").touch()
+    await _assert_reported_once(env)
+    [started] = [e for e in await history(env.bus) if isinstance(e, ev.StepStarted)]
+    marker = read_started(env.files("app-ci-1", "uid-1", "build"))
+    assert marker is not None and started.at == marker.at
+    assert "step.restarted" not in runner_process.log()

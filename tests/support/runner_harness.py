@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ from api.pipelinerun import PipelineRunSpec
 from events import run as ev
 from events.codec import AnyEvent
 from events.subjects import run_subject
-from services.runner.claims import claims_under, read_claim, settle
+from projections.run_context import RunContext, evolve
+from services.runner.claims import claims_under, new_claim, read_claim, settle, try_claim
 from services.runner.config import RunnerSettings
 from services.runner.service import Runner, step_deps
 from services.runner.step_files import Started, StepFiles, StopRequest, read_outcome, request_stop
 from steps.naming import job_name
-from steps.plans import StepRef
+from steps.plans import StepRef, plan
 from tests.integration.conftest import bus_settings, eventually
 from tests.support.git_daemon import GitDaemon, GitRepo
 
@@ -167,3 +169,14 @@ def served_repo(base: Path) -> Iterator[tuple[str, str]]:
     sha = repo.commit({"version.txt": "1\n"}, "first")
     with GitDaemon(base / "repos") as daemon:
         yield daemon.url("app.git"), sha
+
+
+def claim_as_a_dead_runner(env: RunnerEnv, events: list[AnyEvent]) -> None:
+    """Leave on disk what a runner killed right after claiming the run's step leaves: the claim,
+    its lock free, nothing else."""
+    ctx = functools.reduce(evolve, [e for e in events if isinstance(e, ev.RunEvent)], RunContext())
+    scheduled = next(e for e in events if isinstance(e, ev.StepScheduled))
+    step_plan = plan(ctx, scheduled.step)
+    fd = try_claim(StepFiles.of(env.home, step_plan.ref), new_claim(step_plan, datetime.now(UTC)))
+    assert fd is not None, "the step was claimed already"
+    os.close(fd)
