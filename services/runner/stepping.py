@@ -154,6 +154,7 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
         await launch(_shim_spec(deps, files, prepared, lock_fd))
     except ShimFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="Error", message=str(e)))
+    log.info("step.launched", run=plan.ref.run, step=plan.ref.step)
     return None
 
 

@@ -72,6 +72,18 @@ class DevUp:
             if found:
                 return found
 
+    def drain(self) -> None:
+        """Take every line printed so far into `lines` (for `pids`), without waiting."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if line is None:
+                self._queue.put(None)  # keep the end marker for wait_for / wait_exit
+                return
+            self.lines.append(line)
+
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
