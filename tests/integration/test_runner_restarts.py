@@ -177,7 +177,8 @@ async def test_killed_runner_reports_a_step_that_ended_while_it_was_down(
 async def test_a_step_whose_shim_died_with_the_runner_is_runner_lost(
     env: RunnerEnv, runner_process: RunnerProcess, repo_url: tuple[str, str], tmp_path: Path
 ) -> None:
-    """With runner and shim both killed, the restarted runner reports the step as RunnerLost."""
+    """With runner and shim both killed after the start, the restarted runner reports RunnerLost
+    (saying the step may have run), and does not run it again."""
     url, sha = repo_url
     step = Step(
         name="build", image="alpine:3", commands=["echo shim=$PPID group=$$", "echo started", "sleep 300"]
@@ -193,6 +194,8 @@ async def test_a_step_whose_shim_died_with_the_runner_is_runner_lost(
     runner_process.start()
     done = await finished(env.bus, "build", deadline=30)
     assert (done.exit_code, done.reason) == (None, "RunnerLost")
+    assert f"shim pid {shim}" in done.message and "may already have had effects" in done.message
+    assert env.files("app-ci-1", "uid-1", "build").log.read_text().count("started\n") == 1
     assert [e.type for e in await history(env.bus) if isinstance(e, ev.StepEvent)] == [
         "step.scheduled",
         "step.started",
