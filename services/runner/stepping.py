@@ -24,8 +24,7 @@ import structlog
 
 from events.codec import AnyEvent
 from events.run import ArtifactUploaded, RunIdentity, StepFinished, StepStarted
-from events.subjects import run_subject
-from ports.bus import Bus
+from ports.bus import Bus, run_events, run_history
 from ports.bus_errors import BusUnavailable
 from ports.objects import ObjectStore
 from services.runner.artifacts import Uploaded, upload_all
@@ -113,11 +112,8 @@ def _announcer(deps: StepDeps, plan: StepPlan, check_history: bool) -> OnStarted
 
 
 async def _started_published(bus: Bus, ref: StepRef) -> bool:
-    history = await bus.history(run_subject(ref.namespace, ref.run))
-    return any(
-        isinstance(r.event, StepStarted) and r.event.uid == ref.uid and r.event.step == ref.step
-        for r in history
-    )
+    history = run_events(await run_history(bus, ref.namespace, ref.run, ref.uid))
+    return any(isinstance(e, StepStarted) and e.step == ref.step for e in history)
 
 
 def _shim_never_started(files: StepFiles, lock_fd: int) -> Outcome:
