@@ -74,6 +74,12 @@ def start_run(c8s: Instance, ns: str, repo: tuple[str, str], tmp_path: Path, con
     return name, ledger
 
 
+def step_one_started(c8s: Instance, ledger: Path) -> None:
+    """Until step one wrote its ledger line (it then prints for ~3 s): a Running status polled
+    through the CLI can miss that window on a loaded machine."""
+    assert c8s.poll((ledger / "one").exists, deadline=60), "step one never started"
+
+
 def job_uid(plane: plane_mod.Plane, ns: str, job: str) -> str:
     return str(kubectl_json(plane, "get", "job", job, "-n", ns)["metadata"]["uid"])
 
@@ -100,7 +106,7 @@ def test_run_survives_kill_9(
 ) -> None:
     """Killing one service mid-run loses nothing and creates no Job twice."""
     name, ledger = start_run(c8s, ns, repo, tmp_path, f"kill-{victim}")
-    c8s.wait_step(name, "one", "Running", ns)
+    step_one_started(c8s, ledger)
     first_uid = job_uid(control_plane, ns, f"{name}-one")
     os.kill(c8s.dev.pids()[victim], signal.SIGKILL)
     c8s.dev.wait_for(rf"^{victim} restarted", deadline=60)
@@ -118,7 +124,7 @@ def test_run_survives_apiserver_restart(
     """The apiserver killed mid-step and started after the step's Job finished: the run completes
     and the scheduler's broken watch came back."""
     name, ledger = start_run(c8s, ns, repo, tmp_path, "apiserver-restart")
-    c8s.wait_step(name, "one", "Running", ns)
+    step_one_started(c8s, ledger)
     first_uid = job_uid(control_plane, ns, f"{name}-one")
     scheduler_log = c8s.dev.home / "logs" / "scheduler.log"
     before = scheduler_log.stat().st_size
