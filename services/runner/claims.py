@@ -114,7 +114,12 @@ async def settle(files: StepFiles, poll: float, on_started: OnStarted) -> Outcom
     while True:
         found, fd = look(files)
         if found.started is not None and not announced:
-            await on_started(found.started)
+            try:
+                await on_started(found.started)
+            except BaseException:
+                if fd is not None:  # not left holding the lock when cancelled or failing
+                    os.close(fd)
+                raise
             announced = True
         match decide(found):
             case Restart():
