@@ -117,7 +117,8 @@ def test_a_burst_of_pushes_survives_repeated_kill_9_of_every_process(
         c8s.apply(
             tmp_path,
             secret("hook", **{"webhook-secret": KEY.decode()}),
-            pipeline("chaos-ci", url, steps),
+            # Every push is on main: without this, each would cancel the runs before it.
+            pipeline("chaos-ci", url, steps, cancelSuperseded=False),
             connection("gh", "github", GITHUB_REPO, "chaos-ci", "hook"),
         )
         seed = int(os.environ.get("C8S_CHAOS_SEED", "17"))
