@@ -12,12 +12,12 @@ Invariants:
   process or to any other bound to the same durable: strictly in stream order, across retries
   and replicas (a replica that dies holding the message stops its heartbeat; it returns after
   ack_wait to whichever replica pulls next).
-- With concurrency N > 1 (adapters.jetstream.inflight.HandlerPool): only as many messages are fetched
-  as there are free slots, each is handled in its own task and settled when its handler returns,
-  in no particular order; on stop, handlers still running are cancelled and their messages handed
-  back; the first unexpected exception of a handler stops the consumer and propagates.
-- Fetched, unsettled messages get an in-progress heartbeat (adapters.jetstream.inflight.Heartbeat), so a
-  handler may run longer than ack_wait; a dead process stops the heartbeat and its messages return.
+- With concurrency N > 1 (inflight.HandlerPool): only as many messages are fetched as there are free
+  slots, each handled in its own task and settled when its handler returns, in no particular order;
+  on stop, running handlers are cancelled and their messages handed back; the first unexpected
+  exception of a handler stops the consumer and propagates.
+- Fetched, unsettled messages get an in-progress heartbeat (inflight.Heartbeat), so a handler may
+  run longer than ack_wait; a dead process stops the heartbeat and its messages return.
 - Undecodable body -> term (kept in the stream for inspection, never redelivered, logged);
   RetryLater -> nak(delay); any other exception -> the rest of the batch is naked for prompt
   redelivery and the exception propagates (crash and be restarted).
