@@ -1,5 +1,4 @@
-"""A durable JetStream pull consumer feeding catalog events to a handler, one message at a time
-(or up to `concurrency` at once).
+"""A durable JetStream pull consumer feeding catalog events to a handler, one or N at a time.
 
 Invariants:
 - Position is the server's: a message is acked only after its handler returned, so a crash or a
@@ -12,17 +11,15 @@ Invariants:
   process or to any other bound to the same durable: strictly in stream order, across retries
   and replicas (a replica that dies holding the message stops its heartbeat; it returns after
   ack_wait to whichever replica pulls next).
-- With concurrency N > 1 (inflight.HandlerPool): only as many messages are fetched as there are free
-  slots, each handled in its own task and settled when its handler returns, in no particular order;
-  on stop, running handlers are cancelled and their messages handed back; the first unexpected
-  exception of a handler stops the consumer and propagates.
+- With concurrency N > 1 (inflight.HandlerPool): messages are fetched for free slots only, each handled
+  in its own task and settled when its handler returns, in any order; on stop, running handlers
+  are cancelled and their messages handed back; a handler's unexpected exception stops the consumer.
 - Fetched, unsettled messages get an in-progress heartbeat (inflight.Heartbeat), so a handler may
   run longer than ack_wait; a dead process stops the heartbeat and its messages return.
 - Undecodable body -> term (kept in the stream for inspection, never redelivered, logged);
   RetryLater -> nak(delay); any other exception -> the rest of the batch is naked for prompt
   redelivery and the exception propagates (crash and be restarted).
-- A cancel swallowed by nats-py's asyncio.wait_for (Python 3.11) still ends the loop: the task's
-  cancelling() count is checked with the stop signal.
+- A cancel swallowed by nats-py's wait_for (Python 3.11) still ends the loop (cancelling() checked).
 - Recovery: nats-py pull subscriptions can go silent after a server restart (nats-io/nats.py#504):
   the pull request in flight is lost, and a server that lost its state has no consumer any more.
   After every reconnect or fetch error the consumer is re-created (create-or-update, idempotent);
