@@ -64,7 +64,7 @@ def runs_table(rows: list[RunRow]) -> str:
 
 def _row(r: RunRow) -> str:
     config = f'<a href="/configs/{q(r.namespace)}/{q(r.config)}">{e(r.config)}</a>'
-    where = f"PR #{r.pr}" if r.pr is not None else e(r.branch)
+    where = f"PR #{r.pr} → {e(r.target_branch)}" if r.pr is not None else e(r.branch)
     matrix = " ".join(f"{e(k)}={e(v)}" for k, v in sorted(r.matrix.items()))
     cells = (
         f'<a href="{run_link(r)}">{e(r.namespace)}/{e(r.name)}</a> <small>{matrix}</small>',

@@ -50,7 +50,8 @@ def _facts(view: RunView) -> str:
     commit = f"<code>{e(row.commit)}</code>"
     if view.commit_url:
         commit = f'<a href="{e(view.commit_url)}">{commit}</a>'
-    where = f"PR #{row.pr}" if row.pr is not None else e(row.branch or "(none)")
+    branch = f"PR #{row.pr} → {e(row.target_branch)}" if row.pr is not None else e(row.branch or "(none)")
+    where = f"{branch} ({e(row.event)})"
     matrix = ", ".join(f"{e(k)}={e(v)}" for k, v in sorted(row.matrix.items())) or "(none)"
     config = f'<a href="/configs/{q(row.namespace)}/{q(row.config)}">{e(row.config)}</a>'
     facts = (

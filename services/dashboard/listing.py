@@ -27,6 +27,10 @@ class RunRow(Struct, frozen=True, kw_only=True):
     commit: str
     branch: str = ""
     pr: int | None = None
+    #: push, tag, pull_request or manual (spec.trigger.event).
+    event: str = "manual"
+    #: The branch a pull request targets.
+    target_branch: str = ""
     triggered_by: str = ""
     created: datetime | None = None
     started: datetime | None = None
@@ -57,6 +61,8 @@ def run_row(run: PipelineRun, now: datetime) -> RunRow:
         commit=spec.commit,
         branch=spec.branch or "",
         pr=pull_request(run),
+        event=spec.trigger.event if spec.trigger is not None else "manual",
+        target_branch=(spec.trigger.target_branch or "") if spec.trigger is not None else "",
         triggered_by=spec.triggered_by,
         created=meta.creation_timestamp or spec.triggered_at,
         started=status.start_time if status else None,
@@ -67,9 +73,10 @@ def run_row(run: PipelineRun, now: datetime) -> RunRow:
 
 def pull_request(run: PipelineRun) -> int | None:
     """The pull request number a run was triggered for, when its spec says (spec.trigger)."""
-    trigger = getattr(run.spec, "trigger", None)
-    number = getattr(trigger, "pull_request", None) if trigger is not None else None
-    return number if isinstance(number, int) else None
+    trigger = run.spec.trigger
+    if trigger is None or trigger.event != "pull_request":
+        return None
+    return trigger.number
 
 
 def duration(run: PipelineRun, now: datetime) -> float | None:

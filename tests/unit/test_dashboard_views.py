@@ -15,12 +15,12 @@ from datetime import timedelta
 
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, Step
-from api.pipelinerun import Condition, PipelineRun, PipelineRunSpec, PipelineRunStatus, StepStatus
+from api.pipelinerun import Condition, PipelineRun, PipelineRunSpec, PipelineRunStatus, StepStatus, Trigger
 from events import run as ev
 from services.dashboard.actions import Csrf, rerun_of
 from services.dashboard.html_run import log_lines, run_page
 from services.dashboard.inputs import RunFilter
-from services.dashboard.listing import format_duration, run_rows
+from services.dashboard.listing import format_duration, run_row, run_rows
 from services.dashboard.run_view import commit_url, dag_levels, run_view
 from tests.support.runs import T0, at, ident, requested
 
@@ -148,3 +148,15 @@ def test_run_page_renders_actions_and_stream() -> None:
     page = run_page(view, {}, "tok123")
     assert 'action="/runs/team-a/r/cancel"' in page and 'action="/runs/team-a/r/rerun"' in page
     assert page.count('value="tok123"') == 2 and 'data-stream="/runs/team-a/r/stream"' in page
+
+
+def test_rows_show_what_triggered_the_run() -> None:
+    """A pull request run lists its number, target branch and event; a push shows its branch."""
+    trigger = Trigger(event="pull_request", number=42, target_branch="main", provider="github")
+    pr = run_row(_run("r1", 1, branch="feature/x", trigger=trigger), at(10))
+    push = run_row(_run("r2", 1, branch="main", trigger=Trigger(event="push")), at(10))
+    manual = run_row(_run("r3", 1, branch="main"), at(10))
+    assert (pr.pr, pr.target_branch, pr.event) == (42, "main", "pull_request")
+    assert (push.pr, push.event, manual.event) == (None, "push", "manual")
+    runs = [_run("r1", 1, trigger=trigger), _run("r2", 2)]
+    assert [r.name for r in run_rows(runs, RunFilter(pr=42), at(10))] == ["r1"]
