@@ -1,10 +1,10 @@
 """The run page in a real browser (Debian's Chromium through Selenium) against `c8s dev up`.
 
-A run started by a signed GitHub webhook is opened at the link a commit status would carry and
-watched without reloading (a marker set in the page survives until Cancel's form post): the steps
-change state live, a line printed by a running step appears live, a secret shows masked in the
-stored log, an artifact downloads through the dashboard with the right bytes, and Cancel cancels
-the run. Screenshots of each state are saved under the test's temp dir (screens/).
+A run started by a signed GitHub webhook is opened at the link its `pending` commit status carried
+(as the fake GitHub API received it) and watched without reloading (a marker set in the page
+survives until Cancel's form post): the steps change state live, a line printed by a running step
+appears live, a secret shows masked in the stored log, an artifact downloads through the dashboard
+with the right bytes, and Cancel cancels the run. Screenshots of each state are saved under the test's temp dir (screens/).
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.e2e.local import Instance, connection, pipeline, push, secret, step
+from tests.e2e.local import Instance, connection, pipeline, secret, step
 from tests.support.chromium import chromium, until
 from tests.support.dev_up import DevUp
+from tests.support.fake_github import ORG_APP, FakeGitHub, push_to_org_app
+from tests.support.fake_providers import TOKEN as PROVIDER_TOKEN
 from tests.support.git_daemon import GitDaemon, GitRepo
 
 TOKEN = "s3cr3t-" + uuid.uuid4().hex[:12]
 KEY = b"webhook-key-" + uuid.uuid4().hex[:8].encode()
-GITHUB_REPO = "https://github.com/octo-org/hello-world"
 ARTIFACT = bytes(range(256)) * 40
 
 
@@ -48,20 +49,26 @@ def test_run_page_live_in_chromium(tmp_path: Path) -> None:
              "printf '%0512d\\n' 0", f"while [ ! -f {gate}.never ]; do sleep 0.05; done",
              dependsOn=["build"]),
     ]  # fmt: skip
-    with GitDaemon(tmp_path / "repos") as daemon, DevUp(tmp_path / "c8s") as dev:
+    with FakeGitHub() as github, GitDaemon(tmp_path / "repos") as daemon, DevUp(
+        tmp_path / "c8s", env={"C8S_GITHUB_API_URL": f"{github.fake.url}/api/v3"}
+    ) as dev:
         dev.wait_for(r"^c8s is up$", deadline=120)
         c8s = Instance(dev)
+        gh = connection("gh", "github", ORG_APP, "app-ci", "gh-hook")
         c8s.apply(
             tmp_path,
             secret("app-secrets", token=TOKEN),
             secret("gh-hook", **{"webhook-secret": KEY.decode()}),
+            secret("gh-auth", username="c8s-bot", password=PROVIDER_TOKEN),
             pipeline("app-ci", daemon.url("app.git"), steps),
-            connection("gh", "github", GITHUB_REPO, "app-ci", "gh-hook"),
+            {**gh, "spec": {**gh["spec"], "authSecretRef": "gh-auth"}},
         )
-        status, answer = c8s.post("github", *push("github", commit, "main", KEY))
+        status, answer = c8s.post("github", *push_to_org_app(commit, KEY))
         assert status == 202, answer
         [name] = answer["runs"]
-        page = f"http://127.0.0.1:{dev.dashboard_port}/runs/default/{name}"
+        # The link a developer clicks: the target_url of the commit status GitHub received.
+        page = until(lambda: next((p.target_url for p in github.fake.statuses), None), "a commit status", 120)
+        assert page == f"http://127.0.0.1:{dev.dashboard_port}/runs/default/{name}"
         with chromium(tmp_path, downloads) as driver:
             driver.get(page)
             driver.execute_script("window.c8sMarker = 'same page';")

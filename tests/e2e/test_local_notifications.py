@@ -10,11 +10,9 @@ and the connection says so.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -24,46 +22,17 @@ import pytest
 
 from tests.e2e.local import Instance, pipeline, secret, step
 from tests.support.dev_up import DevUp
-from tests.support.fake_providers import TOKEN, FakeProviders
+from tests.support.fake_github import FakeGitHub, push_to_org_app
+from tests.support.fake_providers import TOKEN
 from tests.support.git_daemon import GitDaemon, GitRepo
-from tests.support.webhooks import headers_for
 
 KEY = b"hook-" + uuid.uuid4().hex[:8].encode()
-
-
-class FakeGitHub:
-    """FakeProviders served from a thread with its own event loop (the test itself is sync)."""
-
-    def __init__(self) -> None:
-        self.fake = FakeProviders()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> FakeGitHub:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         yield fake
-
-
-def push_to_org_app(commit: str) -> tuple[bytes, dict[str, str]]:
-    """GitHub's documented push payload, for repository org/app (the one the fake API knows)."""
-    text = (Path(__file__).parents[1] / "fixtures" / "webhooks" / "github_push.json").read_text()
-    data = json.loads(text.replace("octo-org/hello-world", "org/app"))
-    data.update(ref="refs/heads/main", after=commit)
-    body = json.dumps(data).encode()
-    return body, headers_for("github", "push", body, KEY, str(uuid.uuid4()))
 
 
 def test_statuses_arrive_once_each_in_order_despite_notifier_kill(github: FakeGitHub, tmp_path: Path) -> None:
@@ -96,7 +65,7 @@ def test_statuses_arrive_once_each_in_order_despite_notifier_kill(github: FakeGi
             pipeline("app-ci", daemon.url("app.git"), steps),
             connection,
         )
-        status, answer = c8s.post("github", *push_to_org_app(commit))
+        status, answer = c8s.post("github", *push_to_org_app(commit, KEY))
         assert status == 202, answer
         [name] = answer["runs"]
         c8s.wait_step(name, "slow", "Running")
