@@ -4,7 +4,8 @@ A run started by a signed GitHub webhook is opened at the link its `pending` com
 (as the fake GitHub API received it) and watched without reloading (a marker set in the page
 survives until Cancel's form post): the steps change state live, a line printed by a running step
 appears live, a secret shows masked in the stored log, an artifact downloads through the dashboard
-with the right bytes, and Cancel cancels the run. Screenshots of each state are saved under the test's temp dir (screens/).
+with the right bytes, and Cancel cancels the run. Screenshots of each state are saved under the
+test's temp dir (screens/).
 """
 
 from __future__ import annotations
