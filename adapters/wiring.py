@@ -10,6 +10,7 @@ plugs its adapters in here and nowhere else.
 from __future__ import annotations
 
 from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.permissions import STREAM_MANAGER
 from adapters.jetstream.settings import BusSettings
 from adapters.local.executor import LocalExecutor
 from adapters.local.steplogs import LocalStepLogs
@@ -32,8 +33,12 @@ async def connect_bus(settings: CommonSettings, service: str) -> Bus:
     bus_settings = BusSettings(
         servers=[settings.nats_url],
         name=service,
+        user=settings.nats_user,
+        password=settings.nats_password,
+        tls_ca_file=settings.nats_ca_file,
         ack_wait=settings.ack_wait_seconds,
         stream_replicas=settings.stream_replicas,
+        manage_streams=settings.nats_user in ("", STREAM_MANAGER),
     )
     bus = await NatsBus.connect(bus_settings)
     await bus.ensure_streams()

@@ -1,5 +1,7 @@
 """How a CLI command reaches a running c8s: the NATS URL (`--server`, `C8S_SERVER`, default
-nats://127.0.0.1:4222), one connection shared by the resource store and the bus, closed on exit.
+nats://127.0.0.1:4222) and the CLI's bus identity (`C8S_NATS_USER`, `C8S_NATS_PASSWORD`, printed by
+`c8s dev up` as export lines; `C8S_NATS_CA_FILE` for a TLS server), one connection shared by the
+resource store and the bus, closed on exit.
 
 In Kubernetes mode the resources are on a cluster: `--kubeconfig FILE`, or $KUBECONFIG when no
 `--server` is given, selects the Kubernetes resource store (adapters.kube.store) instead of the
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -25,11 +27,14 @@ from adapters.jetstream.settings import BusSettings
 from adapters.kube.client import KubeSettings
 from adapters.kube.store import KubeStore
 from c8s.failures import CliError
-from ports.bus_errors import BusError
+from ports.bus_errors import BusError, BusRefused
 from ports.resources import ResourceStore, StoreError
 
 DEFAULT_SERVER = "nats://127.0.0.1:4222"
 SERVER_VARIABLE = "C8S_SERVER"
+USER_VARIABLE = "C8S_NATS_USER"
+PASSWORD_VARIABLE = "C8S_NATS_PASSWORD"
+CA_VARIABLE = "C8S_NATS_CA_FILE"
 
 
 def add_server_option(parser: argparse.ArgumentParser) -> None:
@@ -66,10 +71,15 @@ def kubeconfig_of(args: argparse.Namespace) -> str | None:
     return os.environ.get("KUBECONFIG") or None
 
 
-def settings_for(url: str) -> BusSettings:
+def settings_for(url: str, env: Mapping[str, str] | None = None) -> BusSettings:
+    """The CLI's connection to `url`, as the identity in `env` (default: the process environment)."""
+    source = os.environ if env is None else env
     return BusSettings(
         servers=[url],
         name="c8s-cli",
+        user=source.get(USER_VARIABLE, ""),
+        password=source.get(PASSWORD_VARIABLE, ""),
+        tls_ca_file=source.get(CA_VARIABLE, ""),
         connect_timeout=2.0,
         reconnect_time_wait=0.1,
         max_reconnect_attempts=1,
@@ -88,9 +98,11 @@ class Instance:
 
 
 @asynccontextmanager
-async def connected(url: str, kubeconfig: str | None = None) -> AsyncIterator[Instance]:
+async def connected(
+    url: str, kubeconfig: str | None = None, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Instance]:
     """The instance whose bus is at `url`; its resources on the cluster of `kubeconfig` if given."""
-    async with bus_connected(url) as conn:
+    async with bus_connected(url, env) as conn:
         if kubeconfig is None:
             yield Instance(url=url, connection=conn, store=KvStore.from_connection(conn), bus=NatsBus(conn))
             return
@@ -111,11 +123,15 @@ async def resources(args: argparse.Namespace) -> AsyncIterator[ResourceStore]:
 
 
 @asynccontextmanager
-async def bus_connected(url: str) -> AsyncIterator[NatsConnection]:
-    """Connect to NATS at `url`; a CliError naming the URL when nothing answers there."""
-    conn = NatsConnection(settings_for(url))
+async def bus_connected(url: str, env: Mapping[str, str] | None = None) -> AsyncIterator[NatsConnection]:
+    """Connect to NATS at `url`; a CliError naming the URL when nothing answers there, or naming
+    the variables to set when the server refuses the credentials."""
+    settings = settings_for(url, env)
+    conn = NatsConnection(settings)
     try:
         await conn.connect()
+    except BusRefused as e:
+        raise CliError(_refused(url, settings.user)) from e
     except BusError as e:
         message = f"no c8s server answers at {url}: start one with `c8s dev up` (or pass --server)"
         raise CliError(message) from e
@@ -123,6 +139,14 @@ async def bus_connected(url: str) -> AsyncIterator[NatsConnection]:
         yield conn
     finally:
         await conn.close()
+
+
+def _refused(url: str, user: str) -> str:
+    who = f"user {user!r}" if user else f"no credentials (${USER_VARIABLE} is not set)"
+    return (
+        f"the c8s server at {url} refused {who}: set ${USER_VARIABLE} and ${PASSWORD_VARIABLE} "
+        "to the CLI's credentials (the export lines `c8s dev up` prints, also in DIR/nats/cli.env)"
+    )
 
 
 @asynccontextmanager

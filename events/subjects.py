@@ -1,7 +1,12 @@
 """Where each event travels and how its duplicates are recognised.
 
-Run events go on `c8s.run.<namespace>.<run>` in stream C8S_RUNS, so one run's history is a subject
-filter. Webhook decisions go on `c8s.webhook.<provider>.<namespace>.<connection>` in C8S_WEBHOOKS.
+Run events go on `c8s.run.<namespace>.<run>.<type>` in stream C8S_RUNS (`<type>` is the event's
+dotted tag, e.g. `c8s.run.team-a.app-1.step.finished`), so one run's history is the subject filter
+`c8s.run.<namespace>.<run>.>` and the bus's per-identity publish permissions can say which service
+may state which fact (adapters.jetstream.permissions). Webhook decisions go on
+`c8s.webhook.<provider>.<namespace>.<connection>` in C8S_WEBHOOKS. A consumer trusts an event only
+on the subject subject_of() gives it (`on_its_subject`): a body whose type, namespace or run differ
+from its subject's was published by an identity allowed that subject, not that fact.
 Every publish carries a Nats-Msg-Id derived from the event's identity (never from time or a random
 value), so a redelivered handler or a restarted producer publishing the same fact again is dropped
 by the stream's dedupe window.
@@ -34,11 +39,18 @@ def untoken(tok: str) -> str:
 
 
 def run_subject(namespace: str, run: str) -> str:
-    return f"c8s.run.{token(namespace)}.{token(run)}"
+    """The filter of one run's whole history (every event type)."""
+    return f"c8s.run.{token(namespace)}.{token(run)}.>"
 
 
 def namespace_runs_subject(namespace: str) -> str:
-    return f"c8s.run.{token(namespace)}.*"
+    """The filter of every run event of one namespace."""
+    return f"c8s.run.{token(namespace)}.>"
+
+
+def run_event_subject(namespace: str, run: str, event_type: str) -> str:
+    """Where an event of `event_type` (a dotted tag such as `step.finished`) of one run goes."""
+    return f"c8s.run.{token(namespace)}.{token(run)}.{event_type}"
 
 
 def webhook_subject(provider: str, namespace: str, connection: str) -> str:
@@ -56,8 +68,13 @@ def live_log_subject(namespace: str, run: str, step: str) -> str:
 
 def subject_of(event: AnyEvent) -> str:
     if isinstance(event, RunEvent):
-        return run_subject(event.namespace, event.run)
+        return run_event_subject(event.namespace, event.run, event.type)
     return webhook_subject(event.provider, event.namespace, event.connection)
+
+
+def on_its_subject(event: AnyEvent, subject: str) -> bool:
+    """True when `subject` is where `event` belongs; anything else is refused before a fold."""
+    return subject_of(event) == subject
 
 
 def message_id(event: AnyEvent) -> str:

@@ -18,3 +18,7 @@ class BusUnavailable(BusError):
 
 class BusRejected(BusError):
     """The bus refused the request; repeating it unchanged will fail again."""
+
+
+class BusRefused(BusRejected):
+    """The server refused this process's credentials (missing, wrong, or not allowed to connect)."""

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from typing import Any
 
-import nats
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from adapters.jetstream.errors import NATS_ERRORS, translated
+from adapters.jetstream.errors import NATS_ERRORS, refused, translated
 from adapters.jetstream.settings import BusSettings
+from ports.bus_errors import BusRefused
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +31,7 @@ class NatsConnection:
         self.settings = settings
         self.generation = 0
         self._reconnected = asyncio.Event()
+        self._refused = asyncio.Event()
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
 
@@ -57,18 +59,32 @@ class NatsConnection:
         return c is not None and bool(c.is_closed or c.is_draining)
 
     async def connect(self) -> None:
+        """Connect, retrying an absent server as the settings say; refused credentials end the
+        attempt at once with BusRefused (retrying cannot fix them)."""
         s = self.settings
-        async with translated(f"connect to {s.servers}"):
-            self._client = await nats.connect(
+        client = Client()
+        attempt = asyncio.ensure_future(
+            client.connect(
                 servers=s.servers,
                 name=s.name,
-                connect_timeout=s.connect_timeout,
-                reconnect_time_wait=s.reconnect_time_wait,
+                **_credentials(s),
+                **_timing(s),
                 max_reconnect_attempts=s.max_reconnect_attempts,
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
             )
+        )
+        refused = asyncio.ensure_future(self._refused.wait())
+        await asyncio.wait({attempt, refused}, return_when=asyncio.FIRST_COMPLETED)
+        refused.cancel()
+        if not attempt.done():
+            await _abandon(attempt, client)
+            who = s.user or "nobody"
+            raise BusRefused(f"connect to {s.servers} as {who}: the server refused the credentials")
+        async with translated(f"connect to {s.servers}"):
+            attempt.result()
+        self._client = client
 
     async def wait_reconnected(self, seconds: float) -> None:
         """Return once connected, or after `seconds` if the server is still away."""
@@ -96,6 +112,13 @@ class NatsConnection:
             log.warning("nats.close_failed", error=repr(e))
 
     async def _on_error(self, e: Exception) -> None:
+        if refused(e):
+            self._refused.set()
+            log.error("nats.refused", user=self.settings.user, error=str(e))
+            return
+        if "permissions violation" in str(e).lower():  # this identity tried what it may not
+            log.error("nats.permission_denied", error=str(e))
+            return
         log.debug("nats.error", error=repr(e))
 
     async def _on_disconnected(self) -> None:
@@ -106,6 +129,29 @@ class NatsConnection:
         self.generation += 1
         self._reconnected.set()
         log.warning("nats.reconnected", generation=self.generation, url=_url(self._client))
+
+
+async def _abandon(attempt: asyncio.Future[None], client: Client) -> None:
+    attempt.cancel()
+    with contextlib.suppress(asyncio.CancelledError, *NATS_ERRORS):
+        await attempt
+    with contextlib.suppress(*NATS_ERRORS):
+        await client.close()
+
+
+def _timing(s: BusSettings) -> dict[str, Any]:
+    """Seconds as floats (Client.connect annotates them as int but takes fractions)."""
+    return {"connect_timeout": s.connect_timeout, "reconnect_time_wait": s.reconnect_time_wait}
+
+
+def _credentials(s: BusSettings) -> dict[str, Any]:
+    """User, password, inbox prefix and TLS options for nats.connect (none when unset)."""
+    options: dict[str, Any] = {"inbox_prefix": s.inbox_prefix}
+    if s.user:
+        options |= {"user": s.user, "password": s.password}
+    if s.tls_ca_file:
+        options["tls"] = ssl.create_default_context(cafile=s.tls_ca_file)
+    return options
 
 
 def _url(client: Any) -> str:

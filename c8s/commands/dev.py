@@ -17,10 +17,12 @@ import argparse
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
+from adapters.runtime.settings import Mode
 from c8s.dev import cluster as dev_cluster
-from c8s.dev import demo
+from c8s.dev import credentials, demo
 from c8s.dev.readiness import NotReady, accepts, answers_ok, port_in_use, wait_until
 from c8s.dev.state_dir import HOST, Layout, available_services, nats_spec, service_spec, shown
 from c8s.dev.supervisor import Child, Supervisor, status_line
@@ -39,8 +41,9 @@ EPILOG = """examples:
                                           (S3 endpoint and keys from AWS_ENDPOINT_URL,
                                           AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
 
-then, in another terminal:
-  export C8S_SERVER=nats://127.0.0.1:4222
+then, in another terminal, the export lines dev up prints (C8S_SERVER, C8S_NATS_USER,
+C8S_NATS_PASSWORD; also in DIR/nats/cli.env):
+  source .c8s/nats/cli.env
   c8s apply -f examples/ && c8s get pr
 """
 
@@ -86,7 +89,7 @@ def layout_of(args: argparse.Namespace) -> Layout:
     home = Path(args.dir).resolve()
     home.mkdir(parents=True, exist_ok=True)
     kubeconfig = Path(args.kubeconfig).resolve() if args.kubeconfig else None
-    return Layout(
+    layout = Layout(
         home=home,
         nats_port=args.nats_port,
         webhook_port=args.webhook_port,
@@ -94,6 +97,8 @@ def layout_of(args: argparse.Namespace) -> Layout:
         log_store=args.log_store or "",
         dashboard_port=args.dashboard_port,
     )
+    mode: Mode = "local" if kubeconfig is None else "kubernetes"
+    return replace(layout, credentials=credentials.prepare(home, mode, layout.nats_url))
 
 
 async def up(args: argparse.Namespace) -> int:
@@ -182,8 +187,10 @@ def _banner(layout: Layout) -> None:
     say(f"  webhook URL: {layout.webhook_url}/webhooks/{{github,gitlab,bitbucket}}")
     say(f"  dashboard:   {layout.dashboard_url}/runs")
     say(f"  NATS URL:    {layout.nats_url}")
-    if layout.nats_port != 4222:
-        say(f"  for the CLI: export C8S_SERVER={layout.nats_url}")
+    if layout.credentials is not None:
+        say(f"  for the CLI in another shell (also in {shown(layout.credentials.cli_env_file)}):")
+        for line in layout.credentials.cli_exports(layout.nats_url):
+            say(f"    {line}")
     if layout.kubeconfig is not None:
         say(f"  cluster:     c8s get pr --kubeconfig {layout.kubeconfig} (or kubectl get pr)")
     say("Ctrl-C stops everything.")

@@ -58,7 +58,7 @@ async def _demo(layout: Layout, supervisor: Supervisor, say: Say) -> None:
     names = await _send_push(url, sha, secret, layout, say)
     for name in names:
         say(f"demo: watch it at {layout.dashboard_url}/runs/{NAMESPACE}/{name}")
-    async with connected(layout.nats_url) as instance:
+    async with connected(layout.nats_url, env=_cli_env(layout)) as instance:
         await watch_runs(instance.store, NAMESPACE, names, say)
     _hints(layout, names, say)
 
@@ -83,7 +83,7 @@ async def _apply_manifests(base: Path, url: str, layout: Layout, say: Say) -> by
     objs, errors = load([str(path)], None)
     if errors:
         raise CliError("; ".join(errors))
-    async with connected(layout.nats_url) as instance:
+    async with connected(layout.nats_url, env=_cli_env(layout)) as instance:
         for obj in objs:
             await any_kind.apply(instance.store, obj)
             say(f"demo: applied {obj.kind.lower()}/{obj.metadata.name}")
@@ -112,11 +112,15 @@ async def _send_push(url: str, sha: str, secret: bytes, layout: Layout, say: Say
             await asyncio.sleep(0.5)
 
 
+def _cli_env(layout: Layout) -> dict[str, str]:
+    """The CLI's identity (the demo applies and reads as the CLI would)."""
+    return layout.credentials.env_of("cli") if layout.credentials is not None else {}
+
+
 def _hints(layout: Layout, names: list[str], say: Say) -> None:
-    server = "" if layout.nats_port == 4222 else f" --server {layout.nats_url}"
-    say("demo: done. Try, in another terminal:")
-    say(f"  c8s get pr{server}")
+    say("demo: done. Try, in another terminal (after the export lines above):")
+    say("  c8s get pr")
     for name in names[:1]:
-        say(f"  c8s logs {name}{server}")
-        say(f"  c8s events {name}{server}")
+        say(f"  c8s logs {name}")
+        say(f"  c8s events {name}")
     say("c8s keeps running; Ctrl-C stops everything.")

@@ -1,6 +1,8 @@
 """What `c8s dev up` runs and where it keeps things under its directory (DIR, default ./.c8s):
 
     DIR/jetstream/        nats-server's JetStream store (streams, KV buckets: the resource store)
+    DIR/nats/             the bus identities: passwords, nats-server's authorization, the CLI's
+                          export lines, all 0600 (c8s.dev.credentials)
     DIR/logs/<name>.log   each child's output (nats-server, every service, git-daemon)
     DIR/objects/          object storage (file://): shipped logs and artifacts
     DIR/runs/, ...        the runner's working state (checkouts, step outputs)
@@ -9,7 +11,8 @@
 Every service gets the same environment: C8S_MODE=local, C8S_NATS_URL, C8S_HOME=DIR, and the
 webhook's C8S_LISTEN_HOST/PORT (the dashboard's own port instead, for the dashboard); a service
 reads only the variables of its own settings. C8S_DASHBOARD_URL points the notifier's commit-status
-links at the dashboard (C8S_PUBLIC_URL stays the webhook's, where providers deliver).
+links at the dashboard (C8S_PUBLIC_URL stays the webhook's, where providers deliver). Each service
+also gets its own bus identity (C8S_NATS_USER/C8S_NATS_PASSWORD) and no other's.
 
 With a kubeconfig (`c8s dev up --kubeconfig FILE`) the services run in Kubernetes mode against that
 cluster: C8S_MODE=kubernetes, C8S_KUBECONFIG=FILE, the job-watcher instead of the runner, C8S_LOG_STORE
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.jetstream.server import nats_server_binary
+from c8s.dev.credentials import PASSWORD_VARIABLE, USER_VARIABLE, Credentials, identity_of
 from c8s.dev.supervisor import ChildSpec
 
 #: Start order; stop order is the reverse (services first, nats-server last).
@@ -46,6 +50,8 @@ class Layout:
     #: Object storage base URL (C8S_LOG_STORE); "": DIR/objects.
     log_store: str = ""
     dashboard_port: int = 8081
+    #: The bus identities (c8s.dev.credentials.prepare); None: a server without authorization.
+    credentials: Credentials | None = None
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -73,7 +79,10 @@ class Layout:
 
 def nats_spec(layout: Layout) -> ChildSpec:
     store = str(layout.home / "jetstream")
-    argv = (nats_server_binary(), "-js", "-a", HOST, "-p", str(layout.nats_port), "-sd", store)
+    argv: tuple[str, ...] = (nats_server_binary(), "-js", "-a", HOST, "-p", str(layout.nats_port))
+    argv += ("-sd", store)
+    if layout.credentials is not None:
+        argv += ("-c", str(layout.credentials.config))
     log = layout.log_of("nats-server")
     return ChildSpec(name="nats-server", argv=argv, env=dict(os.environ), log_path=log)
 
@@ -88,7 +97,7 @@ def service_spec(layout: Layout, name: str, base_env: Mapping[str, str] | None =
     return ChildSpec(
         name=name.replace("_", "-"),
         argv=(sys.executable, "-m", f"services.{name}"),
-        env=service_env(layout, base_env if base_env is not None else os.environ) | _own_env(layout, name),
+        env=service_spec_env(layout, name, base_env if base_env is not None else os.environ),
         log_path=layout.log_of(name),
     )
 
@@ -108,6 +117,17 @@ def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
         **_kube_env(layout),
         **({"C8S_LOG_STORE": layout.log_store} if layout.log_store else {}),
     }
+
+
+def service_spec_env(layout: Layout, name: str, base: Mapping[str, str]) -> dict[str, str]:
+    """service_env plus what is the service's own: its bus identity (never the CLI's, if dev up
+    has it) and, for the dashboard, its listening port."""
+    env = service_env(layout, base) | _own_env(layout, name)
+    env.pop(USER_VARIABLE, None)
+    env.pop(PASSWORD_VARIABLE, None)
+    if layout.credentials is not None:
+        env |= layout.credentials.env_of(identity_of(name))
+    return env
 
 
 def _own_env(layout: Layout, name: str) -> dict[str, str]:

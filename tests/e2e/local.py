@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -35,13 +36,14 @@ class Instance:
         self.env = env
 
     def c8s(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        base = os.environ if self.env is None else self.env
         done = subprocess.run(
             [sys.executable, "-m", "c8s.cli", *argv, *self.cli_args],
             capture_output=True,
             text=True,
             check=False,
             timeout=120,
-            env=self.env,
+            env={**base, **self.dev.cli_env()},
         )
         if check and done.returncode != 0:
             raise AssertionError(f"c8s {' '.join(argv)} exited {done.returncode}: {done.stderr}{done.stdout}")

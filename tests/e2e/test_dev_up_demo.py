@@ -3,13 +3,15 @@
 Covers: the sample repository is served over git:// by a supervised git daemon, the manifests
 are applied, a signed GitHub push is accepted (202) and the run it starts is watched to
 Succeeded, with each step's progress and log on the terminal, the secret masked, the artifact's
-URL printed; afterwards `c8s get`/`events` see the run; SIGTERM stops every child, git daemon
-included.
+URL printed; afterwards `c8s get`/`events` see the run with nothing but PATH and the banner's
+export lines (C8S_SERVER and the CLI's credentials) in their environment; SIGTERM stops every
+child, git daemon included.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -37,10 +39,12 @@ def test_demo_runs_a_whole_pipeline(tmp_path: Path) -> None:
         token = re.search(r"token: (demo-token-\w+)", (home / "demo" / "manifests.yaml").read_text())
         assert token is not None and token.group(1) not in dev.output
 
-        server = f"nats://127.0.0.1:{dev.nats_port}"
-        got = _c8s("get", "pr", run, "-o", "json", "--server", server)
+        env = _banner_exports(dev.lines)
+        assert sorted(env) == ["C8S_NATS_PASSWORD", "C8S_NATS_USER", "C8S_SERVER"]
+        assert env["C8S_SERVER"] == f"nats://127.0.0.1:{dev.nats_port}"
+        got = _c8s(env, "get", "pr", run, "-o", "json")
         assert json.loads(got)["status"]["phase"] == "Succeeded"
-        events = _c8s("events", run, "--server", server).splitlines()
+        events = _c8s(env, "events", run).splitlines()
         assert events[0].split()[2] == "run.requested" and events[-1].split()[2] == "run.finished"
 
         assert dev.stop() == 0
@@ -48,8 +52,16 @@ def test_demo_runs_a_whole_pipeline(tmp_path: Path) -> None:
         assert [pid for pid in dev.all_pids() if alive(pid)] == []
 
 
-def _c8s(*argv: str) -> str:
+def _banner_exports(lines: list[str]) -> dict[str, str]:
+    """The `export NAME=VALUE` lines of dev up's banner, as a dict."""
+    exports = (line.strip().removeprefix("export ") for line in lines if line.strip().startswith("export "))
+    return {name: value for name, _, value in (e.partition("=") for e in exports)}
+
+
+def _c8s(exports: dict[str, str], *argv: str) -> str:
+    """The CLI with nothing but PATH and the banner's exports in its environment."""
+    env = {"PATH": os.environ["PATH"], **exports}
     done = subprocess.run(
-        [sys.executable, "-m", "c8s.cli", *argv], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "c8s.cli", *argv], capture_output=True, text=True, check=True, env=env
     )
     return done.stdout

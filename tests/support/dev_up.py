@@ -84,6 +84,13 @@ class DevUp:
                 return
             self.lines.append(line)
 
+    def cli_env(self) -> dict[str, str]:
+        """The CLI's variables dev up generated (DIR/nats/cli.env: the banner's export lines)."""
+        path = self.home / "nats" / "cli.env"
+        lines = path.read_text().splitlines() if path.exists() else []
+        pairs = (line.removeprefix("export ").partition("=") for line in lines)
+        return {name: value for name, _, value in pairs}
+
     @property
     def output(self) -> str:
         return "\n".join(self.lines)

@@ -1,0 +1,130 @@
+"""The bus permission table (adapters.jetstream.permissions), read as NATS would match it.
+
+Covers: every event type of the catalog may be published by exactly its producer in each mode
+(run decisions by the scheduler, step facts by the runner or the job-watcher, log.shipped by the
+log-shipper, notifications by the notifier, webhook decisions by the webhook) and by nobody else
+(the CLI and the subscribers publish no event); live log lines only by the log-shipper; each
+durable consumer is usable by its owner only; nobody may delete or purge a stream, delete a
+message or publish into an inbox; only the scheduler may update a stream's configuration; every
+identity subscribes to its own inbox prefix only; Kubernetes mode grants no resource-store bucket.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.jetstream.permissions import DURABLES, Permissions, durable, identities, user_entry
+from adapters.runtime.settings import Mode
+from events.codec import catalog
+from events.run import RunEvent
+from events.subjects import live_log_subject, run_event_subject, webhook_subject
+
+PRODUCERS = {
+    "run.": "scheduler",
+    "step.scheduled": "scheduler",
+    "step.skipped": "scheduler",
+    "step.started": "EXECUTOR",
+    "step.finished": "EXECUTOR",
+    "artifact.uploaded": "EXECUTOR",
+    "log.shipped": "log-shipper",
+    "notification.": "notifier",
+    "webhook.": "webhook",
+}
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, a final `>` one or more."""
+    p, s = pattern.split("."), subject.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or (token != "*" and token != s[i]):
+            return False
+    return len(p) == len(s)
+
+
+def may_publish(user: str, permissions: Permissions, subject: str) -> bool:
+    entry = user_entry(user, "", permissions)["permissions"]
+    assert isinstance(entry, dict)
+    allowed = any(matches(p, subject) for p in entry["publish"]["allow"])
+    return allowed and not any(matches(p, subject) for p in entry["publish"]["deny"])
+
+
+def publishers(mode: Mode, subject: str) -> set[str]:
+    return {u for u, p in identities(mode, ("team-a",)).items() if may_publish(u, p, subject)}
+
+
+def producer_of(tag: str, mode: Mode) -> str:
+    name = next(v for k, v in PRODUCERS.items() if tag == k or (k.endswith(".") and tag.startswith(k)))
+    return name if name != "EXECUTOR" else ("runner" if mode == "local" else "job-watcher")
+
+
+@pytest.mark.parametrize("mode", ["local", "kubernetes"])
+@pytest.mark.parametrize("kind", catalog(), ids=lambda k: k.__struct_config__.tag)
+def test_each_event_type_has_exactly_its_producer(mode: Mode, kind: type) -> None:
+    """Only the producing service may publish an event type, on any namespace and run."""
+    tag = kind.__struct_config__.tag
+    if issubclass(kind, RunEvent):
+        subject = run_event_subject("team-b", "app.1", tag)
+    else:
+        subject = webhook_subject("github", "team-b", "repo")
+    assert publishers(mode, subject) == {producer_of(tag, mode)}
+
+
+@pytest.mark.parametrize("mode", ["local", "kubernetes"])
+def test_live_log_lines_come_from_the_log_shipper_only(mode: Mode) -> None:
+    """Live lines are published by the log-shipper; only it and the CLI touch them."""
+    assert publishers(mode, live_log_subject("team-b", "r", "build")) == {"log-shipper"}
+
+
+@pytest.mark.parametrize("mode", ["local", "kubernetes"])
+def test_a_durable_consumer_is_its_owners_only(mode: Mode) -> None:
+    """Create, fetch and ack subjects of a durable are publishable by its owner and nobody else."""
+    for owner, owned in DURABLES.items():
+        for stream, name in owned:
+            for subject in durable(stream, name):
+                concrete = subject.replace(">", "x.1.1.1.0")
+                got = publishers(mode, concrete)
+                assert got <= {owner} and (owner not in identities(mode) or owner in got), subject
+
+
+@pytest.mark.parametrize("mode", ["local", "kubernetes"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "$JS.API.STREAM.DELETE.C8S_RUNS",
+        "$JS.API.STREAM.PURGE.C8S_RUNS",
+        "$JS.API.STREAM.DELETE.KV_c8s_secrets",
+        "$JS.API.STREAM.MSG.DELETE.C8S_RUNS",
+        "$JS.API.STREAM.UPDATE.KV_c8s_pipelineruns",
+        "_INBOX.scheduler.abc",
+        "$JS.API.ACCOUNT.PURGE",
+    ],
+)
+def test_nobody_may_destroy_history_or_answer_for_another(mode: Mode, subject: str) -> None:
+    """Deleting, purging, updating a bucket's config or forging a reply is nobody's right."""
+    assert publishers(mode, subject) == set()
+
+
+@pytest.mark.parametrize("mode", ["local", "kubernetes"])
+def test_only_the_scheduler_updates_a_streams_configuration(mode: Mode) -> None:
+    """STREAM.UPDATE of the run and webhook streams: the scheduler only."""
+    assert publishers(mode, "$JS.API.STREAM.UPDATE.C8S_RUNS") == {"scheduler"}
+    assert publishers(mode, "$JS.API.STREAM.UPDATE.C8S_WEBHOOKS") == {"scheduler"}
+
+
+def test_every_identity_subscribes_to_its_own_inbox_only() -> None:
+    """Replies are private: `_INBOX.<user>.>` and, for the CLI, live lines; nothing else."""
+    for user, permissions in identities("local", ("team-a",)).items():
+        entry = user_entry(user, "", permissions)["permissions"]
+        assert isinstance(entry, dict)
+        extra = ["c8s.logs.>"] if user == "cli" else []
+        assert entry["subscribe"]["allow"] == [f"_INBOX.{user}.>", *extra]
+
+
+def test_kubernetes_mode_grants_no_resource_bucket() -> None:
+    """Resources live in the apiserver: no identity may touch the local store's KV buckets."""
+    for user, permissions in identities("kubernetes").items():
+        for bucket in ("c8s_pipelineruns", "c8s_secrets", "c8s_pipelineconfigs"):
+            assert not may_publish(user, permissions, f"$KV.{bucket}.team-a.x")
+            assert not may_publish(user, permissions, f"$JS.API.DIRECT.GET.KV_{bucket}")
