@@ -42,7 +42,7 @@ EPILOG = """examples:
                                           AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
 
 then, in another terminal, the export lines dev up prints (C8S_SERVER, C8S_NATS_USER,
-C8S_NATS_PASSWORD; also in DIR/nats/cli.env):
+C8S_NATS_PASSWORD, C8S_LOG_STORE; also in DIR/nats/cli.env):
   source .c8s/nats/cli.env
   c8s apply -f examples/ && c8s get pr
 """
@@ -98,7 +98,8 @@ def layout_of(args: argparse.Namespace) -> Layout:
         dashboard_port=args.dashboard_port,
     )
     mode: Mode = "local" if kubeconfig is None else "kubernetes"
-    return replace(layout, credentials=credentials.prepare(home, mode, layout.nats_url))
+    creds = credentials.prepare(home, mode, layout.nats_url, layout.object_store_url)
+    return replace(layout, credentials=creds)
 
 
 async def up(args: argparse.Namespace) -> int:
@@ -189,7 +190,7 @@ def _banner(layout: Layout) -> None:
     say(f"  NATS URL:    {layout.nats_url}")
     if layout.credentials is not None:
         say(f"  for the CLI in another shell (also in {shown(layout.credentials.cli_env_file)}):")
-        for line in layout.credentials.cli_exports(layout.nats_url):
+        for line in layout.credentials.cli_exports(layout.nats_url, layout.object_store_url):
             say(f"    {line}")
     if layout.kubeconfig is not None:
         say(f"  cluster:     c8s get pr --kubeconfig {layout.kubeconfig} (or kubectl get pr)")

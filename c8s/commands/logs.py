@@ -1,6 +1,8 @@
 """`c8s logs RUN [STEP] [-f]`: a run's stored (masked) step logs, and with -f its live lines.
 
-Stored logs are read from the step's status.steps[].logURL through the object store adapter.
+Stored logs are read from the step's status.steps[].logURL through the object store adapter, only
+when that URL is under the configured store and the run's prefix (c8s.stored_logs: a status is not
+trusted to name what to read).
 Without STEP every step is printed in order, each line prefixed `[step] `. `-f` subscribes to the
 live lines first (they are not kept), then prints what is stored, then live lines until the run
 ends; it exits 0 when the run succeeded and 1 otherwise. De-duplication is best effort: a step
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -30,7 +33,7 @@ from c8s.instance import (
     server_url,
 )
 from c8s.render.columns import run_phase
-from c8s.stored_logs import read_object
+from c8s.stored_logs import StoredLogs, UntrustedLogURL, log_store
 from ports.objects import ObjectNotFound
 from ports.resources import NotFound, ResourceStore
 
@@ -70,6 +73,7 @@ class Printer:
     out: TextIO
     err: TextIO
     prefixed: bool
+    logs: StoredLogs
     stored: set[str] = field(default_factory=set)
     live: set[str] = field(default_factory=set)
 
@@ -87,7 +91,8 @@ class Printer:
 
 
 async def logs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    printer = Printer(out=out, err=err, prefixed=args.step is None)
+    logs = StoredLogs(log_store(os.environ), args.namespace, args.run)
+    printer = Printer(out=out, err=err, prefixed=args.step is None, logs=logs)
     if args.follow:
         async with connected(server_url(args), kubeconfig_of(args)) as instance:
             return await follow(instance, args, printer)
@@ -169,9 +174,12 @@ async def print_stored(step: StepStatus, printer: Printer, *, explain: bool) -> 
             printer.note(f"step {step.name}: {_why_no_log(step)}")
         return
     try:
-        data = await read_object(step.log_url)
+        data = await printer.logs.read(step.log_url)
     except ObjectNotFound:
         printer.note(f"step {step.name}: its log is gone from {step.log_url}")
+        return
+    except UntrustedLogURL as e:
+        printer.note(f"step {step.name}: not read: its logURL is outside the object store ({e})")
         return
     printer.block(step.name, data)
 

@@ -23,6 +23,7 @@ from adapters.runtime.settings import Mode
 USER_VARIABLE = "C8S_NATS_USER"
 PASSWORD_VARIABLE = "C8S_NATS_PASSWORD"
 SERVER_VARIABLE = "C8S_SERVER"
+LOG_STORE_VARIABLE = "C8S_LOG_STORE"
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class Credentials:
         """The environment variables that make a process connect as `user`."""
         return {USER_VARIABLE: user, PASSWORD_VARIABLE: self.passwords[user]}
 
-    def cli_exports(self, nats_url: str) -> list[str]:
-        """What a second shell needs for the CLI, one `export NAME=VALUE` per line."""
-        env = {SERVER_VARIABLE: nats_url, **self.env_of("cli")}
+    def cli_exports(self, nats_url: str, log_store: str) -> list[str]:
+        """What a second shell needs for the CLI, one `export NAME=VALUE` per line: the server,
+        the CLI's identity and the object store `c8s logs` may read from."""
+        env = {SERVER_VARIABLE: nats_url, **self.env_of("cli"), LOG_STORE_VARIABLE: log_store}
         return [f"export {name}={value}" for name, value in env.items()]
 
 
@@ -53,13 +55,14 @@ def identity_of(service: str) -> str:
     return service.replace("_", "-")
 
 
-def prepare(home: Path, mode: Mode, nats_url: str) -> Credentials:
+def prepare(home: Path, mode: Mode, nats_url: str, log_store: str) -> Credentials:
     """Passwords for every identity of `mode` (reused when already generated), the server's
     configuration and the CLI's environment file, all 0600."""
     directory = home / "nats"
     creds = Credentials(directory, _passwords(directory / "passwords.json", list(identities(mode))))
     write_private(creds.config, authorization_config(creds.passwords, mode))
-    write_private(creds.cli_env_file, "".join(f"{line}\n" for line in creds.cli_exports(nats_url)))
+    exports = creds.cli_exports(nats_url, log_store)
+    write_private(creds.cli_env_file, "".join(f"{line}\n" for line in exports))
     return creds
 
 

@@ -59,7 +59,7 @@ async def _demo(layout: Layout, supervisor: Supervisor, say: Say) -> None:
     for name in names:
         say(f"demo: watch it at {layout.dashboard_url}/runs/{NAMESPACE}/{name}")
     async with connected(layout.nats_url, env=_cli_env(layout)) as instance:
-        await watch_runs(instance.store, NAMESPACE, names, say)
+        await watch_runs(instance.store, layout.object_store_url, NAMESPACE, names, say)
     _hints(layout, names, say)
 
 

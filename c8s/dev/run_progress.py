@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from api.pipelinerun import TERMINAL_RUN_PHASES, TERMINAL_STEP_PHASES, PipelineRun, StepStatus
 from c8s.render.ages import human_duration
 from c8s.render.columns import run_phase
-from c8s.stored_logs import read_object
+from c8s.stored_logs import StoredLogs, UntrustedLogURL
 from ports.objects import ObjectNotFound, ObjectStoreUnavailable
 from ports.resources import NotFound, ResourceStore
 
@@ -32,8 +32,11 @@ class Seen:
     logs: set[str] = field(default_factory=set)
 
 
-async def watch_runs(store: ResourceStore, namespace: str, names: list[str], say: Say) -> list[PipelineRun]:
-    """Print progress of every run until all are terminal and their logs shown; the final runs."""
+async def watch_runs(
+    store: ResourceStore, log_store: str, namespace: str, names: list[str], say: Say
+) -> list[PipelineRun]:
+    """Print progress of every run until all are terminal and their logs shown (read only from
+    `log_store`, the run's own prefix); the final runs."""
     seen = {name: Seen() for name in names}
     finals: dict[str, PipelineRun] = {}
     grace_end: dict[str, float] = {}
@@ -45,7 +48,7 @@ async def watch_runs(store: ResourceStore, namespace: str, names: list[str], say
             run = await _get(store, namespace, name)
             if run is None:
                 continue
-            await _report(run, seen[name], say)
+            await _report(run, StoredLogs(log_store, namespace, name), seen[name], say)
             if run_phase(run) in TERMINAL_RUN_PHASES:
                 end = grace_end.setdefault(name, loop.time() + LOG_GRACE_SECONDS)
                 if _all_logs_shown(run, seen[name]) or loop.time() > end:
@@ -62,7 +65,7 @@ async def _get(store: ResourceStore, namespace: str, name: str) -> PipelineRun |
         return None
 
 
-async def _report(run: PipelineRun, seen: Seen, say: Say) -> None:
+async def _report(run: PipelineRun, logs: StoredLogs, seen: Seen, say: Say) -> None:
     name, phase = run.metadata.name, run_phase(run)
     final = phase in TERMINAL_RUN_PHASES
     if phase != seen.phase and not final:
@@ -73,7 +76,7 @@ async def _report(run: PipelineRun, seen: Seen, say: Say) -> None:
             say(f"  {step.name:<12} {step_line(step)}")
         if step.log_url and step.phase in TERMINAL_STEP_PHASES and step.name not in seen.logs:
             seen.logs.add(step.name)
-            await _print_log(step, say)
+            await _print_log(step, logs, say)
     if phase != seen.phase and final:
         say(f"pipelinerun/{name} {phase}")
     seen.phase = phase
@@ -90,11 +93,11 @@ def step_line(step: StepStatus) -> str:
     return ", ".join(parts)
 
 
-async def _print_log(step: StepStatus, say: Say) -> None:
+async def _print_log(step: StepStatus, logs: StoredLogs, say: Say) -> None:
     assert step.log_url is not None
     try:
-        data = await read_object(step.log_url)
-    except (ObjectNotFound, ObjectStoreUnavailable) as e:
+        data = await logs.read(step.log_url)
+    except (ObjectNotFound, ObjectStoreUnavailable, UntrustedLogURL) as e:
         say(f"  {step.name:<12} (log unreadable: {e})")
         return
     say(f"  --- log of {step.name} ---")

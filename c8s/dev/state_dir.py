@@ -66,6 +66,11 @@ class Layout:
         return f"nats://{HOST}:{self.nats_port}"
 
     @property
+    def object_store_url(self) -> str:
+        """Where logs and artifacts go: --log-store, else DIR/objects."""
+        return self.log_store or (self.home / "objects").as_uri()
+
+    @property
     def webhook_url(self) -> str:
         return f"http://{HOST}:{self.webhook_port}"
 

@@ -4,7 +4,7 @@ Covers: the sample repository is served over git:// by a supervised git daemon, 
 are applied, a signed GitHub push is accepted (202) and the run it starts is watched to
 Succeeded, with each step's progress and log on the terminal, the secret masked, the artifact's
 URL printed; afterwards `c8s get`/`events` see the run with nothing but PATH and the banner's
-export lines (C8S_SERVER and the CLI's credentials) in their environment; SIGTERM stops every
+export lines (C8S_SERVER, the CLI's credentials, C8S_LOG_STORE) in their environment; SIGTERM stops every
 child, git daemon included.
 """
 
@@ -40,11 +40,12 @@ def test_demo_runs_a_whole_pipeline(tmp_path: Path) -> None:
         assert token is not None and token.group(1) not in dev.output
 
         env = _banner_exports(dev.lines)
-        assert sorted(env) == ["C8S_NATS_PASSWORD", "C8S_NATS_USER", "C8S_SERVER"]
+        assert sorted(env) == ["C8S_LOG_STORE", "C8S_NATS_PASSWORD", "C8S_NATS_USER", "C8S_SERVER"]
         assert env["C8S_SERVER"] == f"nats://127.0.0.1:{dev.nats_port}"
         got = _c8s(env, "get", "pr", run, "-o", "json")
         assert json.loads(got)["status"]["phase"] == "Succeeded"
         events = _c8s(env, "events", run).splitlines()
+        assert _c8s(env, "logs", run, "package").startswith("packaging ")
         assert events[0].split()[2] == "run.requested" and events[-1].split()[2] == "run.finished"
 
         assert dev.stop() == 0

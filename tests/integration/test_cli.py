@@ -184,9 +184,22 @@ def test_apply_refuses_a_changed_run_spec(
     assert run_in_store(server, lambda s: s.get(PipelineRun, "default", "app-ci-1")).spec.commit == "abcdef1"
 
 
+@pytest.fixture(autouse=True)
+def log_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The object store the CLI reads logs from (it reads nowhere else)."""
+    monkeypatch.setenv("C8S_LOG_STORE", (tmp_path / "objects").as_uri())
+    return tmp_path / "objects"
+
+
+def stored_log(tmp_path: Path, step: str) -> Path:
+    """Where the log-shipper would store `step`'s log of default/app-ci-1."""
+    log = tmp_path / "objects" / "default" / "app-ci-1" / "uid-1" / f"{step}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return log
+
+
 def _seed_run_with_status(server: str, tmp_path: Path) -> None:
-    (tmp_path / "objects").mkdir()
-    log = tmp_path / "objects" / "test.log"
+    log = stored_log(tmp_path, "test")
     log.write_text("ok 1\nok 2\n")
     t0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     steps = [
@@ -377,7 +390,7 @@ def test_logs_follow_prints_live_lines_until_the_run_ends(
     )
     follower.start()
     seen = _publish_until_shown(server, capsys, follower)
-    log = tmp_path / "test.log"
+    log = stored_log(tmp_path, "test")
     log.write_text("stored line\n")
     step = StepStatus(name="test", phase="Failed", exit_code=1, log_url=log.as_uri())
     failed = PipelineRunStatus(phase="Failed", steps=[step], observed_sequence=2)
