@@ -8,7 +8,10 @@ bodies and Nats-Msg-Id headers, same run; adapter and raw rounds alternate. Meas
 - consume+ack:                 NatsBus.consume        vs  pull_subscribe + fetch + msg.ack (same batch)
 
 Prints the median rate over the rounds and the median of the per-round ratios adapter/raw (each
-round runs both back to back, in alternating order). Bounded loops; asserts nothing.
+round runs both back to back, in alternating order). A second table measures the cost of the
+authenticated bus (docs/security.md): the same adapter phases on a second nats-server with c8s's
+authorization (publishing as `runner`, consuming as `subscriber`) against the first one without,
+in the same run, as the ratio auth/no-auth. Bounded loops; asserts nothing.
 Run: .venv/bin/python -m bench.bus [--events N] [--rounds R]
 """
 
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import statistics
 import tempfile
 import time
@@ -31,11 +35,12 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.permissions import authorization_config, identities
 from adapters.jetstream.server import NatsServer
 from adapters.jetstream.settings import BusSettings
 from events.codec import encode
 from events.run import StepStarted
-from events.subjects import RUN_STREAM, message_id, subject_of
+from events.subjects import RUN_STREAM, message_id, run_subject, subject_of
 from ports.bus import Received
 
 BURST = 500
@@ -90,11 +95,11 @@ class Bench:
             if seen[0] >= n:
                 stop.set()
 
-        await self.bus.consume(f"bench-{run}", [f"c8s.run.bench.{run}"], handler, stop)
+        await self.bus.consume(f"bench-{run}", [run_subject("bench", run)], handler, stop)
 
     async def raw_consume(self, run: str, n: int) -> None:
         config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_ack_pending=1000)
-        sub = await self.js.pull_subscribe(f"c8s.run.bench.{run}", durable=f"bench-{run}", config=config)
+        sub = await self.js.pull_subscribe(run_subject("bench", run), durable=f"bench-{run}", config=config)
         seen = 0
         while seen < n:
             for msg in await sub.fetch(self.bus.connection.settings.fetch_batch, timeout=2):
@@ -139,8 +144,48 @@ async def main(n: int, rounds: int) -> None:
         await compare("publish+ack", b.adapter_publish, b.raw_publish, n // 4, rounds, None)
         await compare("publish_many+acks", b.adapter_publish_many, b.raw_publish_many, n, rounds, None)
         await compare("consume+ack", b.adapter_consume, b.raw_consume, n, rounds, b.raw_publish_many)
+        await authenticated(b, Path(tmp) / "auth", n, rounds)
         await bus.close()
         await raw.close()
+
+
+async def authenticated(plain: Bench, store: Path, n: int, rounds: int) -> None:
+    """The adapter with c8s's authorization vs without, same phases, rounds paired."""
+    passwords = {user: secrets.token_hex(12) for user in identities("local")}
+    with NatsServer(store, authorization=authorization_config(passwords, "local")) as server:
+
+        async def bus(user: str) -> NatsBus:
+            settings = BusSettings(servers=[server.url], name=user, user=user, password=passwords[user])
+            return await NatsBus.connect(settings)
+
+        scheduler, runner, subscriber = await bus("scheduler"), await bus("runner"), await bus("subscriber")
+        await scheduler.ensure_streams()
+        raw = await nats.connect(
+            server.url, user="runner", password=passwords["runner"], inbox_prefix="_INBOX.runner"
+        )
+        producer, reader = Bench(runner, raw), Bench(subscriber, raw)
+        print("\n| with auth              |  events |         auth |      no auth | ratio |")
+        print("|------------------------|--------:|-------------:|-------------:|------:|")
+        await compare("publish+ack", producer.adapter_publish, plain.adapter_publish, n // 4, rounds, None)
+        many = (producer.adapter_publish_many, plain.adapter_publish_many)
+        await compare("publish_many+acks", *many, n, rounds, None)
+        await compare_consume(reader, plain, n, rounds)
+        for b in (scheduler, runner, subscriber):
+            await b.close()
+        await raw.close()
+
+
+async def compare_consume(reader: Bench, plain: Bench, n: int, rounds: int) -> None:
+    """consume+ack as `subscriber` vs without auth; each side's events published on its own server."""
+
+    async def auth_side(run: str, k: int) -> None:
+        await reader.adapter_consume(run, k)
+
+    async def prepare(run: str, k: int) -> None:
+        target = reader if "-adapter-" in run else plain
+        await target.raw_publish_many(run, k)
+
+    await compare("consume+ack", auth_side, plain.adapter_consume, n, rounds, prepare)
 
 
 def cli() -> None:

@@ -7,9 +7,9 @@ Invariants:
   lines by the log-shipper, notifications by the notifier, webhook decisions by the webhook. Run
   event subjects end with the event type (events.subjects), so a subject permission is a per-type
   permission; a consumer refuses a body that is not on its own subject.
-- Nobody but the scheduler may change a stream's configuration; nobody may delete or purge a stream
-  or a KV bucket, or delete messages. Creating a missing stream or bucket is allowed to its users
-  (an existing one is never replaced by a create).
+- Nobody but the scheduler may change a stream's or a bucket's configuration; nobody may delete or
+  purge a stream or a KV bucket, or delete messages. Creating a missing stream or bucket is
+  allowed to its users (an existing one is never replaced by a create).
 - Durable consumers belong to one identity: every other identity is denied its create, fetch, delete
   and ack subjects, so nobody can steal, ack or reconfigure another process's deliveries.
 - Replies reach each identity on its own inbox prefix `_INBOX.<user>` (nats-py's `inbox_prefix`);
@@ -113,11 +113,11 @@ def kv_bucket(bucket: str) -> tuple[str, ...]:
 
 def streams_admin(mode: Mode, manager: bool) -> tuple[str, ...]:
     """Every service may read the streams' and buckets' info and create them when missing; only
-    the stream manager may update the streams' configuration (no one a bucket's)."""
+    the stream manager may update a configuration (limits, replicas: adapters.jetstream.limits)."""
     buckets = (*(BUCKETS.values() if mode == "local" else ()), DELIVERIES_BUCKET)
     names = (*STREAMS, *(f"KV_{b}" for b in buckets))
     rights = [f"$JS.API.STREAM.{verb}.{name}" for name in names for verb in ("INFO", "CREATE")]
-    return (*rights, *(f"$JS.API.STREAM.UPDATE.{name}" for name in STREAMS if manager))
+    return (*rights, *(f"$JS.API.STREAM.UPDATE.{name}" for name in names if manager))
 
 
 def _service(mode: Mode, name: str, *rights: Iterable[str]) -> Permissions:

@@ -76,5 +76,7 @@ async def ensure_stream(js: JetStreamContext, name: str, settings: BusSettings) 
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
-    fields = ("subjects", "duplicate_window", "max_msg_size", "allow_direct", "num_replicas")
+    fields = ("subjects", "duplicate_window", "max_msg_size", "allow_direct", "num_replicas", "max_bytes")
+    if (current.max_age or 0) != (wanted.max_age or 0):
+        return True
     return any(getattr(current, f) != getattr(wanted, f) for f in fields)

@@ -5,7 +5,7 @@ Covers: every event type of the catalog may be published by exactly its producer
 log-shipper, notifications by the notifier, webhook decisions by the webhook) and by nobody else
 (the CLI and the subscribers publish no event); live log lines only by the log-shipper; each
 durable consumer is usable by its owner only; nobody may delete or purge a stream, delete a
-message or publish into an inbox; only the scheduler may update a stream's configuration; every
+message or publish into an inbox; only the scheduler may update a stream's or bucket's configuration; every
 identity subscribes to its own inbox prefix only; Kubernetes mode grants no resource-store bucket.
 """
 
@@ -96,21 +96,21 @@ def test_a_durable_consumer_is_its_owners_only(mode: Mode) -> None:
         "$JS.API.STREAM.PURGE.C8S_RUNS",
         "$JS.API.STREAM.DELETE.KV_c8s_secrets",
         "$JS.API.STREAM.MSG.DELETE.C8S_RUNS",
-        "$JS.API.STREAM.UPDATE.KV_c8s_pipelineruns",
         "_INBOX.scheduler.abc",
         "$JS.API.ACCOUNT.PURGE",
     ],
 )
 def test_nobody_may_destroy_history_or_answer_for_another(mode: Mode, subject: str) -> None:
-    """Deleting, purging, updating a bucket's config or forging a reply is nobody's right."""
+    """Deleting, purging, deleting a message or forging a reply is nobody's right."""
     assert publishers(mode, subject) == set()
 
 
 @pytest.mark.parametrize("mode", ["local", "kubernetes"])
 def test_only_the_scheduler_updates_a_streams_configuration(mode: Mode) -> None:
-    """STREAM.UPDATE of the run and webhook streams: the scheduler only."""
+    """STREAM.UPDATE of the streams and buckets (limits, replicas): the scheduler only."""
     assert publishers(mode, "$JS.API.STREAM.UPDATE.C8S_RUNS") == {"scheduler"}
     assert publishers(mode, "$JS.API.STREAM.UPDATE.C8S_WEBHOOKS") == {"scheduler"}
+    assert publishers(mode, "$JS.API.STREAM.UPDATE.KV_c8s_deliveries") == {"scheduler"}
 
 
 def test_every_identity_subscribes_to_its_own_inbox_only() -> None:
