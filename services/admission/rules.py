@@ -5,8 +5,9 @@ must be read; the service reads them (services/admission/lookups.py) into `Facts
 facts)` returns every FieldError. Shape, metadata and cross-field rules (cycles included) are
 api.validation's, the code `c8s validate` runs; these add (spec/data-model.md):
 
-- PipelineConfig: every `secrets[].secretRef` exists in the namespace and holds its `key`; each
-  step's resources fit every ResourceQuota's hard limits;
+- PipelineConfig: no `secrets[].secretRef` names a c8s-owned Secret (prefix `c8s-`, reserved: a
+  step must never read c8s's own credentials, docs/security.md); every other exists in the
+  namespace and holds its `key`; each step's resources fit every ResourceQuota's hard limits;
 - PipelineRun: `pipelineConfigRef` exists in the namespace; the run's steps together fit what the
   quotas have left;
 - RepositoryConnection: `webhookSecretRef` exists and holds `webhook-secret`; `authSecretRef` holds
@@ -28,6 +29,8 @@ from ports.quotas import Quota
 
 Checked = PipelineConfig | PipelineRun | RepositoryConnection
 WEBHOOK_KEY = "webhook-secret"
+#: Secret names reserved for c8s's own Secrets in team namespaces.
+C8S_OWNED_PREFIX = "c8s-"
 AUTH_KEYS = (("username", "password"), ("ssh-key",))
 
 
@@ -76,7 +79,9 @@ def _config_secrets(obj: PipelineConfig, facts: Facts) -> list[FieldError]:
         for j, secret in enumerate(step.secrets):
             where = item(child(item("spec.steps", i), "secrets"), j)
             name, keys = secret.secret_ref, facts.secrets.get(secret.secret_ref)
-            if keys is None:
+            if owned_by_c8s(name):
+                errors.append(_c8s_owned(child(where, "secretRef"), name))
+            elif keys is None:
                 errors.append(_missing_secret(child(where, "secretRef"), name, facts, secret.key))
             elif secret.key not in keys:
                 errors.append(_missing_key(child(where, "key"), name, secret.key, keys))
@@ -147,6 +152,19 @@ def _holds(facts: Facts, path: str, name: str, choices: tuple[tuple[str, ...], .
     has = ", ".join(sorted(keys)) or "no keys"
     message = f'Secret "{name}" must hold {wanted} (it has {has}): add the key(s) to the Secret'
     return [FieldError(path=path, message=message)]
+
+
+def owned_by_c8s(secret: str) -> bool:
+    """Secrets named `c8s-...` belong to c8s (e.g. what it keeps in a run's namespace)."""
+    return secret.startswith(C8S_OWNED_PREFIX)
+
+
+def _c8s_owned(path: str, name: str) -> FieldError:
+    message = (
+        f'Secret "{name}" is owned by c8s (names starting with "{C8S_OWNED_PREFIX}" are reserved): '
+        "a step may not read it; put the value your step needs in a Secret of your own"
+    )
+    return FieldError(path=path, message=message)
 
 
 def _missing_secret(path: str, name: str, facts: Facts, key: str) -> FieldError:

@@ -1,11 +1,11 @@
 """The admission webhook's pure parts: services.admission.rules and .reviews, and api.quotas.
 
 Covers: what each kind needs read from the cluster; PipelineConfig secret references (missing
-Secret, missing key with a guess) and steps over a quota's hard limit (cpu and memory, requests and
-limits); PipelineRun with a missing config (with a guess) and totals over what the quota has left
-(in use vs. never fits); RepositoryConnection webhook secret key, auth secret keys (either pair),
-missing config; valid objects pass; quantities in messages; the AdmissionReview round trip (uid
-echoed, status only when refused, unreadable bodies).
+Secret, missing key with a guess, a c8s-owned Secret refused) and steps over a quota's hard limit
+(cpu and memory, requests and limits); PipelineRun with a missing config (with a guess) and totals
+over what the quota has left (in use vs. never fits); RepositoryConnection webhook secret key, auth
+secret keys (either pair), missing config; valid objects pass; quantities in messages; the
+AdmissionReview round trip (uid echoed, status only when refused, unreadable bodies).
 """
 
 from __future__ import annotations
@@ -75,6 +75,16 @@ def test_config_with_missing_secret_names_the_field_and_the_fix() -> None:
     assert error.path == "spec.steps[1].secrets[0].secretRef"
     assert 'Secret "registry" does not exist in namespace team-a' in error.message
     assert "kubectl create secret generic registry -n team-a --from-literal=token=..." in error.message
+
+
+def test_config_referencing_a_c8s_owned_secret_is_refused() -> None:
+    """A secretRef to c8s's own Secret (c8s-artifacts-credentials, any c8s-*) is refused though it exists."""
+    ref = {"secretRef": "c8s-artifacts-credentials", "key": "AWS_SECRET_ACCESS_KEY"}
+    obj = config(step("exfiltrate", secrets=[ref]))
+    facts = Facts(namespace=NS, secrets={"c8s-artifacts-credentials": frozenset({"AWS_SECRET_ACCESS_KEY"})})
+    [error] = check(obj, facts)
+    assert error.path == "spec.steps[0].secrets[0].secretRef"
+    assert 'Secret "c8s-artifacts-credentials" is owned by c8s' in error.message
 
 
 def test_config_with_missing_key_lists_the_keys_and_guesses() -> None:
