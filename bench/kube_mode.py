@@ -328,7 +328,14 @@ async def end_to_end(
         dev.wait_for(r"^c8s is up$", deadline=180)
         for doc in local_mode.manifests(daemon.url("app.git")):
             await store.apply(msgspec.convert(doc, KINDS[str(doc["kind"])]))
-        conn = NatsConnection(BusSettings(servers=[f"nats://127.0.0.1:{dev.nats_port}"], name="c8s-bench"))
+        cli = dev.cli_env()
+        settings = BusSettings(
+            servers=[f"nats://127.0.0.1:{dev.nats_port}"],
+            name="c8s-bench",
+            user=cli["C8S_NATS_USER"],
+            password=cli["C8S_NATS_PASSWORD"],
+        )
+        conn = NatsConnection(settings)
         await conn.connect()
         jobs, statuses = FirstJobs(), local_mode.Statuses()
         watching = [asyncio.create_task(jobs.follow(api)), asyncio.create_task(statuses.follow(store))]

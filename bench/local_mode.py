@@ -41,6 +41,7 @@ from msgspec.structs import replace
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from adapters.jetstream.settings import BusSettings
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, PipelineRunStatus
@@ -89,8 +90,16 @@ class Client:
         self.conn, self.store, self.bus = conn, KvStore.from_connection(conn), NatsBus(conn)
 
     @classmethod
-    async def connect(cls, server: str) -> Client:
-        conn = NatsConnection(BusSettings(servers=[server], name="c8s-bench"))
+    async def connect(cls, server: str, env: dict[str, str] | None = None) -> Client:
+        """Connected as the CLI's identity in `env` (dev up's cli.env; the bus is authenticated)."""
+        creds = env or {}
+        settings = BusSettings(
+            servers=[server],
+            name="c8s-bench",
+            user=creds.get("C8S_NATS_USER", ""),
+            password=creds.get("C8S_NATS_PASSWORD", ""),
+        )
+        conn = NatsConnection(settings)
         await conn.connect()
         return cls(conn)
 
@@ -264,7 +273,9 @@ async def at_once(bench: Bench, statuses: Statuses, burst: int) -> tuple[float, 
 
 async def measure(c8s: Client, dev: DevUp, url: str, commit: str, tmp: Path, n: int, burst: int) -> None:
     clone = [await raw_step(url, commit, tmp / f"floor-{i}") for i in range(min(n, 20))]
-    nats_floor = await raw_nats_chain(f"nats://127.0.0.1:{dev.nats_port}", FLOOR_ROUNDS)
+    # On a server of its own without authorization: no c8s identity may create streams or buckets.
+    with NatsServer(tmp / "floor") as floor:
+        nats_floor = await raw_nats_chain(floor.url, FLOOR_ROUNDS)
     raw_rate = await raw_steps_rate(url, commit, tmp, burst)
     webhook = f"http://127.0.0.1:{dev.webhook_port}/webhooks"
     async with aiohttp.ClientSession() as session:
@@ -299,7 +310,7 @@ async def main(n: int, burst: int) -> None:
         commit = repo.commit({"README": "bench\n"}, "first")
         with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s") as dev:
             dev.wait_for(r"^c8s is up$", deadline=120)
-            c8s = await Client.connect(f"nats://127.0.0.1:{dev.nats_port}")
+            c8s = await Client.connect(f"nats://127.0.0.1:{dev.nats_port}", dev.cli_env())
             await c8s.apply(manifests(daemon.url("app.git")))
             await measure(c8s, dev, daemon.url("app.git"), commit, tmp, n, burst)
             await c8s.conn.close()
