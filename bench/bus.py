@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -151,8 +152,8 @@ async def main(n: int, rounds: int) -> None:
 
 async def authenticated(plain: Bench, store: Path, n: int, rounds: int) -> None:
     """The adapter with c8s's authorization vs without, same phases, rounds paired."""
-    passwords = {user: secrets.token_hex(12) for user in identities("local")}
-    with NatsServer(store, authorization=authorization_config(passwords, "local")) as server:
+    passwords = {user: secrets.token_hex(12) for user in [*identities("local"), OPEN]}
+    with NatsServer(store, authorization=with_open_user(passwords)) as server:
 
         async def bus(user: str) -> NatsBus:
             settings = BusSettings(servers=[server.url], name=user, user=user, password=passwords[user])
@@ -173,9 +174,33 @@ async def authenticated(plain: Bench, store: Path, n: int, rounds: int) -> None:
         many = (producer.adapter_publish_many, plain.adapter_publish_many)
         await compare("auth-publish_many+acks", *many, n, rounds, None)
         await compare_consume(reader, plain, n, rounds)
-        for b in (scheduler, runner, subscriber):
+        opened = await bus(OPEN)
+        open_raw = await nats.connect(
+            server.url, user=OPEN, password=passwords[OPEN], inbox_prefix=f"_INBOX.{OPEN}"
+        )
+        same = Bench(opened, open_raw)
+        print("\n| same server            |  events |  permissions |    open user | ratio |")
+        print("|------------------------|--------:|-------------:|-------------:|------:|")
+        one = (producer.adapter_publish, same.adapter_publish)
+        await compare("perm-publish+ack", *one, n // 4, rounds, None)
+        many = (producer.adapter_publish_many, same.adapter_publish_many)
+        await compare("perm-publish_many+acks", *many, n, rounds, None)
+        for b in (scheduler, runner, subscriber, opened):
             await b.close()
         await raw.close()
+        await open_raw.close()
+
+
+#: A bench-only identity allowed everything: the same server without the permission lists.
+OPEN = "bench-open"
+
+
+def with_open_user(passwords: dict[str, str]) -> str:
+    """c8s's authorization plus OPEN (publish and subscribe `>`), to isolate the lists' cost."""
+    config = authorization_config({u: p for u, p in passwords.items() if u != OPEN}, "local")
+    everything = {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
+    entry = {"user": OPEN, "password": passwords[OPEN], "permissions": everything}
+    return config.replace("\n  ]\n}\n", ",\n" + json.dumps(entry) + "\n  ]\n}\n")
 
 
 async def compare_consume(reader: Bench, plain: Bench, n: int, rounds: int) -> None:
