@@ -53,7 +53,8 @@ async def history(conn: NatsConnection, subject: str) -> list[Received]:
 
 
 async def next_after(conn: NatsConnection, subject: str, after: int) -> Received | None:
-    """The first decodable event stored on `subject` with a stream sequence above `after`."""
+    """The first decodable event stored on its own subject, matching `subject` (wildcards allowed,
+    e.g. a run's `c8s.run.<ns>.<run>.>`), with a stream sequence above `after`."""
     stream = stream_of([subject])
     while True:
         async with translated(f"next on {subject} after {after}"):
@@ -66,6 +67,10 @@ async def next_after(conn: NatsConnection, subject: str, after: int) -> Received
             event = decode(msg.data or b"")
         except UndecodableEvent as e:
             log.warning("bus.history.undecodable", seq=seq, subject=msg.subject, error=str(e))
+            after = seq
+            continue
+        if not on_its_subject(event, msg.subject or ""):
+            log.error("bus.history.misplaced", seq=seq, subject=msg.subject, type=event.type)
             after = seq
             continue
         return Received(event=event, seq=seq, subject=msg.subject or subject, delivered=1)

@@ -88,6 +88,13 @@ def replay(stream: str, filter_prefix: str = "") -> tuple[str, ...]:
     )
 
 
+def next_reads(*streams: str) -> tuple[str, ...]:
+    """Reads of one stored message by sequence (Bus.next_after: STREAM.MSG.GET with next_by_subj),
+    for the folds that catch a subject up (ports.bus.unfolded). It reads any subject of the stream,
+    so only services that read every run anyway get it, never a namespace's reader."""
+    return tuple(f"$JS.API.STREAM.MSG.GET.{stream}" for stream in streams)
+
+
 def kv_read(bucket: str) -> tuple[str, ...]:
     stream, api = f"KV_{bucket}", "$JS.API"
     return (
@@ -144,6 +151,7 @@ def service_permissions(mode: Mode) -> dict[str, Permissions]:
             "scheduler",
             run_events("run.>", "step.scheduled", "step.skipped"),
             history,
+            next_reads(RUN_STREAM),
             _kv(mode, kv_read(PIPELINERUNS), kv_read(PIPELINECONFIGS), kv_read(CONNECTIONS))
         ),
         executor: _service(mode, executor, step_facts, history, _kv(mode, kv_read(SECRETS))),
@@ -159,6 +167,7 @@ def service_permissions(mode: Mode) -> dict[str, Permissions]:
             mode,
             "projector",
             history,
+            next_reads(RUN_STREAM, WEBHOOK_STREAM),
             _kv(mode, kv_write(PIPELINERUNS), kv_write(PIPELINECONFIGS), kv_write(CONNECTIONS))
         ),
         "notifier": _service(
@@ -175,7 +184,16 @@ def service_permissions(mode: Mode) -> dict[str, Permissions]:
             kv_write(DELIVERIES_BUCKET),
             _kv(mode, kv_write(PIPELINERUNS), *map(kv_read, (PIPELINECONFIGS, CONNECTIONS, SECRETS))),
         ),
+        "dashboard": _dashboard(mode),
     }
+
+
+def _dashboard(mode: Mode) -> Permissions:
+    """The dashboard: run histories (replays of C8S_RUNS), every live log line, and in local mode
+    the runs and configs it shows, PipelineRuns written for Cancel and Re-run; it publishes no event."""
+    reads = _kv(mode, kv_write(PIPELINERUNS), kv_read(PIPELINECONFIGS))
+    rights = _service(mode, "dashboard", replay(RUN_STREAM), reads)
+    return Permissions(publish=rights.publish, subscribe=(f"{LIVE_LOG_PREFIX}.>",))
 
 
 def cli_permissions(mode: Mode) -> Permissions:

@@ -6,7 +6,9 @@ log-shipper, notifications by the notifier, webhook decisions by the webhook) an
 (the CLI and the subscribers publish no event); live log lines only by the log-shipper; each
 durable consumer is usable by its owner only; nobody may delete or purge a stream, delete a
 message or publish into an inbox; only the scheduler may update a stream's or bucket's configuration; every
-identity subscribes to its own inbox prefix only; Kubernetes mode grants no resource-store bucket.
+identity subscribes to its own inbox prefix only; Kubernetes mode grants no resource-store bucket;
+the dashboard reads run histories and writes PipelineRuns (local mode) and nothing else; reading a
+stored message by sequence (next_after) is the scheduler's and the projector's only.
 """
 
 from __future__ import annotations
@@ -114,11 +116,11 @@ def test_only_the_scheduler_updates_a_streams_configuration(mode: Mode) -> None:
 
 
 def test_every_identity_subscribes_to_its_own_inbox_only() -> None:
-    """Replies are private: `_INBOX.<user>.>` and, for the CLI, live lines; nothing else."""
+    """Replies are private: `_INBOX.<user>.>` and, for the CLI and the dashboard, live lines."""
     for user, permissions in identities("local", ("team-a",)).items():
         entry = user_entry(user, "", permissions)["permissions"]
         assert isinstance(entry, dict)
-        extra = ["c8s.logs.>"] if user == "cli" else []
+        extra = ["c8s.logs.>"] if user in ("cli", "dashboard") else []
         assert entry["subscribe"]["allow"] == [f"_INBOX.{user}.>", *extra]
 
 
@@ -128,3 +130,21 @@ def test_kubernetes_mode_grants_no_resource_bucket() -> None:
         for bucket in ("c8s_pipelineruns", "c8s_secrets", "c8s_pipelineconfigs"):
             assert not may_publish(user, permissions, f"$KV.{bucket}.team-a.x")
             assert not may_publish(user, permissions, f"$JS.API.DIRECT.GET.KV_{bucket}")
+
+
+@pytest.mark.parametrize("mode", ["local", "kubernetes"])
+def test_next_after_reads_belong_to_the_folds_that_catch_up(mode: Mode) -> None:
+    """STREAM.MSG.GET on the event streams (any subject) is the scheduler's and the projector's."""
+    assert publishers(mode, "$JS.API.STREAM.MSG.GET.C8S_RUNS") == {"scheduler", "projector"}
+    assert publishers(mode, "$JS.API.STREAM.MSG.GET.C8S_WEBHOOKS") == {"projector"}
+
+
+def test_the_dashboard_reads_runs_and_writes_pipelineruns_only() -> None:
+    """Local mode: run replays, PipelineRun writes (Cancel, Re-run), config reads; no other bucket."""
+    permissions = identities("local")["dashboard"]
+    assert may_publish("dashboard", permissions, "$JS.API.CONSUMER.CREATE.C8S_RUNS.h.c8s.run.a.r.>")
+    assert may_publish("dashboard", permissions, "$KV.c8s_pipelineruns.team-a.r")
+    assert may_publish("dashboard", permissions, "$JS.API.DIRECT.GET.KV_c8s_pipelineconfigs")
+    assert not may_publish("dashboard", permissions, "$KV.c8s_pipelineconfigs.team-a.c")
+    assert not may_publish("dashboard", permissions, "$JS.API.DIRECT.GET.KV_c8s_secrets")
+    assert not may_publish("dashboard", permissions, "$JS.API.CONSUMER.CREATE.C8S_WEBHOOKS.h.c8s.webhook.>")

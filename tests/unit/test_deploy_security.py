@@ -6,8 +6,8 @@ permission table; it turns TLS on and every password is a `$NATS_PASSWORD_<USER>
 fills from Secret c8s-nats-users under that identity's key; the server loads it (--config), also in
 the nats-cluster component; each service Deployment connects as its own identity, over TLS
 (tls:// URL, CA from Secret c8s-nats-tls); the NetworkPolicies let only c8s-system pods in (NATS on
-its client, cluster and monitoring ports), with exactly two exceptions open to non-pods: the webhook's
-8080 and the admission webhook's 8443.
+its client, cluster and monitoring ports), with exactly three exceptions open to non-pods: the
+webhook's 8080, the admission webhook's 8443 and the dashboard's 8081.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ SERVICES = {
     "540-log-shipper.yaml": "log-shipper",
     "550-projector.yaml": "projector",
     "560-notifier.yaml": "notifier",
+    "580-dashboard.yaml": "dashboard",
 }
 
 
@@ -100,8 +101,8 @@ def test_only_c8s_system_pods_reach_c8s_system() -> None:
     assert sorted(p["port"] for p in rule["ports"]) == [4222, 6222, 8222]
 
 
-def test_only_the_webhook_and_admission_ports_are_open_to_non_pods() -> None:
-    """Rules without `from` (anyone) exist for webhook:8080 and admission:8443 only."""
+def test_only_the_webhook_admission_and_dashboard_ports_are_open_to_non_pods() -> None:
+    """Rules without `from` (anyone) exist for webhook:8080, admission:8443, dashboard:8081 only."""
     open_to_all = []
     for policy in docs("450-network-policies.yaml"):
         spec = policy["spec"]
@@ -111,4 +112,4 @@ def test_only_the_webhook_and_admission_ports_are_open_to_non_pods() -> None:
                 open_to_all += [(component, p["port"]) for p in rule["ports"]]
             else:
                 assert all(set(peer) == {"podSelector"} for peer in rule["from"]), policy
-    assert sorted(open_to_all) == [("admission", 8443), ("webhook", 8080)]
+    assert sorted(open_to_all) == [("admission", 8443), ("dashboard", 8081), ("webhook", 8080)]
