@@ -20,7 +20,7 @@ import pytest
 
 from events.codec import AnyEvent
 from events.run import StepStarted
-from events.subjects import namespace_runs_subject, run_subject
+from events.subjects import namespace_runs_subject, run_subject, subject_of
 from ports.bus import Bus, Received, RetryLater
 from ports.bus_errors import BusUnavailable
 from tests.integration.conftest import AckState, BusHarness, eventually
@@ -119,7 +119,7 @@ class TestBusContract:
 
     async def test_undecodable_is_termed_and_kept(self, harness: BusHarness) -> None:
         """Bodies outside the catalog never reach the handler, are not redelivered, stay stored."""
-        subject = run_subject(NS, "r1")
+        subject = subject_of(started(1))
         await harness.publish_raw(subject, b"not json")
         await harness.publish_raw(subject, b'{"type": "run.exploded", "at": "2026-01-01T00:00:00Z"}')
         await harness.bus.publish(started(3))

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import asyncio
 
-from events.subjects import run_subject
+from events.subjects import run_subject, subject_of
 from ports.bus import Bus, Received, RetryLater
 from tests.integration.conftest import BusHarness
 from tests.integration.test_bus_contract import ALL_RUNS, NS, started
 
 
 async def test_next_after_finds_the_next_event_on_a_subject(harness: BusHarness) -> None:
-    """The next event of a run's subject (or of a wildcard) above a sequence; None past the end."""
+    """The next event of a run's subject (a wildcard over its typed subjects) or of all runs above
+    a sequence, with the subject it is stored on; None past the end."""
     bus = harness.bus
     one, two, three = [await bus.publish(e) for e in (started(1), started(2, "r2"), started(3))]
     r1 = run_subject(NS, "r1")
     assert [(await bus.next_after(r1, after)) for after in (0, one, three)] == [
-        Received(event=started(1), seq=one, subject=r1),
-        Received(event=started(3), seq=three, subject=r1),
+        Received(event=started(1), seq=one, subject=subject_of(started(1))),
+        Received(event=started(3), seq=three, subject=subject_of(started(3))),
         None,
     ]
     found = await bus.next_after(ALL_RUNS, one)
@@ -34,7 +35,7 @@ async def test_next_after_finds_the_next_event_on_a_subject(harness: BusHarness)
 async def test_next_after_skips_an_undecodable_body(harness: BusHarness) -> None:
     """A body that is no catalog event is passed over, not returned."""
     r1 = run_subject(NS, "r1")
-    await harness.publish_raw(r1, b"not json")
+    await harness.publish_raw(subject_of(started(2)), b"not json")
     seq = await harness.bus.publish(started(2))
     found = await harness.bus.next_after(r1, 0)
     assert found is not None and found.seq == seq

@@ -18,7 +18,7 @@ from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
 from adapters.local.executor import LocalExecutor
 from events import run as ev
-from events.subjects import RUN_SUBJECTS, run_subject
+from events.subjects import RUN_SUBJECTS, subject_of
 from ports.bus import Received, RetryLater
 from services.projector.service import Projector
 from services.projector.service import serve as serve_projector
@@ -88,7 +88,7 @@ async def test_a_replica_catches_up_on_events_it_did_not_consume(bus: NatsBus, s
     requested = ev.RunRequested(spec=created.spec, at=now(), **ident)
     seq = await bus.publish(requested)
     replica = Scheduler(bus, store, LocalExecutor(), GRACE)
-    await replica.handle(Received(event=requested, seq=seq, subject=run_subject(NS, created.metadata.name)))
+    await replica.handle(Received(event=requested, seq=seq, subject=subject_of(requested)))
     for e in (  # what another replica consumed and acted on
         ev.StepStarted(step="test", job_name="j", at=now(), **ident),
         ev.StepFinished(step="test", exit_code=0, reason="Completed", at=now(), **ident),
