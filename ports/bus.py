@@ -15,6 +15,8 @@ Contract (checked by tests/integration/test_bus_contract.py against every adapte
 - history(subject) replays every stored event on a subject in order, without a durable consumer;
   next_after(subject, seq) is the first stored event on a subject above a sequence (or None), read
   from the stream's authority: everything stored on the subject up to its answer is visible;
+  a run's subject is the wildcard events.subjects.run_subject (`c8s.run.<ns>.<run>.>`, across its
+  typed subjects), and each Received names the subject its event is stored on;
 - consume(..., serial=True): at most one message of the durable is in flight, across every process
   bound to it, so events arrive in stream order even across retries (RetryLater) and replicas.
 """
