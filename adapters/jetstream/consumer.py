@@ -46,9 +46,8 @@ from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.errors import NATS_ERRORS, NotFound, translate, translated
 from adapters.jetstream.inflight import HandlerPool, Heartbeat
 from adapters.jetstream.streams import ensure_stream, stream_of
+from adapters.jetstream.trusted import trusted
 from adapters.runtime.instruments import INSTRUMENTS
-from events.codec import UndecodableEvent, decode
-from events.subjects import on_its_subject
 from ports.bus import Handler, Received, RetryLater, StopSignal
 from ports.bus_errors import BusRejected, BusUnavailable
 
@@ -225,15 +224,8 @@ class PullConsumer:
 
     async def _handle(self, msg: Msg) -> None:
         seq, delivered = position(msg.reply)
-        try:
-            event = decode(msg.data)
-        except UndecodableEvent as e:
-            self._log.error("bus.undecodable", seq=seq, subject=msg.subject, error=str(e))
-            INSTRUMENTS.handled(self._durable, None, "term", 0.0)
-            await _settle(msg.term())
-            return
-        if not on_its_subject(event, msg.subject):
-            self._log.error("bus.misplaced", seq=seq, subject=msg.subject, type=event.type)
+        event = trusted(msg.data, msg.subject, seq, self._log, "bus")
+        if event is None:
             INSTRUMENTS.handled(self._durable, None, "term", 0.0)
             await _settle(msg.term())
             return

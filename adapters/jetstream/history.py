@@ -26,8 +26,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.errors import translated
 from adapters.jetstream.streams import stream_of
-from events.codec import UndecodableEvent, decode
-from events.subjects import on_its_subject
+from adapters.jetstream.trusted import trusted
 from ports.bus import Received
 
 log = structlog.get_logger(__name__)
@@ -62,18 +61,10 @@ async def next_after(conn: NatsConnection, subject: str, after: int) -> Received
                 msg = await conn.js.get_msg(stream, seq=after + 1, subject=subject, next=True)
             except nats.js.errors.NotFoundError:
                 return None
-        seq = msg.seq or 0
-        try:
-            event = decode(msg.data or b"")
-        except UndecodableEvent as e:
-            log.warning("bus.history.undecodable", seq=seq, subject=msg.subject, error=str(e))
-            after = seq
-            continue
-        if not on_its_subject(event, msg.subject or ""):
-            log.error("bus.history.misplaced", seq=seq, subject=msg.subject, type=event.type)
-            after = seq
-            continue
-        return Received(event=event, seq=seq, subject=msg.subject or subject, delivered=1)
+        seq = after = msg.seq or 0
+        event = trusted(msg.data or b"", msg.subject or "", seq, log, "bus.history")
+        if event is not None:
+            return Received(event=event, seq=seq, subject=msg.subject or subject, delivered=1)
 
 
 def _replay_config(name: str, subject: str, timeout: float) -> ConsumerConfig:
@@ -104,13 +95,8 @@ async def _read(sub: JetStreamContext.PullSubscription, last: int, wait: float) 
 
 def _append(out: list[Received], msg: Msg) -> None:
     meta = msg.metadata
-    try:
-        event = decode(msg.data)
-    except UndecodableEvent as e:
-        log.warning("bus.history.undecodable", seq=meta.sequence.stream, subject=msg.subject, error=str(e))
-        return
-    if not on_its_subject(event, msg.subject):
-        log.error("bus.history.misplaced", seq=meta.sequence.stream, subject=msg.subject, type=event.type)
+    event = trusted(msg.data, msg.subject, meta.sequence.stream, log, "bus.history")
+    if event is None:
         return
     out.append(Received(event=event, seq=meta.sequence.stream, subject=msg.subject, delivered=1))
 
