@@ -12,7 +12,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,12 @@ def push(
         event = "repo:push"
     body = json.dumps(data).encode()
     return body, headers_for(provider, event, body, key, delivery)
+
+
+@contextmanager
+def running_instance(base: Path) -> Iterator[Instance]:
+    """`c8s dev up` under `base`, up and ready; it must stop cleanly (exit 0) at the end."""
+    with DevUp(base / "c8s") as dev:
+        dev.wait_for(r"^c8s is up$", deadline=120)
+        yield Instance(dev)
+        assert dev.stop() == 0

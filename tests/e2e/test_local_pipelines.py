@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.local import Instance, connection, pipeline, push, secret, step
-from tests.support.dev_up import DevUp
+from tests.e2e.local import Instance, connection, pipeline, push, running_instance, secret, step
 from tests.support.git_daemon import GitDaemon, GitRepo
 
 TOKEN = "s3cr3t/" + uuid.uuid4().hex[:12] + "+=&x"  # URL-encoding changes it
@@ -42,10 +41,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def c8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with DevUp(tmp_path_factory.mktemp("dev") / "c8s") as dev:
-        dev.wait_for(r"^c8s is up$", deadline=120)
-        yield Instance(dev)
-        assert dev.stop() == 0
+    with running_instance(tmp_path_factory.mktemp("dev")) as instance:
+        yield instance
 
 
 def test_github_push_runs_matrix_dag_with_masking_and_artifacts(

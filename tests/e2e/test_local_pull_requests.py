@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.local import Instance, connection, pipeline, pull_request, secret, step
-from tests.support.dev_up import DevUp
+from tests.e2e.local import Instance, connection, pipeline, pull_request, running_instance, secret, step
 from tests.support.git_daemon import GitDaemon, GitRepo
 
 TOKEN = "pr-token-" + uuid.uuid4().hex[:12]
@@ -41,10 +40,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, s
 
 @pytest.fixture(scope="module")
 def c8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with DevUp(tmp_path_factory.mktemp("dev") / "c8s") as dev:
-        dev.wait_for(r"^c8s is up$", deadline=120)
-        yield Instance(dev)
-        assert dev.stop() == 0
+    with running_instance(tmp_path_factory.mktemp("dev")) as instance:
+        yield instance
 
 
 def test_fork_runs_without_secrets_and_same_repository_with_them(

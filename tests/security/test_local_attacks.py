@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.local import Instance, pipeline, step
-from tests.support.dev_up import DevUp
+from tests.e2e.local import Instance, pipeline, running_instance, step
 from tests.support.git_daemon import GitDaemon, GitRepo
 
 CREDENTIAL = "^(C8S_NATS_USER|C8S_NATS_PASSWORD|AWS_SECRET_ACCESS_KEY)="
@@ -69,10 +68,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def c8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with DevUp(tmp_path_factory.mktemp("dev") / "c8s") as dev:
-        dev.wait_for(r"^c8s is up$", deadline=120)
-        yield Instance(dev)
-        assert dev.stop() == 0
+    with running_instance(tmp_path_factory.mktemp("dev")) as instance:
+        yield instance
 
 
 def test_a_step_cannot_finish_another_teams_step(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import plane as plane_mod
 import pytest
+from kubernetes_asyncio import client
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.server import NatsServer
@@ -18,6 +19,7 @@ from adapters.jetstream.settings import BusSettings
 from adapters.kube.connection import KubeConnection
 from adapters.kube.jobs import KubeExecutor
 from steps.job_manifest import PodTools
+from tests.k8s.executor.kube_harness import KubeStepHarness
 from tests.k8s.executor.steps import CRD_DIR, SIDECAR_COMMAND
 from tests.support.git_daemon import GitRepo
 
@@ -72,3 +74,13 @@ async def bus(nats_server: NatsServer) -> AsyncIterator[NatsBus]:
     await b.close()
 
 
+@pytest.fixture
+def kube_step_harness(
+    k8s_api: client.ApiClient,
+    namespace: str,
+    repo: tuple[str, str],
+    executor: KubeExecutor,
+    kube: KubeConnection,
+) -> KubeStepHarness:
+    """The step harness of the Kubernetes adapters, for the Executor and StepLogs contract suites."""
+    return KubeStepHarness(k8s_api, namespace, repo, executor, kube)

@@ -4,10 +4,7 @@ real control plane, run by the test node agent, in a fresh namespace per test.""
 from __future__ import annotations
 
 import pytest
-from kubernetes_asyncio import client
 
-from adapters.kube.connection import KubeConnection
-from adapters.kube.jobs import KubeExecutor
 from tests.integration.test_executor_contract import ExecutorContract
 from tests.k8s.executor.kube_harness import KubeStepHarness
 
@@ -16,12 +13,5 @@ pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("c8s_crds")]
 
 class TestKubeExecutorContract(ExecutorContract):
     @pytest.fixture
-    def step_harness(
-        self,
-        k8s_api: client.ApiClient,
-        namespace: str,
-        repo: tuple[str, str],
-        executor: KubeExecutor,
-        kube: KubeConnection,
-    ) -> KubeStepHarness:
-        return KubeStepHarness(k8s_api, namespace, repo, executor, kube)
+    def step_harness(self, kube_step_harness: KubeStepHarness) -> KubeStepHarness:
+        return kube_step_harness
