@@ -12,6 +12,8 @@
 3. Status write -> seen by a watch: adapters.kube.store.KubeStore.patch_status (what the projector
    calls) vs a raw merge patch of the status subresource, the same statuses, each awaited on one
    watch before the next; p50/p99 of (seen - the event's `at`).
+4. End to end through `c8s dev up --kubeconfig` (webhook -> first Job -> terminal status, runs/s of
+   a burst), after the raw chained-Jobs floor of bench/kube_floor.py at the same burst (its ratio).
 
 Rounds alternate adapter and raw. Prints figures and ratios; asserts nothing about time.
 Run: .venv/bin/python -m bench.kube_mode [--jobs N] [--rounds R] [--writes W]
@@ -47,7 +49,7 @@ from adapters.kube.store import KubeStore
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun, PipelineRunSpec, PipelineRunStatus
-from bench import local_mode
+from bench import kube_floor, local_mode
 from events.run import (
     ArtifactUploaded,
     LogShipped,
@@ -412,9 +414,19 @@ async def on_cluster(tmp: Path, args: argparse.Namespace) -> None:
         print("|----------------------------------|------:|--------:|--------:|")
         await status_lags(store, api, args.writes, args.rounds)
         if args.runs:
+            floor_rate, chains = await kube_floor.floor(api, "floor", args.burst)
+            print(
+                f"\nraw chained Jobs ({kube_floor.STEPS} per chain, {args.burst} chains at once): "
+                f"{floor_rate:.2f} chains/s; chain p50 {statistics.median(chains):.2f} s, "
+                f"max {max(chains):.2f} s"
+            )
             print(f"\nc8s dev up --kubeconfig (load average {loadavg()}):")
             rate = await end_to_end(p, store, api, tmp, args)
             print(f"raw Job create: {ceiling:.1f} Jobs/s; ratio c8s Jobs/s / raw {3 * rate / ceiling:.3f}")
+            print(
+                f"raw chained Jobs: {floor_rate:.2f} runs/s; "
+                f"ratio c8s runs/s / raw chains {rate / floor_rate:.3f}"
+            )
         await store.close()
         await api.close()
 
