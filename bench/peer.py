@@ -1,0 +1,334 @@
+"""The peer side by side: Tekton Pipelines' controller and c8s on the same control plane, the same
+3-step chain, PipelineRuns created the same way (issue 14, item 6).
+
+Both run on one real control plane from tests/controlplane (etcd, kube-apiserver,
+kube-controller-manager and the test node agent, started here in a temp dir):
+- **Tekton**: its controller built from the published module (bench/tekton/build), run as a local
+  process with the plane's kubeconfig (as the plane runs the controller-manager), its release CRDs
+  and config maps applied; a Pipeline of three Tasks (`true` each, chained by runAfter).
+- **c8s**: `c8s dev up --kubeconfig` against the same plane, the bench's 3-step PipelineConfig
+  (`true` each, chained by dependsOn).
+
+For each, N PipelineRuns are created through the apiserver one at a time (each once the previous
+is terminal), then a burst of M at once. Measured: create -> first Pod of the run (a Pod watch),
+create -> run terminal (a watch of the runs), runs/s of the burst. Prints; asserts nothing.
+
+The test node agent runs a container's command as a local process and ignores its image. Tekton's
+Pods start with an init container that copies Tekton's `entrypoint` binary out of its image
+(`/ko-app/entrypoint init ...`) and every step runs through that binary, so Tekton's Pods cannot
+complete on this node: the script reports create -> first Pod for Tekton, and for "terminal"
+prints the Pod's own failure (what stopped it) instead of a figure.
+
+Run: .venv/bin/python -m bench.peer [--runs N] [--burst M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client, config, watch
+
+from bench import kube_mode, local_mode
+from bench.kube_mode import plane
+from tests.support.dev_up import DevUp
+from tests.support.git_daemon import GitDaemon, GitRepo
+
+ROOT = Path(__file__).resolve().parent.parent
+TEKTON_NS = "tekton-pipelines"
+RUN_NS = "default"
+
+
+@dataclass(frozen=True)
+class System:
+    """How one CI system's runs are created, found and judged through the apiserver."""
+
+    name: str
+    group: str
+    version: str
+    body: Callable[[], dict[str, Any]]
+    pod_label: str
+    outcome: Callable[[dict[str, Any]], str | None]  # None: running; "ok": succeeded; else why not
+
+
+def tekton_outcome(run: dict[str, Any]) -> str | None:
+    for c in (run.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Succeeded" and c.get("status") in ("True", "False"):
+            return "ok" if c["status"] == "True" else f"{c.get('reason')}: {c.get('message')}"
+    return None
+
+
+def c8s_outcome(run: dict[str, Any]) -> str | None:
+    status = run.get("status") or {}
+    phase = status.get("phase")
+    if phase not in ("Succeeded", "Failed", "Cancelled"):
+        return None
+    return "ok" if phase == "Succeeded" else f"{phase}: {status.get('message')}"
+
+
+TEKTON = System(
+    "tekton",
+    "tekton.dev",
+    "v1",
+    lambda: {"metadata": {"generateName": "chain-"}, "spec": {"pipelineRef": {"name": "chain"}}},
+    "tekton.dev/pipelineRun",
+    tekton_outcome,
+)
+
+
+def c8s_system(commit: str) -> System:
+    def body() -> dict[str, Any]:
+        spec = {"pipelineConfigRef": "noop", "commit": commit, "branch": "main", "triggeredBy": "bench"}
+        return {"metadata": {"generateName": "noop-"}, "spec": spec}
+
+    return System("c8s", "c8s.dev", "v1alpha1", body, "c8s.dev/run", c8s_outcome)
+
+
+@dataclass
+class Seen:
+    """When a watch first saw each run's first Pod and its terminal state."""
+
+    pods: dict[str, float] = field(default_factory=dict)
+    ends: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    pod_failures: dict[str, str] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def follow_pods(self, api: client.ApiClient, label: str) -> None:
+        core = client.CoreV1Api(api)
+        async with watch.Watch() as w:
+            async for event in w.stream(core.list_namespaced_pod, RUN_NS, label_selector=label):
+                pod = event["object"]
+                run = pod.metadata.labels[label]
+                self.pods.setdefault(run, time.time())
+                if pod.status and pod.status.phase == "Failed":
+                    self.pod_failures.setdefault(run, pod_failure(pod))
+
+    async def follow_runs(self, api: client.ApiClient, system: System) -> None:
+        custom = client.CustomObjectsApi(api)
+        async with watch.Watch() as w:
+            stream = w.stream(
+                custom.list_namespaced_custom_object, system.group, system.version, RUN_NS, "pipelineruns"
+            )
+            async for event in stream:
+                run, outcome = event["object"], system.outcome(event["object"])
+                if outcome == "ok":
+                    self.ends.setdefault(run["metadata"]["name"], time.time())
+                elif outcome:
+                    self.failures.setdefault(run["metadata"]["name"], outcome)
+                self.changed.set()
+
+    def settled(self, run: str) -> bool:
+        return run in self.ends or run in self.failures
+
+    async def until(self, done: Callable[[], bool], deadline: float) -> bool:
+        end = time.monotonic() + deadline
+        while not done():
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(0.0, end - time.monotonic()))
+            except TimeoutError:
+                return False
+        return True
+
+
+def pod_failure(pod: Any) -> str:
+    """The first terminated container's reason and message (what the node reported)."""
+    statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+    for status in statuses:
+        terminated = status.state and status.state.terminated
+        if terminated and terminated.exit_code:
+            reason = f"{terminated.reason} (exit {terminated.exit_code})"
+            return f"container {status.name}: {reason} {terminated.message or ''}".strip()
+    return pod.status.message or pod.status.reason or "Failed"
+
+
+async def measure(api: client.ApiClient, system: System, runs: int, burst: int, deadline: float) -> None:
+    """Create `runs` runs one at a time then `burst` at once; print the figures of `system`."""
+    custom = client.CustomObjectsApi(api)
+    seen = Seen()
+    tasks = [
+        asyncio.create_task(seen.follow_pods(api, system.pod_label)),
+        asyncio.create_task(seen.follow_runs(api, system)),
+    ]
+
+    async def create() -> tuple[str, float]:
+        sent = time.time()
+        made = await custom.create_namespaced_custom_object(
+            system.group,
+            system.version,
+            RUN_NS,
+            "pipelineruns",
+            {"apiVersion": f"{system.group}/{system.version}", "kind": "PipelineRun", **system.body()},
+        )
+        return made["metadata"]["name"], sent
+
+    pods: list[float] = []
+    ends: list[float] = []
+    for _ in range(runs):
+        name, sent = await create()
+        finished = await seen.until(partial(seen.settled, name), deadline)
+        if name in seen.pods:
+            pods.append(seen.pods[name] - sent)
+        if finished and name in seen.ends:
+            ends.append(seen.ends[name] - sent)
+    start = time.time()
+    names = [name for name, _ in await asyncio.gather(*(create() for _ in range(burst)))]
+    all_done = await seen.until(lambda: all(map(seen.settled, names)), deadline)
+    for task in tasks:
+        task.cancel()
+    report(system.name, pods, ends, runs)
+    if all_done and all(n in seen.ends for n in names):
+        rate = burst / (max(seen.ends[n] for n in names) - start)
+        print(f"{system.name}: burst of {burst}: {rate:.2f} runs/s")
+    else:
+        unfinished = [n for n in names if n not in seen.ends]
+        why = {
+            f"{seen.failures.get(n, 'not finished')} / Pod: {seen.pod_failures.get(n, '-')}"
+            for n in unfinished
+        }
+        print(
+            f"{system.name}: {len(unfinished)} of the burst of {burst} "
+            f"did not succeed within {deadline:.0f} s; what stopped them: {sorted(why)}"
+        )
+
+
+def report(name: str, pods: list[float], ends: list[float], runs: int) -> None:
+    for what, values in (("create -> first Pod", pods), ("create -> run terminal", ends)):
+        if values:
+            print(
+                f"| {name:<6} | {what:<24} | {len(values):>3}/{runs} | "
+                f"{local_mode.pct(values, 50) * 1000:>9.1f} | {local_mode.pct(values, 99) * 1000:>9.1f} |"
+            )
+        else:
+            print(f"| {name:<6} | {what:<24} | {0:>3}/{runs} | {'-':>9} | {'-':>9} |")
+
+
+def kubectl(p: plane.Plane, *args: str) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": str(p.kubeconfig), "HOME": str(p.directory)}
+    subprocess.run([str(p.kubectl), *args], env=env, check=True, capture_output=True, timeout=180)
+
+
+def tekton_objects() -> list[dict[str, Any]]:
+    tasks = [
+        {
+            "apiVersion": "tekton.dev/v1",
+            "kind": "Task",
+            "metadata": {"name": f"step-{s}", "namespace": RUN_NS},
+            "spec": {"steps": [{"name": "run", "image": "busybox", "command": ["true"]}]},
+        }
+        for s in "abc"
+    ]
+    chain = [
+        {"name": s, "taskRef": {"name": f"step-{s}"}, **({"runAfter": [p]} if p else {})}
+        for s, p in (("a", ""), ("b", "a"), ("c", "b"))
+    ]
+    pipeline = {
+        "apiVersion": "tekton.dev/v1",
+        "kind": "Pipeline",
+        "metadata": {"name": "chain", "namespace": RUN_NS},
+        "spec": {"tasks": chain},
+    }
+    return [*tasks, pipeline]
+
+
+def start_tekton(p: plane.Plane, home: Path, tmp: Path) -> subprocess.Popen[bytes]:
+    """Apply Tekton's namespace, CRDs and config maps; start its controller as a local process."""
+    cfg = home / "config"
+    kubectl(p, "apply", "-f", str(cfg / "100-namespace"))
+    kubectl(p, "apply", "-f", str(cfg / "300-crds"))
+    kubectl(p, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(cfg / "300-crds"))
+    for path in sorted(cfg.glob("config-*.yaml")):
+        kubectl(p, "apply", "-f", str(path))
+    env = {
+        **os.environ,
+        "SYSTEM_NAMESPACE": TEKTON_NS,
+        "KUBERNETES_MIN_VERSION": "v1.28.0",
+        "CONFIG_DEFAULTS_NAME": "config-defaults",
+        "CONFIG_LOGGING_NAME": "config-logging",
+        "CONFIG_OBSERVABILITY_NAME": "config-observability",
+        "CONFIG_FEATURE_FLAGS_NAME": "feature-flags",
+        "CONFIG_LEADERELECTION_NAME": "config-leader-election-controller",
+        "CONFIG_SPIRE": "config-spire",
+        "METRICS_DOMAIN": "tekton.dev/pipeline",
+        "KUBECONFIG": str(p.kubeconfig),
+    }
+    args = [str(home / "controller"), f"--kubeconfig={p.kubeconfig}"]
+    flags = (
+        "-entrypoint-image",
+        "-nop-image",
+        "-sidecarlogresults-image",
+        "-workingdirinit-image",
+        "-shell-image",
+        "-shell-image-win",
+    )
+    for flag in flags:  # image references only: the node agent runs commands, not images
+        args += [flag, f"bench.local/{flag.strip('-')}"]
+    log = (tmp / "tekton-controller.log").open("wb")
+    return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def main(args: argparse.Namespace, home: Path) -> None:
+    os.environ.setdefault("C8S_CONTROLPLANE_BIN", kube_mode.DEFAULT_BIN)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        async with plane.running(tmp / "plane", plane.find_binaries()) as p:
+            print(f"control plane ready ({p.server}); load average {kube_mode.loadavg()}\n")
+            api = await config.new_client_from_config(config_file=str(p.kubeconfig))
+            print("| system | measure                  |   n     |   p50 ms  |   p99 ms  |")
+            print("|--------|--------------------------|--------:|----------:|----------:|")
+            controller = start_tekton(p, home, tmp)
+            try:
+                custom = client.CustomObjectsApi(api)
+                for obj in tekton_objects():
+                    plural = obj["kind"].lower() + "s"
+                    await custom.create_namespaced_custom_object("tekton.dev", "v1", RUN_NS, plural, obj)
+                await measure(api, TEKTON, args.runs, args.burst, args.deadline)
+            finally:
+                controller.terminate()
+                controller.wait(30)
+            kube_mode.install_crds(p)
+            await with_c8s(p, api, tmp, args)
+            await api.close()
+    print(f"\nload average after: {kube_mode.loadavg()}")
+
+
+async def with_c8s(p: plane.Plane, api: client.ApiClient, tmp: Path, args: argparse.Namespace) -> None:
+    repo = GitRepo.create(tmp / "repos" / "app.git")
+    commit = repo.commit({"README": "bench\n"}, "first")
+    with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s", "--kubeconfig", str(p.kubeconfig)) as dev:
+        dev.wait_for(r"^c8s is up$", deadline=180)
+        custom = client.CustomObjectsApi(api)
+        core = client.CoreV1Api(api)
+        for doc in local_mode.manifests(daemon.url("app.git")):
+            if doc["kind"] == "Secret":
+                await core.create_namespaced_secret(RUN_NS, doc)
+            else:
+                plural = str(doc["kind"]).lower() + "s"
+                await custom.create_namespaced_custom_object("c8s.dev", "v1alpha1", RUN_NS, plural, doc)
+        await measure(api, c8s_system(commit), args.runs, args.burst, args.deadline)
+        dev.stop()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="runs created one at a time, per system")
+    parser.add_argument("--burst", type=int, default=20, help="runs created at once, per system")
+    parser.add_argument("--deadline", type=float, default=120, help="seconds to wait for a run or a burst")
+    args = parser.parse_args()
+    build = [str(ROOT / "bench" / "tekton" / "build")]
+    home = Path(subprocess.run(build, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+    asyncio.run(main(args, home))
+
+
+if __name__ == "__main__":
+    cli()
