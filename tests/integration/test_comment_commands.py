@@ -6,7 +6,9 @@ Covers: `/retest` by a GitHub writer creates exactly one run, of the head commit
 (as a pull request delivery would: event, number, target branch, head repository), and a +1
 reaction, even when the comment is delivered again (same delivery id, another delivery id, and
 the decision handled twice); `/retest` by a reader creates no run and gets a confused reaction;
-on Bitbucket a reader gets a reply to the comment instead; `/cancel` by a GitLab Developer asks
+on Bitbucket a reader gets a reply to the comment instead, and a writer's `/retest` of a fork's
+pull request runs it as a fork's (without secrets) once, however many `/retest` comments follow
+while it is unfinished; `/cancel` by a GitLab Developer asks
 every unfinished run of that merge request to cancel and leaves other runs alone, with a thumbsup
 award on the note. "Done" is both durable consumers having acked every command, never a sleep.
 """
@@ -14,6 +16,7 @@ award on the note. "Done" is both durable consumers having acked every command, 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -173,6 +176,30 @@ async def test_bitbucket_reader_gets_a_reply(world: World) -> None:
     assert (number, parent) == (42, 17) and "refused" in text and "no write access" in text
     await eventually(world.settled)
     assert await world.hook.runs("team-a") == [] and world.fake.violations == []
+
+
+async def test_bitbucket_fork_retest_runs_without_secrets_and_floods_start_one_run(world: World) -> None:
+    """A writer's /retest of a fork's pull request runs its head as a fork's (no secrets); a second
+    /retest comment while that run is unfinished starts nothing more."""
+    await world.connect("bitbucket", "https://bitbucket.org/team/app")
+    world.fake.comments.writers[("bitbucket", "{d301aafa-d676-4ee0-88be-962be7417567}")] = "write"
+    data = json.loads((CORPUS / "bitbucket" / "pullrequest_comment_created.json").read_text().replace(
+        "team-a/web-app", "team/app"))  # fmt: skip
+    data["pullrequest"]["source"]["repository"]["full_name"] = "emma/app-fork"
+    assert await world.comment("bitbucket", "pullrequest:comment_created", json.dumps(data).encode()) == 202
+    [run] = await eventually(lambda: world.hook.runs("team-a"))
+    data["comment"]["id"] = 18
+    assert (
+        await world.comment("bitbucket", "pullrequest:comment_created", json.dumps(data).encode(), "d-2")
+        == 202
+    )
+    await eventually(lambda: _async(len(world.fake.comments.replies) == 2))
+    await eventually(world.settled)
+    assert [r.metadata.name for r in await world.hook.runs("team-a")] == [run.metadata.name]
+    trigger = run.spec.trigger
+    assert trigger is not None and trigger.fork and trigger.number == 42 and run.spec.commit == "9fd2a7c1b35e"
+    assert [text for *_, text, _ in world.fake.comments.replies] == ["c8s: /retest accepted."] * 2
+    assert world.fake.violations == []
 
 
 async def test_cancel_by_a_developer_cancels_the_merge_requests_runs(world: World) -> None:
