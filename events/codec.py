@@ -11,11 +11,12 @@ from typing import TypeAlias
 
 import msgspec
 
+from events.command import CommandEvents
 from events.notification import NotificationEvents
 from events.run import RunEvents
 from events.webhook import WebhookEvents
 
-AnyEvent: TypeAlias = RunEvents | NotificationEvents | WebhookEvents
+AnyEvent: TypeAlias = RunEvents | NotificationEvents | WebhookEvents | CommandEvents
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
@@ -38,7 +39,8 @@ def decode(data: bytes) -> AnyEvent:
 
 def catalog() -> tuple[type[AnyEvent], ...]:
     """Every concrete event type, in a stable order."""
-    return tuple(_members(RunEvents)) + tuple(_members(NotificationEvents)) + tuple(_members(WebhookEvents))
+    unions = (RunEvents, NotificationEvents, WebhookEvents, CommandEvents)
+    return tuple(member for union in unions for member in _members(union))
 
 
 def _members(union: object) -> list[type[AnyEvent]]:

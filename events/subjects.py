@@ -4,7 +4,9 @@ Run events go on `c8s.run.<namespace>.<run>.<type>` in stream C8S_RUNS (`<type>`
 dotted tag, e.g. `c8s.run.team-a.app-1.step.finished`), so one run's history is the subject filter
 `c8s.run.<namespace>.<run>.>` and the bus's per-identity publish permissions can say which service
 may state which fact (adapters.jetstream.permissions). Webhook decisions go on
-`c8s.webhook.<provider>.<namespace>.<connection>` in C8S_WEBHOOKS. A consumer trusts an event only
+`c8s.webhook.<provider>.<namespace>.<connection>` in C8S_WEBHOOKS, and the comment commands
+about a connection beside them, typed: `c8s.webhook.<provider>.<namespace>.<connection>.<type>`
+(`comment.command` by the webhook, `comment.decided` by the notifier). A consumer trusts an event only
 on the subject subject_of() gives it (`on_its_subject`): a body whose type, namespace or run differ
 from its subject's was published by an identity allowed that subject, not that fact.
 Every publish carries a Nats-Msg-Id derived from the event's identity (never from time or a random
@@ -15,6 +17,7 @@ by the stream's dedupe window.
 from __future__ import annotations
 
 from events.codec import AnyEvent
+from events.command import CommandEvent
 from events.notification import NotificationEvent
 from events.run import ArtifactUploaded, RunEvent, StepEvent
 from events.webhook import WebhookAccepted, WebhookRejected
@@ -62,6 +65,16 @@ def connection_subject(namespace: str, connection: str) -> str:
     return f"c8s.webhook.*.{token(namespace)}.{token(connection)}"
 
 
+def command_subject(provider: str, namespace: str, connection: str, event_type: str) -> str:
+    """Where a comment-command event of `event_type` about one connection goes."""
+    return f"{webhook_subject(provider, namespace, connection)}.{event_type}"
+
+
+def command_filter(event_type: str) -> str:
+    """Every comment-command event of `event_type`, whichever connection."""
+    return f"c8s.webhook.*.*.*.{event_type}"
+
+
 def live_log_subject(namespace: str, run: str, step: str) -> str:
     return f"{LIVE_LOG_PREFIX}.{token(namespace)}.{token(run)}.{token(step)}"
 
@@ -69,6 +82,8 @@ def live_log_subject(namespace: str, run: str, step: str) -> str:
 def subject_of(event: AnyEvent) -> str:
     if isinstance(event, RunEvent):
         return run_event_subject(event.namespace, event.run, event.type)
+    if isinstance(event, CommandEvent):
+        return command_subject(event.provider, event.namespace, event.connection, event.type)
     return webhook_subject(event.provider, event.namespace, event.connection)
 
 
@@ -81,6 +96,10 @@ def message_id(event: AnyEvent) -> str:
     """The identity of the fact: the same fact published twice gets the same id."""
     if isinstance(event, WebhookAccepted | WebhookRejected):
         return _webhook_message_id(event)
+    if isinstance(event, CommandEvent):
+        return ":".join(
+            [event.provider, f"comment-{event.comment_id}", event.namespace, event.connection, event.type]
+        )
     parts = [event.uid, event.type]
     if isinstance(event, StepEvent):
         parts.append(event.step)

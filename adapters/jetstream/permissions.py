@@ -4,7 +4,8 @@ permissions that allow exactly what it produces and consumes (docs/security.md h
 Invariants:
 - A fact is published only by its producer: run decisions by the scheduler, step start/finish and
   artifacts by the runner (local mode) or the job-watcher (Kubernetes mode), `log.shipped` and live
-  lines by the log-shipper, notifications by the notifier, webhook decisions by the webhook. Run
+  lines by the log-shipper, notifications and comment-command decisions by the notifier, webhook
+  decisions and comment commands by the webhook. Run
   event subjects end with the event type (events.subjects), so a subject permission is a per-type
   permission; a consumer refuses a body that is not on its own subject.
 - Nobody but the scheduler may change a stream's or a bucket's configuration; nobody may delete or
@@ -30,7 +31,14 @@ from msgspec import Struct
 
 from adapters.jetstream.kv.objects import BUCKETS
 from adapters.runtime.settings import Mode
-from events.subjects import LIVE_LOG_PREFIX, RUN_STREAM, WEBHOOK_STREAM, WEBHOOK_SUBJECTS, token
+from events.subjects import (
+    LIVE_LOG_PREFIX,
+    RUN_STREAM,
+    WEBHOOK_STREAM,
+    WEBHOOK_SUBJECTS,
+    command_filter,
+    token,
+)
 
 DELIVERIES_BUCKET = "c8s_deliveries"
 PIPELINECONFIGS, PIPELINERUNS, CONNECTIONS, SECRETS = BUCKETS.values()
@@ -42,7 +50,8 @@ DURABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "scheduler": ((RUN_STREAM, "scheduler"),),
     "runner": ((RUN_STREAM, "runner"),),
     "log-shipper": ((RUN_STREAM, "log-shipper"),),
-    "notifier": ((RUN_STREAM, "notifier"),),
+    "notifier": ((RUN_STREAM, "notifier"), (WEBHOOK_STREAM, "notifier-commands")),
+    "webhook": ((WEBHOOK_STREAM, "webhook-commands"),),
     "projector": (
         (RUN_STREAM, "projector-runs"),
         (RUN_STREAM, "projector-configs"),
@@ -152,7 +161,7 @@ def service_permissions(mode: Mode) -> dict[str, Permissions]:
             run_events("run.>", "step.scheduled", "step.skipped"),
             history,
             next_reads(RUN_STREAM),
-            _kv(mode, kv_read(PIPELINERUNS), kv_read(PIPELINECONFIGS), kv_read(CONNECTIONS))
+            _kv(mode, kv_read(PIPELINERUNS), kv_read(PIPELINECONFIGS), kv_read(CONNECTIONS)),
         ),
         executor: _service(mode, executor, step_facts, history, _kv(mode, kv_read(SECRETS))),
         "log-shipper": _service(
@@ -161,26 +170,27 @@ def service_permissions(mode: Mode) -> dict[str, Permissions]:
             run_events("log.shipped"),
             (f"{LIVE_LOG_PREFIX}.>",),
             history,
-            _kv(mode, kv_read(SECRETS))
+            _kv(mode, kv_read(SECRETS)),
         ),
         "projector": _service(
             mode,
             "projector",
             history,
             next_reads(RUN_STREAM, WEBHOOK_STREAM),
-            _kv(mode, kv_write(PIPELINERUNS), kv_write(PIPELINECONFIGS), kv_write(CONNECTIONS))
+            _kv(mode, kv_write(PIPELINERUNS), kv_write(PIPELINECONFIGS), kv_write(CONNECTIONS)),
         ),
         "notifier": _service(
             mode,
             "notifier",
             run_events("notification.>"),
+            (command_filter("comment.decided"),),
             history,
-            _kv(mode, kv_read(SECRETS), kv_write(CONNECTIONS))
+            _kv(mode, kv_read(SECRETS), kv_write(CONNECTIONS)),
         ),
         "webhook": _service(
             mode,
             "webhook",
-            (f"{WEBHOOK_SUBJECTS[:-2]}.>",),
+            (f"{WEBHOOK_SUBJECTS[:-2]}.*.*.*", command_filter("comment.command")),
             kv_write(DELIVERIES_BUCKET),
             _kv(mode, kv_write(PIPELINERUNS), *map(kv_read, (PIPELINECONFIGS, CONNECTIONS, SECRETS))),
         ),

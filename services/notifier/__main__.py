@@ -8,6 +8,7 @@ from adapters import wiring
 from adapters.runtime.lifecycle import run
 from adapters.runtime.settings import from_env
 from services.notifier.chatting import ChatNotifier
+from services.notifier.commands import CommandDecider
 from services.notifier.config import NotifierSettings
 from services.notifier.registering import Registrar
 from services.notifier.reporting import StatusReporter
@@ -25,7 +26,8 @@ async def main(stop: asyncio.Event) -> None:
         statuses = StatusReporter(bus, store, http, links, overrides, utcnow)
         notifier = Notifier(bus, statuses, ChatNotifier(bus, store, http, links, utcnow))
         registrar = Registrar(store, http, url, overrides) if settings.register_webhooks and url else None
-        await serve(notifier, registrar, stop, settings.concurrency, settings.resync_seconds)
+        commands = CommandDecider(bus, store, http, overrides, utcnow)
+        await serve(notifier, registrar, stop, settings.concurrency, settings.resync_seconds, commands)
     finally:
         await http.close()
         await bus.close()

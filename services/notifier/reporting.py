@@ -63,17 +63,13 @@ class StatusReporter:
 
     async def target(self, run: RunProgress) -> Target | Unreachable | None:
         """Where the run's statuses go; None when the run's repository is not connected for it."""
-        ns = run.ctx.namespace
-        conn = run_connection(run.ctx, await self.store.list(RepositoryConnection, ns))
-        if conn is None or not conn.spec.auth_secret_ref:
+        conn = run_connection(run.ctx, await self.store.list(RepositoryConnection, run.ctx.namespace))
+        if conn is None:
             return None
-        try:
-            secret = await self.store.get(Secret, ns, conn.spec.auth_secret_ref)
-        except NotFound:
-            message = f"Secret {conn.spec.auth_secret_ref!r} not found in namespace {ns!r}"
-            return Unreachable(reason="SecretNotFound", message=message)
         trigger = run.ctx.spec.trigger if run.ctx.spec is not None else None
-        return target_of(conn, credentials(secret), self.overrides, trigger.repository if trigger else None)
+        return await connection_target(
+            self.store, conn, self.overrides, trigger.repository if trigger else None
+        )
 
     def status(self, run: RunProgress, report: Report) -> CommitStatus:
         ctx, spec = run.ctx, run.ctx.spec
@@ -119,6 +115,20 @@ class StatusReporter:
             state=state,
             context=status.context,
         )
+
+
+async def connection_target(
+    store: ResourceStore, conn: RepositoryConnection, overrides: Mapping[str, str], identity: str | None
+) -> Target | Unreachable | None:
+    """Where the connection's API calls go and with which token; None without an authSecretRef."""
+    ns, ref = conn.metadata.namespace, conn.spec.auth_secret_ref
+    if not ref:
+        return None
+    try:
+        secret = await store.get(Secret, ns, ref)
+    except NotFound:
+        return Unreachable(reason="SecretNotFound", message=f"Secret {ref!r} not found in namespace {ns!r}")
+    return target_of(conn, credentials(secret), overrides, identity or None)
 
 
 def excerpt(response: HttpResponse) -> str:

@@ -1,5 +1,5 @@
 """The notifier process: the durable consumer `notifier` of run events (commit statuses, chat
-messages) and the webhook registrar beside it.
+messages), the consumer of comment commands (commands.py) and the webhook registrar beside them.
 
 Per run event: RunAccepted -> a `pending` commit status; RunFinished -> the final status
 (success/failure/error as GitHub spells them; success/failed/canceled on GitLab;
@@ -49,6 +49,7 @@ from ports.http import ApiUnavailable
 from ports.resources import StoreError
 from projections.run_progress import RunProgress, fold_run
 from services.notifier.chatting import ChatNotifier
+from services.notifier.commands import CommandDecider, serve_commands
 from services.notifier.registering import Registrar
 from services.notifier.reporting import StatusReporter
 from services.notifier.statuses import report_for
@@ -121,14 +122,22 @@ class Notifier:
 
 
 async def serve(
-    notifier: Notifier, registrar: Registrar | None, stop: StopSignal, concurrency: int, resync_seconds: float
+    notifier: Notifier,
+    registrar: Registrar | None,
+    stop: StopSignal,
+    concurrency: int,
+    resync_seconds: float,
+    commands: CommandDecider | None = None,
 ) -> None:
-    """Run the consumer, and the registrar's watch and resync, until `stop` is set."""
+    """Run the consumers (run events; comment commands when given), and the registrar's watch
+    and resync, until `stop` is set."""
     async with asyncio.TaskGroup() as tasks:
         handler = retry_outages(notifier.handle)
         consumer = tasks.create_task(
             notifier.bus.consume(DURABLE, [RUN_SUBJECTS], handler, stop, concurrency)
         )
+        if commands is not None:
+            tasks.create_task(serve_commands(commands.bus, commands, stop))
         helpers = []
         if registrar is not None:
             helpers = [

@@ -1,4 +1,5 @@
-"""`python -m services.webhook`: settings from the environment -> wiring -> serve."""
+"""`python -m services.webhook`: settings from the environment -> wiring -> serve (the HTTP
+receiver, and beside it the consumer of comment-command decisions)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from adapters import wiring
 from adapters.runtime.lifecycle import run
 from adapters.runtime.settings import from_env
+from services.webhook.commanding import Commands, serve_commands
 from services.webhook.config import WebhookSettings
 from services.webhook.handling import Webhooks
 from services.webhook.http import make_app
@@ -27,7 +29,9 @@ async def main(stop: asyncio.Event) -> None:
         connections = WatchedConnections(store)
         webhooks = Webhooks(store, bus, deliveries, connections, now, sampler(settings))
         app = make_app(webhooks, lambda: connections.ready.is_set() and bus.is_connected, limits(settings))
-        await serve(app, connections, settings, stop)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(serve_commands(bus, Commands(store, now), stop))
+            await serve(app, connections, settings, stop)
     finally:
         await bus.close()
 

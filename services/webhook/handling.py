@@ -8,7 +8,8 @@ delivery id: 200 "duplicate delivery" -> per ref and per connection: a replayed 
 200, PipelineConfig (422 when missing), fork policy and branch filters (200), one PipelineRun per
 matrix combination (AlreadyExists counts as created), older runs they supersede asked to cancel
 (superseding.py) -> publish the decisions -> record the replay key and, once runs exist, the
-delivery id -> 202 with the run names.
+delivery id -> 202 with the run names. A comment command (`/retest`, `/cancel`) is published as
+CommentCommand per connection instead, and answered 202 (commanding.py acts on the decision).
 
 Every decision is published as WebhookAccepted or WebhookRejected (one per connection; refusals
 before a signature held are sampled, sampling.py). A store or bus failure is answered 503; the
@@ -21,7 +22,6 @@ import asyncio
 import contextlib
 import hashlib
 import secrets
-from base64 import b64decode
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,17 +34,19 @@ from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
 from api.repositoryconnection import RepositoryConnection
 from api.secret import Secret
+from events.command import CommentCommand
 from events.webhook import WebhookAccepted, WebhookEvents, WebhookRejected
 from ports.bus import Bus
 from ports.deliveries import DeliveryLog
 from ports.resources import AlreadyExists, NotFound, ResourceStore
+from services.webhook.commanding import command_event
 from services.webhook.providers import PROVIDERS, Delivery, Headers, Provider, Refusal
+from services.webhook.providers.signatures import SECRET_KEY, secret_value
 from services.webhook.sampling import RejectionSampler
 from services.webhook.screening import guarded, ref_refusal, replay_key, replay_refusal
 from services.webhook.superseding import cancel_superseded
 from services.webhook.triggering import branch_refusal, delivery_key, fork_refusal, plan_runs
 
-SECRET_KEY = "webhook-secret"
 UNVERIFIED = "signature missing or invalid"
 #: When several connections decide differently and none started runs, the reply is the first of these.
 _PRIORITY = (422, 400, 200)
@@ -173,6 +175,10 @@ class Webhooks:
             return await self._refuse_sampled(
                 ctx, Refusal(status=200, reason="duplicate delivery"), connections
             )
+        if parsed[0].kind == "comment":
+            await self._publish([command_event(ctx.at, c, parsed[0]) for c in connections])
+            await self._deliveries.record(key, ctx.at.isoformat().encode())
+            return Reply(status=202, reason=f"/{parsed[0].command} queued: the notifier checks the commenter")
         replies = [await self._trigger(ctx, c, d) for d in parsed for c in connections]
         reply = combine(replies)
         if reply.status == 202:
@@ -271,7 +277,7 @@ class Webhooks:
     def _sampled(self, ctx: Context) -> bool:
         return self.sampler.allow(ctx.provider, ctx.source, ctx.at.timestamp())
 
-    async def _publish(self, events: Sequence[WebhookEvents]) -> None:
+    async def _publish(self, events: Sequence[WebhookEvents | CommentCommand]) -> None:
         if events:
             await self._bus.publish_many(events)
 
@@ -282,16 +288,6 @@ def combine(replies: list[Reply]) -> Reply:
     if any(reply.status == 202 for reply in replies):
         return Reply(status=202, reason="accepted", runs=list(dict.fromkeys(runs)))
     return min(replies, key=lambda r: _PRIORITY.index(r.status) if r.status in _PRIORITY else len(_PRIORITY))
-
-
-def secret_value(secret: Secret) -> bytes:
-    """The webhook secret: `data` (base64, as the apiserver stores it) or `stringData`."""
-    if encoded := secret.data.get(SECRET_KEY):
-        try:
-            return b64decode(encoded, validate=True)
-        except ValueError:
-            return b""
-    return secret.string_data.get(SECRET_KEY, "").encode()
 
 
 def _where(connection: RepositoryConnection | None) -> tuple[str, str]:

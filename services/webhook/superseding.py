@@ -39,7 +39,7 @@ def superseded(existing: Sequence[PipelineRun], new: Sequence[PipelineRun]) -> l
     names = []
     for run in existing:
         ref, at = ref_of(run), run.spec.triggered_at
-        if ref not in latest or run.metadata.name in mine or not _open(run):
+        if ref not in latest or run.metadata.name in mine or not is_open(run):
             continue
         newest = latest[ref]
         if at is not None and newest is not None and at < newest:
@@ -54,6 +54,7 @@ async def cancel_superseded(store: ResourceStore, namespace: str, new: Sequence[
             await store.request_cancel(namespace, name)
 
 
-def _open(run: PipelineRun) -> bool:
+def is_open(run: PipelineRun) -> bool:
+    """Not finished and not asked to cancel."""
     phase = run.status.phase if run.status is not None else "Pending"
     return phase not in TERMINAL_RUN_PHASES and not run.spec.cancel_requested

@@ -10,7 +10,10 @@ synchronized, reopened, closed, labeled, from a fork; ping, an organization's pi
 comments), GitLab (push, tag, deletion, a subgroup on a self-hosted server, merge requests
 opened, updated with and without commits, closed, from a fork; comments) and Bitbucket Cloud
 (push, two refs in one push, tag with a legacy actor, deletion, pull requests created, updated,
-from a fork, fulfilled, rejected, commented).
+from a fork, fulfilled, rejected, commented). A comment starts no run itself: the three that hold
+a command (`/retest` on a GitHub pull request, `/cancel` on a GitLab merge request, `/retest` on a
+Bitbucket pull request) publish exactly one CommentCommand each, with what the payload says of the
+pull request and the commenter; the other comments publish none.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.jetstream.server import NatsServer
+from events.command import CommentCommand
 from tests.support.webhook_harness import Harness, harness
 from tests.support.webhooks import FIXTURES, headers_for
 
@@ -80,6 +84,7 @@ CASES: list[tuple[str, str, str, str, tuple[Run, ...]]] = [
     ("github", "ping_organization", "ping", GH, NOTHING),
     ("github", "create_tag", "create", GH, NOTHING),
     ("github", "issue_comment_created", "issue_comment", GH, NOTHING),
+    ("github", "issue_comment_on_pull_request_retest", "issue_comment", GH, NOTHING),
     ("github", "ghes_push_tag", "push", GHES, (Run("tag", "simple-tag", GH_SHA, "Codertocat/Hello-World"),)),
     ("github", "ghes_pull_request_opened", "pull_request", GHES, (GHES_PR,)),
     ("gitlab", "push_branch", "Push Hook", GL_SSH, (Run("push", "master", GL_SHA, "mike/diaspora"),)),
@@ -92,6 +97,7 @@ CASES: list[tuple[str, str, str, str, tuple[Run, ...]]] = [
     ("gitlab", "merge_request_update_title", "Merge Request Hook", GL, NOTHING),
     ("gitlab", "merge_request_close", "Merge Request Hook", GL, NOTHING),
     ("gitlab", "note_on_merge_request", "Note Hook", GL, NOTHING),
+    ("gitlab", "note_on_merge_request_cancel", "Note Hook", GL, NOTHING),
     ("bitbucket", "repo_push_branch", "repo:push", BB, (Run("push", "master", BB_1, "team-a/web-app"),)),
     ("bitbucket", "repo_push_two_branches", "repo:push", BB, BB_TWO),
     ("bitbucket", "repo_push_tag", "repo:push", BB, (Run("tag", "v2.1.0", BB_1, "team-a/web-app"),)),
@@ -140,3 +146,59 @@ async def test_corpus_delivery(
         number, target = trigger.number, trigger.target_branch
         found.append(Run(trigger.event, branch, run.spec.commit, identity, number, target, trigger.fork))
     assert sorted(found, key=repr) == sorted(expected, key=repr)
+
+
+#: (provider, file, event header, connection repository, the CommentCommand it must publish as
+#: (command, number, commenter, commenter id, comment id, head commit))
+COMMANDS: list[tuple[str, str, str, str, tuple[str, int, str, str, str, str]]] = [
+    ("github", "issue_comment_on_pull_request_retest", "issue_comment", GH,
+     ("retest", 2, "Codertocat", "21031067", "492700400", "")),
+    ("gitlab", "note_on_merge_request_cancel", "Note Hook", GL, ("cancel", 1, "root", "1", "1245", GL_SHA)),
+    ("bitbucket", "pullrequest_comment_created", "pullrequest:comment_created", BB,
+     ("retest", 42, "emmap", "{d301aafa-d676-4ee0-88be-962be7417567}", "17", BB_2[:12])),
+]  # fmt: skip
+PLAIN_COMMENTS = [
+    ("github", "issue_comment_created", "issue_comment", GH),
+    ("gitlab", "note_on_merge_request", "Note Hook", GL),
+]
+
+
+async def commands_published(hook: Harness) -> list[CommentCommand]:
+    return [r.event for r in await hook.bus.history("c8s.webhook.>") if isinstance(r.event, CommentCommand)]
+
+
+@pytest.mark.parametrize(
+    ("provider", "name", "event", "repository", "expected"), COMMANDS, ids=[c[1] for c in COMMANDS]
+)
+async def test_corpus_comment_command(
+    hook: Harness, provider: str, name: str, event: str, repository: str, expected: tuple[object, ...]
+) -> None:
+    """A documented comment holding a command publishes one CommentCommand, for the connection."""
+    await hook.connect_repo(provider, repository)
+    body = (CORPUS / provider / f"{name}.json").read_bytes()
+    status, reply = await hook.post(provider, headers_for(provider, event, body, SECRET, "d-1"), body)
+    assert status == 202 and reply["runs"] == [], reply
+    [command] = await commands_published(hook)
+    got = (
+        command.command,
+        command.number,
+        command.commenter,
+        command.commenter_id,
+        command.comment_id,
+        command.commit,
+    )
+    assert got == expected
+    assert (command.namespace, command.connection, command.provider) == ("team-a", "app", provider)
+
+
+@pytest.mark.parametrize(
+    ("provider", "name", "event", "repository"), PLAIN_COMMENTS, ids=[c[1] for c in PLAIN_COMMENTS]
+)
+async def test_corpus_plain_comment_publishes_no_command(
+    hook: Harness, provider: str, name: str, event: str, repository: str
+) -> None:
+    """A comment without a command (or on an issue) is a 2xx that publishes no CommentCommand."""
+    await hook.connect_repo(provider, repository)
+    body = (CORPUS / provider / f"{name}.json").read_bytes()
+    status, _ = await hook.post(provider, headers_for(provider, event, body, SECRET, "d-1"), body)
+    assert 200 <= status < 300 and await commands_published(hook) == []

@@ -11,6 +11,8 @@ unknown repository; GitLab reuses a pending/running status of the same name and 
 (a Scripted answer with a `path` only answers a request whose path contains it). Hook lists are
 paged as each provider pages them: GitHub and GitLab `per_page` (at most 100) and `page`, Bitbucket
 `pagelen` and `page` with a `next` link while more remain.
+The comment-command endpoints (permissions, reactions, replies, GitHub's pull request) are in
+tests.support.fake_comment_apis (`fake.comments`).
 API roots: `<url>/api/v3` (GitHub Enterprise form), `<url>/api/v4` (GitLab), `<url>/2.0`
 (Bitbucket), `<url>/slack/<hook>` (Slack incoming webhook).
 """
@@ -26,6 +28,8 @@ from urllib.parse import unquote
 import msgspec
 from aiohttp import web
 from msgspec import Meta, Struct
+
+from tests.support.fake_comment_apis import CommentApis
 
 TOKEN = "s3cret-token"
 GITHUB_REPOS = {"org/app"}
@@ -72,6 +76,7 @@ class GitLabHook(Struct, forbid_unknown_fields=True):
     push_events: bool = True
     tag_push_events: bool = False
     merge_requests_events: bool = False
+    note_events: bool = False
     enable_ssl_verification: bool = True
 
 
@@ -131,6 +136,7 @@ class FakeProviders:
         self._script: deque[Scripted] = deque()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.comments = CommentApis(self)
 
     def script(self, *answers: Scripted) -> None:
         """Answer the next requests with these, in order, before any check."""
@@ -149,6 +155,7 @@ class FakeProviders:
         )
         app.router.add_route("*", "/2.0/repositories/{ws}/{slug}/hooks", self._bb_hooks)
         app.router.add_route("*", "/slack/{hook:.+}", self._slack)
+        self.comments.routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -275,6 +282,8 @@ class FakeProviders:
             return await self._gitlab_status(request, project, rest.removeprefix("statuses/"))
         if rest == "hooks":
             return await self._gitlab_hooks(request, project)
+        if rest.startswith(("members/", "merge_requests/")):
+            return await self.comments.gitlab(request, project, rest)
         return self._violation(f"GitLab: {request.method} {raw}", 404)
 
     async def _gitlab_status(self, request: web.Request, project: str, sha: str) -> web.Response:

@@ -2,7 +2,8 @@
 
 Covers: every event type of the catalog may be published by exactly its producer in each mode
 (run decisions by the scheduler, step facts by the runner or the job-watcher, log.shipped by the
-log-shipper, notifications by the notifier, webhook decisions by the webhook) and by nobody else
+log-shipper, notifications by the notifier, webhook decisions by the webhook; comment commands by
+the webhook, their decisions by the notifier) and by nobody else
 (the CLI and the subscribers publish no event); live log lines only by the log-shipper; each
 durable consumer is usable by its owner only; nobody may delete or purge a stream, delete a
 message or publish into an inbox; only the scheduler may update a stream's or bucket's configuration; every
@@ -18,8 +19,9 @@ import pytest
 from adapters.jetstream.permissions import DURABLES, Permissions, durable, identities, user_entry
 from adapters.runtime.settings import Mode
 from events.codec import catalog
+from events.command import CommandEvent
 from events.run import RunEvent
-from events.subjects import live_log_subject, run_event_subject, webhook_subject
+from events.subjects import command_subject, live_log_subject, run_event_subject, webhook_subject
 
 PRODUCERS = {
     "run.": "scheduler",
@@ -31,6 +33,8 @@ PRODUCERS = {
     "log.shipped": "log-shipper",
     "notification.": "notifier",
     "webhook.": "webhook",
+    "comment.command": "webhook",
+    "comment.decided": "notifier",
 }
 
 
@@ -68,6 +72,8 @@ def test_each_event_type_has_exactly_its_producer(mode: Mode, kind: type) -> Non
     tag = kind.__struct_config__.tag
     if issubclass(kind, RunEvent):
         subject = run_event_subject("team-b", "app.1", tag)
+    elif issubclass(kind, CommandEvent):
+        subject = command_subject("github", "team-b", "repo", tag)
     else:
         subject = webhook_subject("github", "team-b", "repo")
     assert publishers(mode, subject) == {producer_of(tag, mode)}

@@ -27,7 +27,12 @@ from services.notifier.providers.model import PAGE_SIZE, Credentials, HookSpec, 
 from services.notifier.statuses import CommitStatus, Outcome
 
 PUBLIC_API: Final = "https://api.bitbucket.org/2.0"
-HOOK_EVENTS: Final = ("repo:push", "pullrequest:created", "pullrequest:updated")
+HOOK_EVENTS: Final = (
+    "repo:push",
+    "pullrequest:created",
+    "pullrequest:updated",
+    "pullrequest:comment_created",
+)
 #: Keys stay short (Bitbucket shows the name; the key only has to be stable per context).
 MAX_KEY = 40
 _STATES: dict[Outcome, str] = {
@@ -72,7 +77,7 @@ class BitbucketApi:
             "url": status.target_url,
         }
         url = f"{api}/repositories/{self.locate(parts)}/commit/{status.commit}/statuses/build"
-        return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+        return HttpRequest(method="POST", url=url, headers=auth_headers(creds), json=body)
 
     def status_accepted(self, status: CommitStatus, response: HttpResponse) -> bool:
         return response.ok
@@ -81,7 +86,7 @@ class BitbucketApi:
         self, api: str, parts: RepositoryParts, creds: Credentials, page: int = 1
     ) -> HttpRequest:
         url = f"{api}/repositories/{self.locate(parts)}/hooks?pagelen={PAGE_SIZE}&page={page}"
-        return HttpRequest(method="GET", url=url, headers=_headers(creds))
+        return HttpRequest(method="GET", url=url, headers=auth_headers(creds))
 
     def hook_urls(self, response: HttpResponse) -> list[str]:
         return [h.url for h in _page(response).values if h.url]
@@ -101,7 +106,7 @@ class BitbucketApi:
         if hook.secret:
             body["secret"] = hook.secret
         url = f"{api}/repositories/{self.locate(parts)}/hooks"
-        return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+        return HttpRequest(method="POST", url=url, headers=auth_headers(creds), json=body)
 
 
 def status_key(context: str) -> str:
@@ -119,7 +124,7 @@ def _page(response: HttpResponse) -> _Page:
         return _Page()
 
 
-def _headers(creds: Credentials) -> dict[str, str]:
+def auth_headers(creds: Credentials) -> dict[str, str]:
     if creds.username:
         basic = b64encode(f"{creds.username}:{creds.token}".encode()).decode()
         return {"Authorization": f"Basic {basic}", "Accept": "application/json"}

@@ -26,7 +26,7 @@ from services.notifier.statuses import CommitStatus, Outcome
 PUBLIC_HOST: Final = "github.com"
 PUBLIC_API: Final = "https://api.github.com"
 API_VERSION: Final = "2022-11-28"
-HOOK_EVENTS: Final = ("push", "pull_request")
+HOOK_EVENTS: Final = ("push", "pull_request", "issue_comment")
 _STATES: dict[Outcome, str] = {
     "pending": "pending",
     "succeeded": "success",
@@ -68,7 +68,7 @@ class GitHubApi:
         if status.target_url:
             body["target_url"] = status.target_url
         url = f"{api}/repos/{self.locate(parts)}/statuses/{status.commit}"
-        return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+        return HttpRequest(method="POST", url=url, headers=auth_headers(creds), json=body)
 
     def status_accepted(self, status: CommitStatus, response: HttpResponse) -> bool:
         return response.ok
@@ -77,7 +77,7 @@ class GitHubApi:
         self, api: str, parts: RepositoryParts, creds: Credentials, page: int = 1
     ) -> HttpRequest:
         url = f"{api}/repos/{self.locate(parts)}/hooks?per_page={PAGE_SIZE}&page={page}"
-        return HttpRequest(method="GET", url=url, headers=_headers(creds))
+        return HttpRequest(method="GET", url=url, headers=auth_headers(creds))
 
     def hook_urls(self, response: HttpResponse) -> list[str]:
         return [h.config.url for h in _hooks(response) if h.config.url]
@@ -94,7 +94,7 @@ class GitHubApi:
         events = list(HOOK_EVENTS)
         body: dict[str, object] = {"name": "web", "active": True, "events": events, "config": config}
         url = f"{api}/repos/{self.locate(parts)}/hooks"
-        return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+        return HttpRequest(method="POST", url=url, headers=auth_headers(creds), json=body)
 
 
 def _hooks(response: HttpResponse) -> list[_Hook]:
@@ -104,7 +104,7 @@ def _hooks(response: HttpResponse) -> list[_Hook]:
         return []
 
 
-def _headers(creds: Credentials) -> dict[str, str]:
+def auth_headers(creds: Credentials) -> dict[str, str]:
     return {
         "Authorization": f"Bearer {creds.token}",
         "Accept": "application/vnd.github+json",

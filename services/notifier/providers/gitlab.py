@@ -9,7 +9,7 @@ URL-encoded project path (`group%2Fsub%2Fapp`):
   already there, and counts as accepted;
 - GET /projects/:id/hooks?per_page=100&page=N -> [{id, url, ...}] (a full page: maybe another);
 - POST /projects/:id/hooks {url, token, push_events, tag_push_events, merge_requests_events,
-  enable_ssl_verification} -> 201.
+  note_events, enable_ssl_verification} -> 201.
 Header: `PRIVATE-TOKEN: <token>`. API root: https://gitlab.com/api/v4, or https://<host>/api/v4.
 """
 
@@ -65,7 +65,7 @@ class GitLabApi:
         if status.branch:
             body["ref"] = status.branch
         url = f"{api}/projects/{self.locate(parts)}/statuses/{status.commit}"
-        return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+        return HttpRequest(method="POST", url=url, headers=auth_headers(creds), json=body)
 
     def status_accepted(self, status: CommitStatus, response: HttpResponse) -> bool:
         if response.ok:
@@ -76,7 +76,7 @@ class GitLabApi:
         self, api: str, parts: RepositoryParts, creds: Credentials, page: int = 1
     ) -> HttpRequest:
         url = f"{api}/projects/{self.locate(parts)}/hooks?per_page={PAGE_SIZE}&page={page}"
-        return HttpRequest(method="GET", url=url, headers=_headers(creds))
+        return HttpRequest(method="GET", url=url, headers=auth_headers(creds))
 
     def hook_urls(self, response: HttpResponse) -> list[str]:
         return [h.url for h in _hooks(response) if h.url]
@@ -92,12 +92,13 @@ class GitLabApi:
             "push_events": True,
             "tag_push_events": True,
             "merge_requests_events": True,
+            "note_events": True,
             "enable_ssl_verification": True,
         }
         if hook.secret:
             body["token"] = hook.secret
         url = f"{api}/projects/{self.locate(parts)}/hooks"
-        return HttpRequest(method="POST", url=url, headers=_headers(creds), json=body)
+        return HttpRequest(method="POST", url=url, headers=auth_headers(creds), json=body)
 
 
 def _hooks(response: HttpResponse) -> list[_Hook]:
@@ -107,5 +108,5 @@ def _hooks(response: HttpResponse) -> list[_Hook]:
         return []
 
 
-def _headers(creds: Credentials) -> dict[str, str]:
+def auth_headers(creds: Credentials) -> dict[str, str]:
     return {"PRIVATE-TOKEN": creds.token}

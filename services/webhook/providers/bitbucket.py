@@ -1,4 +1,4 @@
-"""Bitbucket Cloud webhooks: repo:push, pullrequest:created, pullrequest:updated; others 200.
+"""Bitbucket Cloud webhooks: repo:push, pullrequest:created/updated, comment commands; others 200.
 
 Headers (support.atlassian.com, Bitbucket Cloud "Event payloads"): `X-Event-Key` names the event,
 `X-Request-UUID` identifies the request (the delivery id; `X-Hook-UUID` names the webhook, the
@@ -12,7 +12,10 @@ body when the webhook has a secret.
   the destination branch is the target the branch filters apply to; the id is the run's number; a
   source repository other than the destination is a fork (Bitbucket keeps no PR ref in the
   destination: the head is cloned from the fork);
-- any other event (pullrequest:fulfilled/rejected, comments, ...): 200, nothing done.
+- pullrequest:comment_created whose raw content holds `/retest` or `/cancel`: a comment Delivery
+  with the pull request's head (as for pullrequest:updated), the comment id and its author
+  (`nickname`, and the account `uuid` the permissions API filters on); other comments 200;
+- any other event (pullrequest:fulfilled/rejected, ...): 200, nothing done.
 Repository URL: repository.links.html.href (and https://bitbucket.org/<full_name>); the identity
 the notifier uses is repository.full_name (workspace/slug).
 """
@@ -30,10 +33,12 @@ from services.webhook.providers.model import (
     EventKind,
     Headers,
     Refusal,
+    command_in,
     commit_sha,
     decode,
     delivery_id,
     header,
+    no_command,
     same_repository,
     unsupported,
     urls,
@@ -43,7 +48,7 @@ from services.webhook.providers.signatures import verify_hmac
 NAME: Final = "bitbucket"
 #: Where the delivery id is, in order of preference.
 DELIVERY_HEADERS = ("X-Request-UUID",)
-EVENTS = ("repo:push", "pullrequest:created", "pullrequest:updated")
+EVENTS = ("repo:push", "pullrequest:created", "pullrequest:updated", "pullrequest:comment_created")
 REF_KINDS: dict[str, EventKind] = {
     "branch": "push",
     "named_branch": "push",
@@ -76,6 +81,7 @@ class _Envelope(Struct, frozen=True):
 class _Account(Struct, frozen=True):
     nickname: str = ""
     display_name: str = ""
+    uuid: str = ""
 
     @property
     def name(self) -> str:
@@ -138,6 +144,22 @@ class _PullRequestEvent(Struct, frozen=True):
     actor: _Account | None = None
 
 
+class _Content(Struct, frozen=True):
+    raw: str | None = None
+
+
+class _Comment(Struct, frozen=True):
+    id: int
+    content: _Content | None = None
+    user: _Account | None = None
+
+
+class _CommentEvent(Struct, frozen=True):
+    pullrequest: _PullRequest
+    comment: _Comment
+    actor: _Account | None = None
+
+
 def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
     parsed = decode(body, _Envelope, "Bitbucket")
     if isinstance(parsed, Refusal):
@@ -160,6 +182,8 @@ def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | list[D
         return _push(env, body)
     if env.event in ("pullrequest:created", "pullrequest:updated"):
         return _pull_request(env, body)
+    if env.event == "pullrequest:comment_created":
+        return _comment(env, body)
     if not env.event:
         return Refusal(status=400, reason="missing X-Event-Key header")
     return unsupported("Bitbucket", env.event, EVENTS)
@@ -201,10 +225,33 @@ def _ref_delivery(env: Envelope, ref: _Ref, actor: str) -> Delivery | Refusal:
     )
 
 
+def _comment(env: Envelope, body: bytes) -> Delivery | Refusal:
+    event = decode(body, _CommentEvent, "Bitbucket pullrequest:comment_created")
+    if isinstance(event, Refusal):
+        return event
+    content = event.comment.content or _Content()
+    command = command_in(content.raw or "")
+    if command is None:
+        return no_command("Bitbucket")
+    head = _head(env, _PullRequestEvent(pullrequest=event.pullrequest, actor=event.actor))
+    if isinstance(head, Refusal):
+        return head
+    author = event.comment.user or event.actor or _Account()
+    return replace(
+        head, kind="comment", actor=author.name, command=command,
+        comment_id=str(event.comment.id), commenter_id=author.uuid,
+    )  # fmt: skip
+
+
 def _pull_request(env: Envelope, body: bytes) -> Delivery | Refusal:
     event = decode(body, _PullRequestEvent, f"Bitbucket {env.event}")
     if isinstance(event, Refusal):
         return event
+    return _head(env, event)
+
+
+def _head(env: Envelope, event: _PullRequestEvent) -> Delivery | Refusal:
+    """A pull request's head as a Delivery (source branch and commit, target, fork)."""
     source, destination = event.pullrequest.source, event.pullrequest.destination
     sha = commit_sha(source.commit.hash, "pullrequest.source.commit.hash")
     if isinstance(sha, Refusal):

@@ -1,4 +1,5 @@
-"""GitHub webhooks: push (branches and tags), pull_request, ping; every other event 200.
+"""GitHub webhooks: push (branches and tags), pull_request, issue_comment commands, ping; every
+other event 200.
 
 Headers (docs.github.com, "Webhook events and payloads"): `X-GitHub-Event` names the event,
 `X-GitHub-Delivery` is the delivery GUID (kept on redelivery), `X-Hub-Signature-256` is
@@ -11,6 +12,10 @@ with content type application/x-www-form-urlencoded (the signature still covers 
 - pull_request opened/synchronize/reopened: the head branch and head SHA (the base branch is the
   target the branch filters apply to), the number, and the head repository (a fork when it is not
   the base repository; its head is also at refs/pull/<n>/head of the base); other actions 200;
+- issue_comment created on a pull request (`issue.pull_request` present) whose body holds
+  `/retest` or `/cancel`: a comment Delivery (number, comment id, commenter login; GitHub sends
+  no head commit with it: the notifier asks the API); edits, deletions, issue comments and other
+  comments 200;
 - ping: 200, once the signature held (it proves the secret is right); an organization's ping,
   which names no repository, 200 at once (it can start nothing and reveals nothing);
 - any other event (create, issues, ...): 200, nothing done.
@@ -30,10 +35,12 @@ from services.webhook.providers.model import (
     Envelope,
     Headers,
     Refusal,
+    command_in,
     commit_sha,
     decode,
     delivery_id,
     header,
+    no_command,
     same_repository,
     split_ref,
     unsupported,
@@ -44,9 +51,9 @@ from services.webhook.providers.signatures import verify_hmac
 NAME: Final = "github"
 #: Where the delivery id is, in order of preference.
 DELIVERY_HEADERS = ("X-GitHub-Delivery",)
-EVENTS = ("push", "pull_request", "ping")
+EVENTS = ("push", "pull_request", "issue_comment", "ping")
 #: Events that name a repository when they mean something to c8s; without one, malformed.
-REPOSITORY_EVENTS = frozenset({"push", "pull_request"})
+REPOSITORY_EVENTS = frozenset({"push", "pull_request", "issue_comment"})
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 
 
@@ -107,6 +114,32 @@ class _PullRequestEvent(Struct, frozen=True):
     number: int | None = None
 
 
+class _IssuePullRequest(Struct, frozen=True):
+    url: str = ""
+
+
+class _Issue(Struct, frozen=True):
+    number: int
+    pull_request: _IssuePullRequest | None = None
+
+
+class _CommentUser(Struct, frozen=True):
+    login: str = ""
+    id: int | None = None
+
+
+class _Comment(Struct, frozen=True):
+    id: int
+    body: str | None = None
+    user: _CommentUser | None = None
+
+
+class _IssueCommentEvent(Struct, frozen=True):
+    action: str
+    issue: _Issue
+    comment: _Comment
+
+
 def envelope(headers: Headers, body: bytes) -> Envelope | Refusal:
     payload = json_body(headers, body)
     if isinstance(payload, Refusal):
@@ -144,6 +177,8 @@ def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | Refusa
         return _push(env, payload)
     if env.event == "pull_request":
         return _pull_request(env, payload)
+    if env.event == "issue_comment":
+        return _issue_comment(env, payload)
     if env.event == "ping":
         return Delivery(
             provider=NAME, delivery=env.delivery, kind="ping", repository_urls=env.repository_urls
@@ -215,6 +250,30 @@ def _pull_request(env: Envelope, payload: bytes) -> Delivery | Refusal:
         number=pr.number if pr.number is not None else event.number,
         source_repository=(source.clone_url or "") if source else "",
         fork=_is_fork(pr, env.identity),
+    )
+
+
+def _issue_comment(env: Envelope, payload: bytes) -> Delivery | Refusal:
+    event = decode(payload, _IssueCommentEvent, "GitHub issue_comment")
+    if isinstance(event, Refusal):
+        return event
+    if event.action != "created" or event.issue.pull_request is None:
+        return Refusal(status=200, reason="not a new pull request comment: nothing to do")
+    command = command_in(event.comment.body or "")
+    if command is None:
+        return no_command("GitHub")
+    user = event.comment.user or _CommentUser()
+    return Delivery(
+        provider=NAME,
+        delivery=env.delivery,
+        kind="comment",
+        repository_urls=env.repository_urls,
+        actor=user.login,
+        identity=env.identity,
+        number=event.issue.number,
+        command=command,
+        comment_id=str(event.comment.id),
+        commenter_id=str(user.id) if user.id is not None else "",
     )
 
 

@@ -1,4 +1,5 @@
-"""GitLab webhooks: Push Hook, Tag Push Hook, Merge Request Hook; every other event 200.
+"""GitLab webhooks: Push Hook, Tag Push Hook, Merge Request Hook, Note Hook commands; every other
+event 200.
 
 Headers (docs.gitlab.com, "Webhooks" and "Webhook events"): `X-Gitlab-Event` names the event,
 `X-Gitlab-Token` is the secret token itself, `Idempotency-Key` (GitLab 17.4+) stays the same across
@@ -11,7 +12,11 @@ retries of one delivery; older servers send only `X-Gitlab-Event-UUID`.
   (target_branch is what the branch filters apply to);
   other actions and metadata-only updates 200. The iid is the run's number; a source project
   other than the target is a fork, whose head is also at refs/merge-requests/<iid>/head;
-- any other event (Note Hook, Issue Hook, ...): 200, nothing done (GitLab disables a hook after
+- Note Hook on a merge request (`noteable_type` MergeRequest, action create or none, as older
+  servers send) whose note holds `/retest` or `/cancel`: a comment Delivery with the merge
+  request's iid, head (`merge_request.last_commit.id`, source and target branch, fork), the note id
+  and the author (`user.username`, and `user.id` for the members API); other notes 200;
+- any other event (Issue Hook, ...): 200, nothing done (GitLab disables a hook after
   four failed deliveries in a row: four comments would silence pushes).
 Repository URLs: project.git_http_url/git_ssh_url/web_url (and the MR's target project); the
 identity the notifier uses is project.path_with_namespace (groups and subgroups included).
@@ -29,10 +34,12 @@ from services.webhook.providers.model import (
     Envelope,
     Headers,
     Refusal,
+    command_in,
     commit_sha,
     decode,
     delivery_id,
     header,
+    no_command,
     split_ref,
     unsupported,
     urls,
@@ -42,7 +49,7 @@ from services.webhook.providers.signatures import verify_token
 NAME: Final = "gitlab"
 #: Where the delivery id is, in order of preference.
 DELIVERY_HEADERS = ("Idempotency-Key", "X-Gitlab-Event-UUID")
-EVENTS = ("Push Hook", "Tag Push Hook", "Merge Request Hook")
+EVENTS = ("Push Hook", "Tag Push Hook", "Merge Request Hook", "Note Hook")
 MR_ACTIONS = frozenset({"open", "reopen", "update"})
 
 
@@ -98,10 +105,34 @@ class _MergeRequest(Struct, frozen=True):
 
 class _User(Struct, frozen=True):
     username: str = ""
+    id: int | None = None
 
 
 class _MergeRequestEvent(Struct, frozen=True):
     object_attributes: _MergeRequest
+    user: _User | None = None
+
+
+class _Note(Struct, frozen=True):
+    id: int
+    note: str | None = None
+    noteable_type: str = ""
+    action: str = "create"
+
+
+class _NotedMergeRequest(Struct, frozen=True):
+    iid: int
+    source_branch: str = ""
+    target_branch: str = ""
+    last_commit: _Commit | None = None
+    source_project_id: int | None = None
+    target_project_id: int | None = None
+    source: _Project | None = None
+
+
+class _NoteEvent(Struct, frozen=True):
+    object_attributes: _Note
+    merge_request: _NotedMergeRequest | None = None
     user: _User | None = None
 
 
@@ -130,6 +161,8 @@ def interpret(env: Envelope, headers: Headers, body: bytes) -> Delivery | Refusa
         return _push(env, body)
     if env.event == "Merge Request Hook":
         return _merge_request(env, body)
+    if env.event == "Note Hook":
+        return _note(env, body)
     if not env.event:
         return Refusal(status=400, reason="missing X-Gitlab-Event header")
     return unsupported("GitLab", env.event, EVENTS)
@@ -185,3 +218,26 @@ def _merge_request(env: Envelope, body: bytes) -> Delivery | Refusal:
         source_repository=(mr.source.git_http_url or "") if mr.source else "",
         fork=mr.fork,
     )
+
+
+def _note(env: Envelope, body: bytes) -> Delivery | Refusal:
+    event = decode(body, _NoteEvent, "GitLab Note Hook")
+    if isinstance(event, Refusal):
+        return event
+    note, mr = event.object_attributes, event.merge_request
+    if note.noteable_type != "MergeRequest" or note.action != "create" or mr is None:
+        return Refusal(status=200, reason="not a new merge request note: nothing to do")
+    command = command_in(note.note or "")
+    if command is None:
+        return no_command("GitLab")
+    sha = commit_sha(mr.last_commit.id, "merge_request.last_commit.id") if mr.last_commit else ""
+    if isinstance(sha, Refusal):
+        return sha
+    user = event.user or _User()
+    return Delivery(
+        provider=NAME, delivery=env.delivery, kind="comment", repository_urls=env.repository_urls,
+        commit=sha, branch=mr.source_branch, actor=user.username, target_branch=mr.target_branch,
+        identity=env.identity, number=mr.iid, fork=mr.source_project_id != mr.target_project_id,
+        source_repository=(mr.source.git_http_url or "") if mr.source else "",
+        command=command, comment_id=str(note.id), commenter_id=str(user.id) if user.id is not None else "",
+    )  # fmt: skip

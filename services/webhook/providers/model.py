@@ -7,7 +7,9 @@ held. A Refusal carries the HTTP status to answer: 400 for bad input, 200 for de
 well-formed but start nothing (a ping, a branch deletion, a closed pull request, an event c8s
 does not act on: providers count any other answer as a failed delivery, and GitLab disables a hook
 after four in a row). One delivery may carry several refs (a Bitbucket push): `interpret` then
-gives one Delivery per ref, each with its own `part`.
+gives one Delivery per ref, each with its own `part`. A pull request comment holding a command
+(`/retest`, `/cancel` on a line of its own, as Prow and Pipelines-as-Code read them) is a Delivery
+of kind `comment`; any other comment is a 200 that starts nothing.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from msgspec import Struct
 from services.webhook.providers.urls import normalise_repo_url
 
 ProviderName = Literal["github", "gitlab", "bitbucket"]
-EventKind = Literal["push", "tag", "pull_request", "ping"]
+EventKind = Literal["push", "tag", "pull_request", "ping", "comment"]
+Command = Literal["retest", "cancel"]
 #: Request headers with lower-case names (the HTTP layer lower-cases them).
 Headers = Mapping[str, str]
 
 T = TypeVar("T")
 ZERO_SHA = re.compile(r"^0+$")
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
+_COMMAND = re.compile(r"^\s*/(retest|cancel)\s*$", re.IGNORECASE | re.MULTILINE)
+#: A comment longer than this is not searched for a command (a command is a line of its own).
+MAX_COMMENT = 65536
 
 
 class Refusal(Struct, frozen=True, kw_only=True):
@@ -76,11 +82,28 @@ class Delivery(Struct, frozen=True, kw_only=True):
     fork: bool = False
     #: Which ref of a multi-ref delivery this is (0 for the first, the only one elsewhere).
     part: int = 0
+    #: A comment's command, the provider's id of the comment and of its author's account.
+    command: Command | None = None
+    comment_id: str = ""
+    commenter_id: str = ""
 
     @property
     def filtered_branch(self) -> str:
         """The branch `spec.branches` is matched against: the target of a pull request, else `branch`."""
         return self.target_branch or self.branch
+
+
+def command_in(text: str) -> Command | None:
+    """The first command of a comment: a line that is `/retest` or `/cancel` (any case)."""
+    found = _COMMAND.search(text[:MAX_COMMENT])
+    if found is None:
+        return None
+    return "retest" if found.group(1).lower() == "retest" else "cancel"
+
+
+def no_command(provider: str) -> Refusal:
+    """A 200 for a comment that asks nothing of c8s (most comments, and other bots' commands)."""
+    return Refusal(status=200, reason=f"{provider} comment holds no /retest or /cancel: nothing to do")
 
 
 def header(headers: Headers, name: str) -> str:

@@ -3,14 +3,29 @@
 GitHub (`X-Hub-Signature-256`) and Bitbucket Cloud (`X-Hub-Signature`) send `sha256=<hex>`, the
 HMAC-SHA256 of the raw body keyed with the shared secret; GitLab sends the secret itself in
 `X-Gitlab-Token`. An empty secret verifies nothing: a connection without one accepts no delivery.
+The secret is key `webhook-secret` of the connection's webhookSecretRef (`secret_value`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from base64 import b64decode
+
+from api.secret import Secret
 
 _PREFIX = "sha256="
+SECRET_KEY = "webhook-secret"
+
+
+def secret_value(secret: Secret) -> bytes:
+    """The webhook secret: `data` (base64, as the apiserver stores it) or `stringData`."""
+    if encoded := secret.data.get(SECRET_KEY):
+        try:
+            return b64decode(encoded, validate=True)
+        except ValueError:
+            return b""
+    return secret.string_data.get(SECRET_KEY, "").encode()
 
 
 def sign(secret: bytes, body: bytes) -> str:
