@@ -186,6 +186,7 @@ async def measure(api: client.ApiClient, system: System, runs: int, burst: int, 
     all_done = await seen.until(lambda: all(map(seen.settled, names)), deadline)
     for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     report(system.name, pods, ends, runs)
     if all_done and all(n in seen.ends for n in names):
         rate = burst / (max(seen.ends[n] for n in names) - start)
@@ -196,9 +197,11 @@ async def measure(api: client.ApiClient, system: System, runs: int, burst: int, 
             f"{seen.failures.get(n, 'not finished')} / Pod: {seen.pod_failures.get(n, '-')}"
             for n in unfinished
         }
+        running = sum(not seen.settled(n) for n in names)
+        late = f" ({running} still running after {deadline:.0f} s)" if running else ""
         print(
-            f"{system.name}: {len(unfinished)} of the burst of {burst} "
-            f"did not succeed within {deadline:.0f} s; what stopped them: {sorted(why)}"
+            f"{system.name}: {len(unfinished)} of the burst of {burst} did not succeed{late}; "
+            f"what stopped them: {sorted(why)}"
         )
 
 
