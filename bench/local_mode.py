@@ -148,7 +148,8 @@ class Bench:
 
     async def post(self) -> tuple[float, float, str]:
         """(sent, answered, run name) of one signed push webhook."""
-        body, headers = push("github", self.commit, "main", KEY, str(uuid.uuid4()))
+        # a distinct `before` per push: the webhook refuses a replayed signed body
+        body, headers = push("github", self.commit, "main", KEY, str(uuid.uuid4()), before=uuid.uuid4().hex)
         sent = time.time()
         async with self.session.post(f"{self.webhook}/github", data=body, headers=headers) as response:
             answer = await response.json()

@@ -184,13 +184,22 @@ def pull_request(
 
 
 def push(
-    provider: str, commit: str, branch: str, key: bytes, delivery: str | None = None
+    provider: str,
+    commit: str,
+    branch: str,
+    key: bytes,
+    delivery: str | None = None,
+    before: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """A provider's documented push payload for `commit` on `branch`, signed with `key`."""
+    """A provider's documented push payload for `commit` on `branch`, signed with `key`; `before` (the
+    ref's previous commit, GitHub only) makes a body distinct from an earlier push of the same commit,
+    which the webhook would otherwise refuse as a replay."""
     delivery = delivery or str(uuid.uuid4())
     if provider == "github":
         data = payload("github_push")
         data.update(ref=f"refs/heads/{branch}", after=commit)
+        if before:
+            data["before"] = before
         data["head_commit"]["id"] = commit
         event = "push"
     elif provider == "gitlab":
