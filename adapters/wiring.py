@@ -98,14 +98,17 @@ async def quotas(settings: CommonSettings) -> Quotas:
 
 def open_objects(settings: CommonSettings) -> ObjectStore:
     """Object storage for logs and artifacts at settings.object_store_url (file://, s3://)."""
-    return objects_at(settings.object_store_url)
-
-
-def objects_at(url: str) -> ObjectStore:
-    """Object storage at any fsspec URL (the artifact sidecar gets its prefix's URL, not settings)."""
     from adapters.object_store import FsspecObjectStore
 
-    return FsspecObjectStore(url)
+    return FsspecObjectStore(settings.object_store_url)
+
+
+def token_uploads(endpoint: str, token: str, base_url: str) -> ObjectStore:
+    """Upload-only object storage through c8s's artifact endpoint with one step's token (the
+    artifact sidecar: no storage credentials in a step pod)."""
+    from adapters.artifact_uploads import TokenUploadStore
+
+    return TokenUploadStore(endpoint, token, base_url)
 
 
 def live_log(bus: Bus) -> LiveLog:

@@ -194,7 +194,7 @@ async def bounded(work: list[Coroutine[Any, Any, object]]) -> float:
 
 async def job_rates(store: KubeStore, api: client.ApiClient, kubeconfig: str, n: int, rounds: int) -> float:
     """Prints adapter vs raw Jobs/s; returns the raw rate (the apiserver's ceiling)."""
-    executor = KubeExecutor(KubeConnection(kubeconfig), PodTools(), {})
+    executor = KubeExecutor(KubeConnection(kubeconfig), PodTools())
     batch = client.BatchV1Api(api)
     rates: dict[str, list[float]] = {"adapter": [], "raw": []}
     for r in range(rounds):

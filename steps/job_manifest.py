@@ -17,10 +17,16 @@ Shape of the Job (`<run>-<step>`, steps.naming):
 - container `step`: the step's image runs `sh -e -c <commands joined by newlines>` in /workspace,
   with the plan's env and one secretKeyRef env per step secret;
 - with artifact patterns, container `artifacts` (c8s's own image) waits for the step's exit code in
-  the `c8s` emptyDir, uploads the matching files with the object-storage credentials of the Secret
-  `c8s-artifacts-credentials` (kept in sync by the executor) and reports them through its
-  termination message (steps.artifact_report); the step container then runs through a tiny
-  wrapper that records its exit code there.
+  the `c8s` emptyDir, sends the matching files to c8s's upload endpoint (`tools.upload_url`) with
+  the step's upload token (steps.upload_grant: writes under this step's artifact prefix only,
+  until the Job's deadline; the executor mints it) and reports them through its termination
+  message (steps.artifact_report); the step container then runs through a tiny wrapper that
+  records its exit code there. No container of the pod gets any object-storage credential, and
+  the pod references no Secret of c8s's (only the run's own authSecretRef and step secrets).
+  The token is a plain env value of the artifacts container rather than a per-step Secret: a
+  Secret would need c8s to create Secrets in every team namespace (the grant issue 11 removes),
+  and the token is worth no more than the Job that carries it (this step's prefix, this Job's
+  lifetime) to anyone who can read that Job.
 What the pod's lifecycle gives against runaway steps (the local runner's shim rebuilds the same with
 a child subreaper, services/runner/shim.py): every process the step starts, in whatever session
 (`setsid cmd &`), stays in the step container's PID namespace and cgroup, and the container runtime
@@ -60,7 +66,6 @@ WORKSPACE = "/workspace"
 STATUS_DIR = "/c8s"
 MAIN_EXIT = f"{STATUS_DIR}/step-exit"
 TERMINATION_LOG = "/dev/termination-log"
-ARTIFACTS_SECRET = "c8s-artifacts-credentials"
 TTL_SECONDS = 3600
 JOB_DEADLINE_SLACK = 120
 _TOOL_RESOURCES = {"cpu": "200m", "memory": "256Mi"}
@@ -106,11 +111,13 @@ class PodTools(Struct, frozen=True, kw_only=True):
     artifacts_image: str = "ghcr.io/c8s/c8s:latest"
     artifacts_command: tuple[str, ...] = ("python", "-m", "services.artifact_sidecar")
     object_store_url: str = ""
-    credentials_secret: str = ARTIFACTS_SECRET
+    #: c8s's artifact upload endpoint as step pods reach it (services/job_watcher/uploads.py).
+    upload_url: str = ""
 
 
-def job_manifest(plan: StepPlan, tools: PodTools) -> Obj:
-    """The whole Job body for `plan` (deterministic: the same plan gives the same body)."""
+def job_manifest(plan: StepPlan, tools: PodTools, upload_token: str = "") -> Obj:
+    """The whole Job body for `plan` (deterministic: the same plan and token give the same body);
+    `upload_token` is the artifacts container's (steps.upload_grant)."""
     ref = plan.ref
     meta = {"labels": labels(ref), "annotations": identity_annotations(ref)}
     return {
@@ -126,7 +133,7 @@ def job_manifest(plan: StepPlan, tools: PodTools) -> Obj:
             "backoffLimit": 0,
             "activeDeadlineSeconds": plan.timeout_seconds + JOB_DEADLINE_SLACK,
             "ttlSecondsAfterFinished": TTL_SECONDS,
-            "template": {"metadata": meta, "spec": pod_spec(plan, tools)},
+            "template": {"metadata": meta, "spec": pod_spec(plan, tools, upload_token)},
         },
     }
 
@@ -163,11 +170,11 @@ def owner_reference(ref: StepRef) -> Obj:
     }
 
 
-def pod_spec(plan: StepPlan, tools: PodTools) -> Obj:
+def pod_spec(plan: StepPlan, tools: PodTools, upload_token: str = "") -> Obj:
     containers = [step_container(plan)]
     volumes: list[Obj] = [{"name": "workspace", "emptyDir": {}}]
     if plan.step.artifacts:
-        containers.append(artifacts_container(plan, tools))
+        containers.append(artifacts_container(plan, tools, upload_token))
         volumes.append({"name": "c8s", "emptyDir": {}})
     return {
         "restartPolicy": "Never",
@@ -231,11 +238,13 @@ def checkout_container(plan: StepPlan, tools: PodTools) -> Obj:
     }
 
 
-def artifacts_container(plan: StepPlan, tools: PodTools) -> Obj:
+def artifacts_container(plan: StepPlan, tools: PodTools, upload_token: str) -> Obj:
     values = {
         "C8S_ARTIFACT_PATTERNS": json.dumps(plan.step.artifacts),
         "C8S_ARTIFACT_PREFIX": artifact_prefix(plan.ref),
         "C8S_OBJECT_STORE": tools.object_store_url,
+        "C8S_UPLOAD_URL": tools.upload_url,
+        "C8S_UPLOAD_TOKEN": upload_token,
         "C8S_WORKSPACE": WORKSPACE,
         "C8S_STEP_EXIT": MAIN_EXIT,
         "C8S_TERMINATION_LOG": TERMINATION_LOG,
@@ -245,7 +254,6 @@ def artifacts_container(plan: StepPlan, tools: PodTools) -> Obj:
         "image": tools.artifacts_image,
         "command": list(tools.artifacts_command),
         "env": [{"name": k, "value": escape(v)} for k, v in values.items()],
-        "envFrom": [{"secretRef": {"name": tools.credentials_secret, "optional": True}}],
         "terminationMessagePath": TERMINATION_LOG,
         "resources": _tool_resources(),
         "volumeMounts": [_mount("workspace", WORKSPACE, read_only=True), _mount("c8s", STATUS_DIR)],

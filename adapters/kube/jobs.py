@@ -1,9 +1,11 @@
 """The Executor port in Kubernetes mode: one Job per step (steps.job_manifest).
 
 - start creates the Job; AlreadyExists means a previous attempt created it (the name is
-  deterministic), so it is done. For a step with artifacts it first keeps the Secret
-  `c8s-artifacts-credentials` in the run's namespace in sync with c8s's own object-storage
-  credentials (the AWS_* variables given at construction), once per namespace per process.
+  deterministic), so it is done (the first Job keeps its own upload token). For a step with
+  artifacts it mints the step's upload token (steps.upload_grant) with the upload key
+  (`C8S_ARTIFACT_UPLOAD_KEY`): the pod gets that token and c8s's upload endpoint
+  (`C8S_ARTIFACT_UPLOAD_URL`), never a storage credential, and nothing is written to the team's
+  namespace but the Job.
 - cancel must not lose the step's log ("a Job is not deleted before its log is shipped"), so it
   neither deletes the Job nor suspends it or shortens the Job's deadline (the job controller
   would *delete* the pods, and pods/log with them). It annotates the Job (`c8s.dev/cancelled`,
@@ -16,11 +18,11 @@ Kubernetes outages leave as StoreUnavailable (the scheduler's handler retries th
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import shlex
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -32,27 +34,25 @@ from adapters.runtime.settings import CommonSettings, from_env
 from ports.resources import StoreUnavailable
 from steps.job_manifest import ANNOTATION_CANCELLED, PodTools, job_manifest
 from steps.plans import StepPlan, StepRef
+from steps.upload_grant import expiry, mint
 
-CREDENTIAL_KEYS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_DEFAULT_REGION",
-)
 _TERMINAL = ("Succeeded", "Failed")
 
 
 class PodToolSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """`C8S_CHECKOUT_IMAGE`, `C8S_ARTIFACTS_IMAGE`, `C8S_ARTIFACTS_COMMAND` (split like a shell)."""
+    """`C8S_CHECKOUT_IMAGE`, `C8S_ARTIFACTS_IMAGE`, `C8S_ARTIFACTS_COMMAND` (split like a shell),
+    `C8S_ARTIFACT_UPLOAD_URL` (the job-watcher's upload endpoint as pods reach it) and
+    `C8S_ARTIFACT_UPLOAD_KEY` (the key upload tokens are signed with)."""
 
     checkout_image: str = PodTools().checkout_image
     artifacts_image: str = PodTools().artifacts_image
     artifacts_command: str = shlex.join(PodTools().artifacts_command)
+    artifact_upload_url: str = ""
+    artifact_upload_key: str = ""
 
 
 def kube_executor(settings: CommonSettings, env: Mapping[str, str] | None = None) -> KubeExecutor:
-    """The executor for `settings`, its pod tools and storage credentials from the environment."""
+    """The executor for `settings`, its pod tools and upload key from the environment."""
     source = os.environ if env is None else env
     tools = from_env(PodToolSettings, source)
     pod_tools = PodTools(
@@ -60,22 +60,31 @@ def kube_executor(settings: CommonSettings, env: Mapping[str, str] | None = None
         artifacts_image=tools.artifacts_image,
         artifacts_command=tuple(shlex.split(tools.artifacts_command)),
         object_store_url=settings.object_store_url,
+        upload_url=tools.artifact_upload_url,
     )
-    return KubeExecutor(KubeConnection(settings.kubeconfig), pod_tools, source)
+    return KubeExecutor(KubeConnection(settings.kubeconfig), pod_tools, tools.artifact_upload_key.encode())
 
 
 class KubeExecutor:
-    def __init__(self, connection: KubeConnection, tools: PodTools, credentials: Mapping[str, str]) -> None:
-        self.connection, self.tools = connection, tools
-        self.credentials = {k: v for k, v in credentials.items() if k in CREDENTIAL_KEYS and v}
-        self._synced: set[str] = set()
+    def __init__(
+        self,
+        connection: KubeConnection,
+        tools: PodTools,
+        upload_key: bytes = b"",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.connection, self.tools, self.upload_key, self.clock = connection, tools, upload_key, clock
 
     async def start(self, plan: StepPlan) -> str:
         with _outages(f"creating Job {plan.ref.namespace}/{plan.ref.job_name}"):
-            if plan.step.artifacts:
-                await self._sync_credentials(plan.ref.namespace)
-            await self._create(job_manifest(plan, self.tools))
+            await self._create(job_manifest(plan, self.tools, self._upload_token(plan)))
         return plan.ref.job_name
+
+    def _upload_token(self, plan: StepPlan) -> str:
+        """The step's upload token; none without artifacts or an upload key (uploads then fail)."""
+        if not plan.step.artifacts or not self.upload_key:
+            return ""
+        return mint(self.upload_key, plan.ref, expiry(self.clock(), plan.timeout_seconds))
 
     async def cancel(self, ref: StepRef) -> None:
         with _outages(f"cancelling Job {ref.namespace}/{ref.job_name}"):
@@ -115,27 +124,6 @@ class KubeExecutor:
             if pod.status is None or pod.status.phase not in _TERMINAL:
                 await _expire(core, ref.namespace, pod.metadata.name)
         return bool(pods)
-
-    async def _sync_credentials(self, namespace: str) -> None:
-        if namespace in self._synced or not self.credentials:
-            return
-        core: Any = client.CoreV1Api(await self.connection.api())
-        data = {k: base64.b64encode(v.encode()).decode() for k, v in self.credentials.items()}
-        body = {
-            "metadata": {
-                "name": self.tools.credentials_secret,
-                "labels": {"app.kubernetes.io/managed-by": "c8s"},
-            },
-            "type": "Opaque",
-            "data": data,
-        }
-        try:
-            await core.create_namespaced_secret(namespace, body)
-        except ApiException as e:
-            if e.status != 409:
-                raise
-            await core.replace_namespaced_secret(self.tools.credentials_secret, namespace, body)
-        self._synced.add(namespace)
 
 
 async def _expire(core: Any, namespace: str, pod: str) -> None:

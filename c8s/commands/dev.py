@@ -23,7 +23,7 @@ from pathlib import Path
 from adapters.runtime.settings import Mode
 from c8s.dev import cluster as dev_cluster
 from c8s.dev import credentials, demo
-from c8s.dev.readiness import NotReady, accepts, answers_ok, port_in_use, wait_until
+from c8s.dev.readiness import NotReady, accepts, answers_ok, free_port, port_in_use, wait_until
 from c8s.dev.state_dir import HOST, Layout, available_services, nats_spec, service_spec, shown
 from c8s.dev.supervisor import Child, Supervisor, status_line
 from c8s.failures import CliError, run_async
@@ -99,7 +99,10 @@ def layout_of(args: argparse.Namespace) -> Layout:
     )
     mode: Mode = "local" if kubeconfig is None else "kubernetes"
     creds = credentials.prepare(home, mode, layout.nats_url, layout.object_store_url)
-    return replace(layout, credentials=creds)
+    layout = replace(layout, credentials=creds)
+    if kubeconfig is None:
+        return layout
+    return replace(layout, upload_port=free_port(HOST), upload_key=credentials.upload_key(home))
 
 
 async def up(args: argparse.Namespace) -> int:

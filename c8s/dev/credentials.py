@@ -72,3 +72,12 @@ def _passwords(path: Path, users: list[str]) -> dict[str, str]:
     if passwords != known:
         write_private(path, json.dumps(passwords, indent=2))
     return passwords
+
+
+def upload_key(home: Path) -> str:
+    """The key the scheduler signs artifact upload tokens with and the job-watcher checks them
+    with (Kubernetes mode; steps.upload_grant): generated once, DIR/upload.key, 0600."""
+    path = home / "upload.key"
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(32))
+    return path.read_text().strip()

@@ -19,6 +19,13 @@ class NotReady(Exception):
     """The endpoint did not come up before the deadline."""
 
 
+def free_port(host: str) -> int:
+    """A port on `host` nothing listens on now (the kernel's choice)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 def port_in_use(host: str, port: int) -> bool:
     """Whether binding `host:port` fails (with SO_REUSEADDR, as servers bind)."""
     with socket.socket() as s:

@@ -18,6 +18,8 @@ With a kubeconfig (`c8s dev up --kubeconfig FILE`) the services run in Kubernete
 cluster: C8S_MODE=kubernetes, C8S_KUBECONFIG=FILE, the job-watcher instead of the runner, C8S_LOG_STORE
 from --log-store (else DIR/objects), metrics ports off (the processes share one machine); S3
 endpoint and keys reach them through the standard AWS_* variables of dev up's own environment.
+Step pods get none of those: the scheduler gets the artifact upload key (DIR/upload.key) and the
+URL of the job-watcher's upload endpoint (a free port on 127.0.0.1), and mints a token per step.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class Layout:
     dashboard_port: int = 8081
     #: The bus identities (c8s.dev.credentials.prepare); None: a server without authorization.
     credentials: Credentials | None = None
+    #: Kubernetes mode: the job-watcher's artifact upload endpoint and its token key
+    #: (c8s.dev.credentials.upload_key); "": none (local mode: the runner uploads artifacts itself).
+    upload_port: int = 0
+    upload_key: str = ""
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -136,8 +142,19 @@ def service_spec_env(layout: Layout, name: str, base: Mapping[str, str]) -> dict
 
 
 def _own_env(layout: Layout, name: str) -> dict[str, str]:
-    """What differs for one service: the dashboard listens on its own port."""
-    return {"C8S_LISTEN_PORT": str(layout.dashboard_port)} if name == "dashboard" else {}
+    """What differs for one service: the dashboard listens on its own port; in Kubernetes mode the
+    scheduler mints artifact upload tokens for the job-watcher's endpoint, which checks them."""
+    if name == "dashboard":
+        return {"C8S_LISTEN_PORT": str(layout.dashboard_port)}
+    if not layout.upload_key:
+        return {}
+    if name == "scheduler":
+        url = f"http://{HOST}:{layout.upload_port}"
+        return {"C8S_ARTIFACT_UPLOAD_URL": url, "C8S_ARTIFACT_UPLOAD_KEY": layout.upload_key}
+    if name == "job_watcher":
+        key, port = layout.upload_key, str(layout.upload_port)
+        return {"C8S_ARTIFACT_UPLOAD_KEY": key, "C8S_UPLOAD_HOST": HOST, "C8S_UPLOAD_PORT": port}
+    return {}
 
 
 def _kube_env(layout: Layout) -> dict[str, str]:

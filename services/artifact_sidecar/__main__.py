@@ -13,7 +13,8 @@ from services.artifact_sidecar.uploading import serve
 
 async def main(stop: asyncio.Event) -> None:
     settings = from_env(SidecarSettings)
-    await serve(wiring.objects_at(settings.object_store), settings, stop)
+    store = wiring.token_uploads(settings.upload_url, settings.upload_token, settings.object_store)
+    await serve(store, settings, stop)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The artifacts container: wait for the step's commands to end, upload matching files, report.
 
-It needs no API and no bus credentials: object-storage credentials come from the Job (the
-`c8s-artifacts-credentials` Secret as env), and the result leaves through the container's
+It needs no API, no bus and no storage credentials: each file is sent to c8s's upload endpoint
+with the step's own upload token (steps.upload_grant; it allows writing under this step's
+artifact prefix only, until the Job's deadline), and the result leaves through the container's
 termination message (steps.artifact_report), which the job-watcher turns into
 ArtifactUploaded events. Files are uploaded whatever the step's exit code (test reports matter
 most when tests fail). Globs match workspace-relative paths as in local mode: `*` stays in one

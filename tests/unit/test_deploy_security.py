@@ -7,7 +7,10 @@ fills from Secret c8s-nats-users under that identity's key; the server loads it 
 the nats-cluster component; each service Deployment connects as its own identity, over TLS
 (tls:// URL, CA from Secret c8s-nats-tls); the NetworkPolicies let only c8s-system pods in (NATS on
 its client, cluster and monitoring ports), with exactly three exceptions open to non-pods: the
-webhook's 8080, the admission webhook's 8443 and the dashboard's 8081.
+webhook's 8080, the admission webhook's 8443 and the dashboard's 8081, and one open to c8s's step
+pods in any namespace: the job-watcher's artifact upload port 8090; the scheduler (which mints upload
+tokens) no longer mounts the object-storage credentials, the job-watcher (which writes artifacts)
+does, and both get the upload key from Secret c8s-artifact-upload.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import yaml
 from c8s import gen_nats_conf
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+UPLOADS_POLICY = "c8s-artifact-uploads-from-steps"
 SERVICES = {
     "510-webhook.yaml": "webhook",
     "520-scheduler.yaml": "scheduler",
@@ -110,6 +114,36 @@ def test_only_the_webhook_admission_and_dashboard_ports_are_open_to_non_pods() -
             if "from" not in rule:
                 component = spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
                 open_to_all += [(component, p["port"]) for p in rule["ports"]]
-            else:
+            elif policy["metadata"]["name"] != UPLOADS_POLICY:
                 assert all(set(peer) == {"podSelector"} for peer in rule["from"]), policy
     assert sorted(open_to_all) == [("admission", 8443), ("dashboard", 8081), ("webhook", 8080)]
+
+
+def test_step_pods_reach_only_the_upload_port() -> None:
+    """The one rule admitting other namespaces lets c8s's step pods reach the job-watcher's 8090."""
+    [policy] = [p for p in docs("450-network-policies.yaml") if p["metadata"]["name"] == UPLOADS_POLICY]
+    spec = policy["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "job-watcher"}}
+    [rule] = spec["ingress"]
+    managed = {"matchLabels": {"app.kubernetes.io/managed-by": "c8s"}}
+    assert rule["from"] == [{"namespaceSelector": {}, "podSelector": managed}]
+    assert rule["ports"] == [{"port": 8090, "protocol": "TCP"}]
+    service = kind("530-job-watcher.yaml", "Service")
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(8090, "uploads")]
+
+
+def test_only_c8s_system_holds_storage_keys_and_the_upload_key() -> None:
+    """The job-watcher mounts the object-storage Secret, the scheduler does not; both get the upload
+    key, and the scheduler points pods at the job-watcher's Service."""
+    def env_of(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        c = container(kind(name, "Deployment"))
+        return {e["name"]: e for e in c["env"]}, c["envFrom"]
+
+    scheduler, scheduler_from = env_of("520-scheduler.yaml")
+    watcher, watcher_from = env_of("530-job-watcher.yaml")
+    assert {"secretRef": {"name": "c8s-object-storage"}} not in scheduler_from
+    assert {"secretRef": {"name": "c8s-object-storage"}} in watcher_from
+    key_ref = {"secretKeyRef": {"name": "c8s-artifact-upload", "key": "C8S_ARTIFACT_UPLOAD_KEY"}}
+    for env in (scheduler, watcher):
+        assert env["C8S_ARTIFACT_UPLOAD_KEY"]["valueFrom"] == key_ref
+    assert scheduler["C8S_ARTIFACT_UPLOAD_URL"]["value"] == "http://c8s-job-watcher.c8s-system.svc:8090"

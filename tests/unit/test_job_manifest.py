@@ -1,10 +1,12 @@
 """The pure Job builder (steps.job_manifest) and the artifacts report codec: name, labels
 (shortened past 63 characters, exact names in annotations), owner, deadlines, env with
 secretKeyRef, auth only in the checkout container, `$` escaping, the artifacts container only when
-the step has patterns, and a report that always fits the termination message."""
+the step has patterns (with the step's upload token and endpoint, and no storage credential or
+Secret reference of c8s's), and a report that always fits the termination message."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from msgspec.structs import replace
@@ -93,14 +95,22 @@ def test_a_pull_request_head_is_fetched_by_the_checkout() -> None:
 def test_artifacts_container_only_with_patterns() -> None:
     """A step with artifact patterns gets the artifacts container and the exit-code wrapper; others do not."""
     assert set(containers(job_manifest(plan(), PodTools()))) == {"checkout", "step"}
-    job = job_manifest(plan(artifacts=["out/**"]), PodTools(object_store_url="s3://b/p"))
+    tools = PodTools(object_store_url="s3://b/p", upload_url="http://job-watcher.c8s-system.svc:8090")
+    job = job_manifest(plan(artifacts=["out/**"]), tools, "the-token")
     sidecar = containers(job)["artifacts"]
     env = {e["name"]: e["value"] for e in sidecar["env"]}
     assert (
         env["C8S_ARTIFACT_PREFIX"] == "ns/app-1/u-1/test/artifacts/" and env["C8S_OBJECT_STORE"] == "s3://b/p"
     )
-    assert sidecar["envFrom"] == [{"secretRef": {"name": "c8s-artifacts-credentials", "optional": True}}]
+    assert (env["C8S_UPLOAD_URL"], env["C8S_UPLOAD_TOKEN"]) == (tools.upload_url, "the-token")
     assert containers(job)["step"]["command"][:2] == ["sh", "-c"]
+
+
+def test_no_storage_credentials_and_no_c8s_secret_in_the_pod() -> None:
+    """No container gets an AWS_* variable, an envFrom, or a reference to a c8s-* Secret."""
+    job = job_manifest(plan(artifacts=["out/**"]), PodTools(object_store_url="s3://b/p"), "t")
+    text = json.dumps(job)
+    assert "AWS_" not in text and "envFrom" not in text and "secretRef" not in text
 
 
 def test_same_plan_same_job() -> None:

@@ -3,7 +3,8 @@
 Covers: --kubeconfig wins, then $KUBECONFIG unless --server names a NATS instance, else the KV
 store; `dev up --kubeconfig --log-store` parses; in Kubernetes mode dev up runs the job-watcher
 instead of the runner, with C8S_MODE=kubernetes, C8S_KUBECONFIG, C8S_LOG_STORE, metrics ports off
-and the AWS_* variables passed through; local mode's environment is unchanged.
+and the AWS_* variables passed through; only the scheduler and the job-watcher get the artifact
+upload key; local mode's environment is unchanged.
 """
 
 from __future__ import annotations
@@ -89,3 +90,20 @@ def test_dashboard_gets_its_own_port_and_the_notifier_links_to_it(tmp_path: Path
     assert webhook["C8S_DASHBOARD_URL"] == "http://127.0.0.1:3"
     assert webhook["C8S_PUBLIC_URL"] == "http://127.0.0.1:2"
     assert "dashboard" in layout.services
+
+
+def test_upload_key_only_for_scheduler_and_job_watcher(tmp_path: Path) -> None:
+    """In Kubernetes mode the scheduler gets the upload endpoint and key, the job-watcher the key and
+    port; no other service gets the key, and local mode has none."""
+    layout = Layout(
+        home=tmp_path, nats_port=1, webhook_port=2, kubeconfig=tmp_path / "kc", upload_port=3, upload_key="K"
+    )
+    envs = {name: service_spec(layout, name, {}).env for name in layout.services}
+    scheduler, watcher = envs["scheduler"], envs["job_watcher"]
+    assert scheduler["C8S_ARTIFACT_UPLOAD_URL"] == "http://127.0.0.1:3"
+    assert scheduler["C8S_ARTIFACT_UPLOAD_KEY"] == watcher["C8S_ARTIFACT_UPLOAD_KEY"] == "K"
+    assert (watcher["C8S_UPLOAD_HOST"], watcher["C8S_UPLOAD_PORT"]) == ("127.0.0.1", "3")
+    others = [name for name in envs if name not in ("scheduler", "job_watcher")]
+    assert others and not any("C8S_ARTIFACT_UPLOAD_KEY" in envs[name] for name in others)
+    local = Layout(home=tmp_path, nats_port=1, webhook_port=2)
+    assert not any("C8S_ARTIFACT_UPLOAD_KEY" in service_spec(local, n, {}).env for n in local.services)

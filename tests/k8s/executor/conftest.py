@@ -1,6 +1,7 @@
 """Fixtures of the executor-side tests: the c8s CRDs (a PipelineRun owns each Job), a local git
-repository to check out, the executor over the plane with a file:// object store, a real nats-server
-and bus."""
+repository to check out, the executor over the plane with a file:// object store behind the
+job-watcher's artifact upload endpoint (step pods get an upload token, no storage credential), a
+real nats-server and bus."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ from adapters.jetstream.server import NatsServer
 from adapters.jetstream.settings import BusSettings
 from adapters.kube.connection import KubeConnection
 from adapters.kube.jobs import KubeExecutor
+from adapters.object_store import FsspecObjectStore
+from services.job_watcher.uploads import Uploads, listening
 from steps.job_manifest import PodTools
 from tests.k8s.executor.kube_harness import KubeStepHarness
 from tests.k8s.executor.steps import CRD_DIR, SIDECAR_COMMAND
 from tests.support.git_daemon import GitRepo
+
+UPLOAD_KEY = os.urandom(32)
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +60,16 @@ def objects_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def executor(kube: KubeConnection, objects_url: str) -> KubeExecutor:
-    tools = PodTools(artifacts_command=SIDECAR_COMMAND, object_store_url=objects_url)
-    return KubeExecutor(kube, tools, {})
+async def upload_url(objects_url: str) -> AsyncIterator[str]:
+    """The job-watcher's artifact upload endpoint over the file:// store, on a free loopback port."""
+    async with listening(Uploads(FsspecObjectStore(objects_url), UPLOAD_KEY, 10**6), "127.0.0.1", 0) as url:
+        yield url
+
+
+@pytest.fixture
+def executor(kube: KubeConnection, objects_url: str, upload_url: str) -> KubeExecutor:
+    tools = PodTools(artifacts_command=SIDECAR_COMMAND, object_store_url=objects_url, upload_url=upload_url)
+    return KubeExecutor(kube, tools, UPLOAD_KEY)
 
 
 @pytest.fixture
