@@ -24,18 +24,28 @@ from adapters.runtime.settings import Mode
 from c8s.dev import cluster as dev_cluster
 from c8s.dev import credentials, demo
 from c8s.dev.readiness import NotReady, accepts, answers_ok, free_port, port_in_use, wait_until
-from c8s.dev.state_dir import HOST, Layout, available_services, nats_spec, service_spec, shown
+from c8s.dev.state_dir import (
+    HOST,
+    Layout,
+    available_services,
+    nats_spec,
+    replicas_of,
+    service_spec,
+    shown,
+)
 from c8s.dev.supervisor import Child, Supervisor, status_line
 from c8s.failures import CliError, run_async
 
 NATS_DEADLINE = 30.0
 WEBHOOK_DEADLINE = 90.0
+MAX_REPLICAS = 4
 
 EPILOG = """examples:
   c8s dev up                              everything under ./.c8s, webhook on :8080, NATS on :4222
   c8s dev up --demo                       ... and run a sample pipeline end to end
   c8s dev up --dir /tmp/c8s --webhook-port 9080 --nats-port 14222
   c8s dev up --dashboard-port 9081        the dashboard elsewhere than :8081
+  c8s dev up --replicas 2                 two processes of each service, sharing work as in a cluster
   c8s dev up --kubeconfig ~/.kube/config --log-store s3://ci-logs/c8s
                                           Kubernetes mode: steps run as Jobs on that cluster
                                           (S3 endpoint and keys from AWS_ENDPOINT_URL,
@@ -71,8 +81,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--demo", action="store_true", help="also create a sample repository and run its pipeline"
     )
+    parser.add_argument(
+        "--replicas",
+        type=_replicas,
+        default=1,
+        help="processes per service, as Deployment replicas (default: 1; the dashboard always has one)",
+    )
     dev_cluster.add_options(parser)
     parser.set_defaults(handler=lambda args: run_async(up(args)))
+
+
+def _replicas(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_REPLICAS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a replica count: use 1 to {MAX_REPLICAS}")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -96,6 +118,7 @@ def layout_of(args: argparse.Namespace) -> Layout:
         kubeconfig=kubeconfig,
         log_store=args.log_store or "",
         dashboard_port=args.dashboard_port,
+        replicas=args.replicas,
     )
     mode: Mode = "local" if kubeconfig is None else "kubernetes"
     creds = credentials.prepare(home, mode, layout.nats_url, layout.object_store_url)
@@ -160,7 +183,8 @@ async def serve(layout: Layout, supervisor: Supervisor, with_demo: bool) -> None
     await _wait("nats-server", lambda: accepts(HOST, layout.nats_port), NATS_DEADLINE, layout)
     have, missing = available_services(layout.services)
     for name in have:
-        _status(await supervisor.start(service_spec(layout, name)))
+        for replica in replicas_of(layout, name):
+            _status(await supervisor.start(service_spec(layout, name, replica=replica)))
     for name in missing:
         say(f"  {name.replace('_', '-'):<12} not in this build yet: skipped")
     if "webhook" in have:

@@ -40,6 +40,12 @@ SERVICES = ("projector", "scheduler", "runner", "log_shipper", "notifier", "webh
 #: Kubernetes mode: steps are Jobs, watched by the job-watcher; there is no runner.
 KUBE_SERVICES = ("projector", "scheduler", "job_watcher", "log_shipper", "notifier", "webhook", "dashboard")
 HOST = "127.0.0.1"
+#: What `--replicas N` multiplies: every service but the dashboard (a page for people). Replicas share
+#: work as in a cluster (docs/scaling.md); the webhook's share one port (SO_REUSEPORT), as pods share
+#: a Service.
+REPLICATED = frozenset(
+    {"projector", "scheduler", "runner", "job_watcher", "log_shipper", "notifier", "webhook"}
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Layout:
     #: (c8s.dev.credentials.upload_key); "": none (local mode: the runner uploads artifacts itself).
     upload_port: int = 0
     upload_key: str = ""
+    #: Processes per service in REPLICATED (`--replicas`).
+    replicas: int = 1
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -104,13 +112,23 @@ def available_services(services: tuple[str, ...] = SERVICES) -> tuple[list[str],
     return have, [name for name in services if name not in have]
 
 
-def service_spec(layout: Layout, name: str, base_env: Mapping[str, str] | None = None) -> ChildSpec:
+def service_spec(
+    layout: Layout, name: str, base_env: Mapping[str, str] | None = None, replica: int = 1
+) -> ChildSpec:
+    """The child for one replica of `name`: replica 1 is `name`, replica n > 1 is `name-n` (its own
+    log file); every replica of a service runs as the same bus identity."""
+    child = name if replica == 1 else f"{name}_{replica}"
     return ChildSpec(
-        name=name.replace("_", "-"),
+        name=child.replace("_", "-"),
         argv=(sys.executable, "-m", f"services.{name}"),
         env=service_spec_env(layout, name, base_env if base_env is not None else os.environ),
-        log_path=layout.log_of(name),
+        log_path=layout.log_of(child),
     )
+
+
+def replicas_of(layout: Layout, name: str) -> range:
+    """The replica numbers dev up starts for `name` (1..N for REPLICATED services, else 1)."""
+    return range(1, (layout.replicas if name in REPLICATED else 1) + 1)
 
 
 def service_env(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:

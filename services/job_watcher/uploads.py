@@ -94,7 +94,8 @@ async def listening(uploads: Uploads, host: str, port: int) -> AsyncIterator[str
     runner = web.AppRunner(uploads.app(), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        # reuse_port: job-watcher replicas on one host (dev up --replicas) share the port
+        await web.TCPSite(runner, host, port, reuse_port=True).start()
         bound = runner.addresses[0]
         url = f"http://{bound[0]}:{bound[1]}"
         log.info("uploads.listening", url=url)

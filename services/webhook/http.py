@@ -137,7 +137,9 @@ async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         app, access_log=None, keepalive_timeout=limits.header_timeout_seconds, lingering_time=LINGER_SECONDS
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    # reuse_port: replicas on one host share the port and the kernel spreads connections (dev up
+    # --replicas); in a cluster each pod has its own network namespace and it changes nothing.
+    site = web.TCPSite(runner, host, port, reuse_port=True)
     await site.start()
     bound = runner.addresses[0]
     return runner, f"http://{bound[0]}:{bound[1]}"
