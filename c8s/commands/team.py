@@ -39,7 +39,8 @@ DESCRIPTION = (
     + "\n"
 )
 EPILOG = """examples:
-  c8s team onboard team-a | kubectl apply -f -     onboard team-a (as a cluster admin)
+  c8s team onboard team-a | kubectl apply -f -     onboard team-a (as a cluster admin; the
+                                                   namespace must exist: kubectl create namespace)
   c8s team onboard team-a > team-a-c8s.yaml        review or commit it first (GitOps)
   c8s team onboard team-a | kubectl delete -f -    offboard team-a
   kubectl get rolebindings -A -l app.kubernetes.io/managed-by=c8s-team-onboard
