@@ -19,9 +19,10 @@ from c8s.commands import events as events_cmd
 from c8s.commands import get as get_cmd
 from c8s.commands import logs as logs_cmd
 from c8s.commands import run as run_cmd
+from c8s.commands import team as team_cmd
 from c8s.commands import validate as validate_cmd
 
-SUBCOMMANDS = [dev_cmd, apply_cmd, get_cmd, run_cmd, cancel_cmd, logs_cmd, events_cmd, validate_cmd]
+SUBCOMMANDS = [dev_cmd, apply_cmd, get_cmd, run_cmd, cancel_cmd, logs_cmd, events_cmd, validate_cmd, team_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

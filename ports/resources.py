@@ -69,6 +69,29 @@ class Invalid(StoreError):
     """The request cannot succeed as made (no name, a status of another kind, an undecodable object)."""
 
 
+class Forbidden(StoreError):
+    """The backend refused this process's identity (Kubernetes RBAC: 403); retrying will not help."""
+
+
+class NotOnboarded(Forbidden):
+    """A c8s service may not read a team namespace's Secrets: the namespace was never onboarded.
+
+    The message starts with the namespace and the command that fixes it (it is shown in statuses
+    and events, which may cut long texts), then the backend's own words."""
+
+    def __init__(self, namespace: str, detail: str) -> None:
+        self.namespace = namespace
+        super().__init__(f"{not_onboarded(namespace)} ({detail})")
+
+
+def not_onboarded(namespace: str) -> str:
+    """What to tell a user whose namespace lacks the c8s RoleBindings, and the fix."""
+    return (
+        f"namespace {namespace} is not onboarded to c8s: run "
+        f"`c8s team onboard {namespace} | kubectl apply -f -` (as a cluster admin)"
+    )
+
+
 class WatchEvent(Struct, frozen=True, kw_only=True):
     type: Literal["ADDED", "MODIFIED", "DELETED"]
     object: Resource

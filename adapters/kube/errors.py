@@ -4,8 +4,9 @@
 404 is NotFound; 409 is AlreadyExists (reason AlreadyExists) or Conflict (a stale resourceVersion,
 which the adapter retries); 400/422 are Invalid carrying the apiserver's own message (schema and
 CEL rule messages included); 410 is Expired (a watch position the apiserver no longer has: re-list);
-429, 5xx, refused or dropped connections and timeouts are StoreUnavailable (retryable); any other
-refusal (401, 403, ...) is a plain StoreError.
+429, 5xx, refused or dropped connections and timeouts are StoreUnavailable (retryable); 403 is
+Forbidden (RBAC refused this process's identity: kinds.py turns it into NotOnboarded for a team
+namespace's Secret); any other refusal (401, ...) is a plain StoreError.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ import msgspec
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from adapters.runtime.errors import translator
-from ports.resources import AlreadyExists, Conflict, Invalid, NotFound, StoreError, StoreUnavailable
+from ports.resources import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
 
 #: Every exception a kubernetes_asyncio call can fail with.
 KUBE_ERRORS: tuple[type[Exception], ...] = (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -64,6 +73,8 @@ def from_status(code: int, status: Status, what: str) -> StoreError:
         return Invalid(detail)
     if code == 410:
         return Expired(detail)
+    if code == 403:
+        return Forbidden(detail)
     if code == 429 or code >= 500:
         return StoreUnavailable(detail)
     return StoreError(detail)

@@ -4,7 +4,9 @@ The three c8s kinds are custom resources (group c8s.dev/v1alpha1) reached throug
 Secrets are core v1 objects reached through CoreV1Api (its typed models are turned back into the
 JSON shape at once, so both paths hand the store the same thing). Patches are JSON merge patches
 (application/merge-patch+json). Watches return the open streaming response; kube_watch reads it.
-Every call carries the client-side request timeout; failures leave as ports.resources errors.
+Every call carries the client-side request timeout; failures leave as ports.resources errors (a
+Secret read refused by RBAC as NotOnboarded: services read a team's Secrets only through the
+RoleBindings `c8s team onboard` gives the namespace).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
 from api.repositoryconnection import RepositoryConnection
 from api.secret import Secret
-from ports.resources import Resource
+from ports.resources import Forbidden, NotOnboarded, Resource
 
 Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -151,10 +153,14 @@ class SecretKind:
         return _body(self._client.sanitize_for_serialization(model))
 
     async def get(self, namespace: str, name: str) -> Body:
-        async with translated(f"Secret {namespace}/{name}"):
-            return self._json(
-                await self._api.read_namespaced_secret(name, namespace, _request_timeout=self._timeout)
-            )
+        try:
+            async with translated(f"Secret {namespace}/{name}"):
+                return self._json(
+                    await self._api.read_namespaced_secret(name, namespace, _request_timeout=self._timeout)
+                )
+        except Forbidden as e:
+            # Services read a team's Secrets only through the RoleBindings onboarding gives them.
+            raise NotOnboarded(namespace, str(e)) from e
 
     async def list_page(self, namespace: str | None, cont: str | None) -> Body:
         extra: Body = {"limit": PAGE, "_request_timeout": self._timeout}

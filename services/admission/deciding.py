@@ -8,7 +8,8 @@
   cluster. A PipelineRun's cross-object rules (its config exists, the quota has room) apply when it
   is created only: later spec changes (cancelRequested) must not fail because the cluster moved on.
 - A cluster read that fails refuses the request with 503 (fail closed: the webhook is
-  failurePolicy Fail), never admits it unchecked.
+  failurePolicy Fail), never admits it unchecked; a Secret read refused because the namespace
+  is not onboarded refuses it with 403 and the command that onboards it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
 from api.repositoryconnection import RepositoryConnection
 from api.validation import validate_manifest
-from ports.resources import StoreError
+from ports.resources import NotOnboarded, StoreError
 from services.admission.lookups import Lookups
 from services.admission.reviews import AdmissionRequest, Verdict
 from services.admission.rules import check, needs
@@ -51,6 +52,8 @@ class Admission:
             return Verdict.allow()
         try:
             facts = await self.lookups.facts(request.namespace, needs(obj))
+        except NotOnboarded as e:
+            return Verdict.refused(what, str(e))
         except StoreError as e:
             return Verdict.unsure(what, str(e))
         errors = check(obj, facts)

@@ -62,7 +62,8 @@ class ResponseReview(Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class Verdict(Struct, frozen=True, kw_only=True):
-    """Allowed, or refused with the reasons (`code` 422 for invalid objects, 503 when unsure)."""
+    """Allowed, or refused with the reasons (`code` 422 for invalid objects, 403 when the namespace
+    is not onboarded, 503 when unsure)."""
 
     allowed: bool
     message: str = ""
@@ -75,6 +76,11 @@ class Verdict(Struct, frozen=True, kw_only=True):
     @classmethod
     def invalid(cls, what: str, errors: list[FieldError]) -> Verdict:
         return cls(allowed=False, message=f"{what} is invalid: " + "; ".join(str(e) for e in errors))
+
+    @classmethod
+    def refused(cls, what: str, problem: str) -> Verdict:
+        """Refused for a reason outside the object that an operator fixes (403)."""
+        return cls(allowed=False, code=403, message=f"cannot check {what}: {problem}")
 
     @classmethod
     def unsure(cls, what: str, problem: str) -> Verdict:

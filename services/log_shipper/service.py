@@ -17,8 +17,9 @@ value after a step started, while the shipper lagged, still has its old value ma
 mode has no start-time snapshot: there the values are those read when StepStarted is handled.
 
 Invariants:
-- Nothing unmasked leaves: a step whose context cannot be planned is retried later, never shipped
-  with an empty secret list.
+- Nothing unmasked leaves: a step whose context cannot be planned, or whose namespace's Secrets
+  c8s may not read (not onboarded: logged with the fix), is retried later, never shipped with an
+  empty secret list.
 - Nothing is lost: the message stays unacked (kept in progress by the consumer's heartbeat) until
   LogShipped is stored. A crash or stop at any point redelivers StepStarted and the log is shipped
   again from byte 0, replacing the object; LogShipped's Nats-Msg-Id (uid, type, step) dedupes, and
@@ -38,7 +39,7 @@ from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_his
 from ports.execution import StepLogs
 from ports.live import LiveLog
 from ports.objects import ObjectStore, ObjectStoreUnavailable
-from ports.resources import ResourceStore, StoreUnavailable
+from ports.resources import NotOnboarded, ResourceStore, StoreUnavailable
 from projections.run_context import RunContext
 from projections.run_progress import fold_run
 from services.log_shipper.config import DEFAULT_MAX_LOG_BYTES
@@ -85,6 +86,9 @@ class Shipper:
             values = await self._mask_values(ctx, step_plan)
             shipped = await self._ship(step_plan, Masker(values))
         except (StoreUnavailable, ObjectStoreUnavailable) as e:
+            raise RetryLater(str(e), self.retry_seconds) from e
+        except NotOnboarded as e:
+            log.error("log_shipper.not_onboarded", error=str(e))
             raise RetryLater(str(e), self.retry_seconds) from e
         await self.bus.publish(
             LogShipped(

@@ -12,7 +12,7 @@ from events.notification import NoticeFields, NotificationFailed, NotificationSe
 from events.run import RunFinished
 from ports.bus import Bus
 from ports.http import HttpClient
-from ports.resources import NotFound, ResourceStore
+from ports.resources import NotFound, NotOnboarded, ResourceStore
 from projections.run_progress import RunProgress
 from services.notifier import chat
 from services.notifier.connections import refusal_reason
@@ -73,5 +73,8 @@ class ChatNotifier:
         try:
             secret = await self.store.get(Secret, namespace, chat.SECRET_NAME)
         except NotFound:
+            return None
+        except NotOnboarded as e:
+            log.warning("notifier.not_onboarded", namespace=namespace, error=str(e))
             return None
         return chat.chat_settings(secret)

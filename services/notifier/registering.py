@@ -25,7 +25,7 @@ from adapters.runtime.structured_logging import get_logger
 from api.repositoryconnection import RepositoryConnection, RepositoryConnectionStatus
 from api.secret import Secret
 from ports.http import ApiUnavailable, HttpClient
-from ports.resources import NotFound, ResourceStore
+from ports.resources import NotFound, NotOnboarded, ResourceStore
 from services.notifier.connections import Target, target_of
 from services.notifier.credentials import WEBHOOK_SECRET_KEY, credentials, secret_text
 from services.notifier.providers import HookSpec
@@ -110,6 +110,9 @@ class Registrar:
             secret = await self.store.get(Secret, conn.metadata.namespace, ref)
         except NotFound:
             log.warning("notifier.webhook_no_secret", connection=conn.metadata.name, secret=ref)
+            return None
+        except NotOnboarded as e:
+            log.warning("notifier.not_onboarded", connection=conn.metadata.name, error=str(e))
             return None
         target = target_of(conn, credentials(secret), self.overrides)
         if not isinstance(target, Target):

@@ -20,7 +20,7 @@ from api.secret import Secret
 from events.notification import NoticeFields, NotificationFailed, NotificationSent
 from ports.bus import Bus
 from ports.http import HttpClient, HttpResponse
-from ports.resources import NotFound, ResourceStore
+from ports.resources import NotFound, NotOnboarded, ResourceStore
 from projections.run_progress import RunProgress
 from services.notifier.connections import Target, Unreachable, refusal_reason, run_connection, target_of
 from services.notifier.credentials import credentials
@@ -128,6 +128,8 @@ async def connection_target(
         secret = await store.get(Secret, ns, ref)
     except NotFound:
         return Unreachable(reason="SecretNotFound", message=f"Secret {ref!r} not found in namespace {ns!r}")
+    except NotOnboarded as e:
+        return Unreachable(reason="NotOnboarded", message=str(e))
     return target_of(conn, credentials(secret), overrides, identity or None)
 
 

@@ -38,7 +38,7 @@ from events.command import CommentCommand
 from events.webhook import WebhookAccepted, WebhookEvents, WebhookRejected
 from ports.bus import Bus
 from ports.deliveries import DeliveryLog
-from ports.resources import AlreadyExists, NotFound, ResourceStore
+from ports.resources import AlreadyExists, NotFound, NotOnboarded, ResourceStore
 from services.webhook.commanding import command_event
 from services.webhook.providers import PROVIDERS, Delivery, Headers, Provider, Refusal
 from services.webhook.providers.signatures import SECRET_KEY, secret_value
@@ -216,6 +216,8 @@ class Webhooks:
             secret = await self._store.get(Secret, ns, ref)
         except NotFound:
             return b"", f"Secret {ns}/{ref} (webhookSecretRef) does not exist"
+        except NotOnboarded as e:
+            return b"", str(e)
         value = secret_value(secret)
         if not value:
             return b"", f"Secret {ns}/{ref} has no key {SECRET_KEY}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import nats
 import pytest
@@ -36,6 +36,7 @@ from events.notification import NotificationEvent, NotificationFailed, Notificat
 from events.subjects import RUN_STREAM, run_subject
 from ports.bus import Bus, Handler, Received, StopSignal
 from ports.http import RetryPolicy
+from ports.resources import ResourceStore
 from services.notifier.chatting import ChatNotifier
 from services.notifier.registering import Registrar
 from services.notifier.reporting import StatusReporter
@@ -83,14 +84,15 @@ class NotifierProcess:
     """One notifier 'process': its own NATS connection, store, HTTP client and serve() task."""
 
     def __init__(
-        self, server: NatsServer, fake: FakeProviders, crash_on: str = "", policy: RetryPolicy | None = None
+        self, server: NatsServer, fake: FakeProviders, crash_on: str = "", policy: RetryPolicy | None = None,
+        wrap: Callable[[ResourceStore], ResourceStore] = lambda store: store,
     ) -> None:
-        self.server, self.fake, self.crash_on = server, fake, crash_on
+        self.server, self.fake, self.crash_on, self.wrap = server, fake, crash_on, wrap
         self.policy = policy or RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
 
     async def start(self) -> None:
         self.bus = await NatsBus.connect(replace(bus_settings(self.server), ack_wait=1.0))
-        store = KvStore.from_connection(self.bus.connection)
+        store = self.wrap(KvStore.from_connection(self.bus.connection))
         self.http = AiohttpClient(self.policy)
         overrides = {"github": self.fake.url + "/api/v3"}
         bus: Bus = CrashingBus(self.bus, self.crash_on) if self.crash_on else self.bus
