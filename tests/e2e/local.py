@@ -165,6 +165,36 @@ def step(name: str, *commands: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "image": "alpine:3.20", "commands": list(commands), **extra}
 
 
+def ledger_step(name: str, ledger: Path, deps: list[str], lines: int, pause: float = 0.0) -> dict[str, Any]:
+    """A step that appends its run's name to `ledger/<name>` (outside its workspace: how a test
+    counts executions), then prints `lines` numbered lines, `pause` seconds apart."""
+    wait = f"; sleep {pause}" if pause else ""
+    return step(
+        name,
+        f'echo "$C8S_RUN" >> {ledger / name}',
+        f'for i in $(seq 1 {lines}); do echo "{name} line $i"{wait}; done',
+        dependsOn=deps,
+    )
+
+
+def deliver(c8s: Instance, provider: str, body: bytes, headers: dict[str, str], deadline: float = 90) -> None:
+    """One signed delivery, resent as providers do (same delivery id) until the webhook answers
+    200 or 202: while it restarts or a replica dies, connections fail or it answers 5xx."""
+    answers: list[object] = []
+
+    def accepted() -> bool:
+        try:
+            status, answer = c8s.post(provider, body, headers)
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            answers.append(repr(e))
+            return False
+        assert status in (200, 202) or status >= 500, f"delivery refused: {status} {answer}"
+        answers.append(status)
+        return status in (200, 202)
+
+    assert c8s.poll(accepted, deadline=deadline), f"delivery never accepted: {answers[-5:]}"
+
+
 def pull_request(
     commit: str, number: int, head: str, key: bytes, *, fork: bool
 ) -> tuple[bytes, dict[str, str]]:

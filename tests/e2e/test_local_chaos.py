@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.error
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.chaos import Chaos
-from tests.e2e.local import TERMINAL, Instance, connection, pipeline, push, secret, step
+from tests.e2e.local import TERMINAL, Instance, connection, deliver, ledger_step, pipeline, push, secret
 from tests.support.dev_up import DevUp
 from tests.support.git_daemon import GitDaemon, GitRepo
 
@@ -60,34 +59,6 @@ def commits(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
         yield daemon.url("app.git"), shas
 
 
-def ledger_step(name: str, ledger: Path, deps: list[str]) -> dict[str, object]:
-    """Appends the run's name to the ledger, then prints LINES numbered lines."""
-    return step(
-        name,
-        f'echo "$C8S_RUN" >> {ledger / name}',
-        f'for i in $(seq 1 {LINES}); do echo "{name} line $i"; sleep 0.02; done',
-        dependsOn=deps,
-    )
-
-
-def deliver(c8s: Instance, commit: str) -> None:
-    """One signed push, resent (same delivery id) until the webhook answers 200 or 202."""
-    body, headers = push("github", commit, "main", KEY)
-    answers: list[object] = []
-
-    def accepted() -> bool:
-        try:
-            status, answer = c8s.post("github", body, headers)
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-            answers.append(repr(e))
-            return False
-        assert status in (200, 202) or status >= 500, f"push of {commit} refused: {status} {answer}"
-        answers.append(status)
-        return status in (200, 202)
-
-    assert c8s.poll(accepted, deadline=90), f"push of {commit} never accepted: {answers[-5:]}"
-
-
 def settled(c8s: Instance) -> list[dict[str, Any]] | None:
     """The chaos pipeline's runs once there are RUNS of them, all terminal; else None."""
     try:
@@ -113,7 +84,7 @@ def test_a_burst_of_pushes_survives_repeated_kill_9_of_every_process(
     with DevUp(tmp_path / "c8s", env={"C8S_ACK_WAIT_SECONDS": "3"}) as dev:
         dev.wait_for(r"^c8s is up$", deadline=120)
         c8s = Instance(dev)
-        steps = [ledger_step(name, ledger, deps) for name, deps in STEPS.items()]
+        steps = [ledger_step(name, ledger, deps, LINES, pause=0.02) for name, deps in STEPS.items()]
         c8s.apply(
             tmp_path,
             secret("hook", **{"webhook-secret": KEY.decode()}),
@@ -126,7 +97,7 @@ def test_a_burst_of_pushes_survives_repeated_kill_9_of_every_process(
         started = time.monotonic()
         try:
             for sha in shas:
-                deliver(c8s, sha)
+                deliver(c8s, "github", *push("github", sha, "main", KEY))
             ended = c8s.poll(lambda: settled(c8s) is not None, deadline=300)
         finally:
             chaos.stop()

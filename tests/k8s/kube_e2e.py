@@ -25,17 +25,16 @@ from typing import Any
 import plane as plane_mod
 import pytest
 import s3fs
-from moto.server import ThreadedMotoServer
 
 from tests.e2e.local import Instance
 from tests.k8s.spare_apiserver import kubectl_env
 from tests.support.dev_up import DevUp
 from tests.support.git_daemon import GitDaemon, GitRepo
+from tests.support.s3_server import s3_client, s3_server
 
 BUCKET = "c8s-e2e"
 #: Not read by c8s: where the s3_env fixture names its bucket.
 BUCKET_VARIABLE = "E2E_BUCKET"
-AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 SIDECAR = shlex.join([sys.executable, "-m", "services.artifact_sidecar"])
 SERVICE_ENV = {"C8S_ARTIFACTS_COMMAND": SIDECAR, "C8S_ACK_WAIT_SECONDS": "3"}
 
@@ -44,23 +43,12 @@ SERVICE_ENV = {"C8S_ARTIFACTS_COMMAND": SIDECAR, "C8S_ACK_WAIT_SECONDS": "3"}
 def s3_env() -> Iterator[dict[str, str]]:
     """The standard AWS_* variables of a real S3 endpoint on loopback, with an empty bucket named
     by BUCKET_VARIABLE (moto's state is per process: each module gets its own bucket)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {**AWS, "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
-    bucket = f"{BUCKET}-{uuid.uuid4().hex[:8]}"
-    s3(env).mkdir(bucket)
-    yield env | {BUCKET_VARIABLE: bucket}
-    server.stop()
+    with s3_server(BUCKET) as (env, bucket):
+        yield env | {BUCKET_VARIABLE: bucket}
 
 
 def s3(env: dict[str, str]) -> s3fs.S3FileSystem:
-    return s3fs.S3FileSystem(
-        skip_instance_cache=True,
-        key=env["AWS_ACCESS_KEY_ID"],
-        secret=env["AWS_SECRET_ACCESS_KEY"],
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-    )
+    return s3_client(env)
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +92,12 @@ def eventually(check: Any, what: str, deadline: float = 60.0) -> None:
 
 
 @contextmanager
-def kube_dev_up(home: Path, kubeconfig: Path, s3_env: dict[str, str]) -> Iterator[Instance]:
-    """`c8s dev up --kubeconfig` with logs on S3, and the CLI against its cluster and bus."""
+def kube_dev_up(home: Path, kubeconfig: Path, s3_env: dict[str, str], *extra: str) -> Iterator[Instance]:
+    """`c8s dev up --kubeconfig` (plus `extra` options) with logs on S3, and the CLI against its
+    cluster and bus."""
     store = f"s3://{s3_env[BUCKET_VARIABLE]}/{home.name}"
     env = {**SERVICE_ENV, **s3_env}
-    with DevUp(home, "--kubeconfig", str(kubeconfig), "--log-store", store, env=env) as dev:
+    with DevUp(home, "--kubeconfig", str(kubeconfig), "--log-store", store, *extra, env=env) as dev:
         dev.wait_for(r"^c8s CRDs (installed and )?established$", deadline=60)
         dev.wait_for(r"^c8s is up$", deadline=120)
         cli_env = {k: v for k, v in os.environ.items() if not k.startswith(("C8S_", "AWS_"))} | s3_env
