@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY api/ api/
 COPY events/ events/
 COPY projections/ projections/
+COPY steps/ steps/
 COPY ports/ ports/
 COPY adapters/ adapters/
 COPY services/ services/

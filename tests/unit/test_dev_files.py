@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ["api", "events", "projections", "ports", "adapters", "services", "c8s"]
+# Every top-level package pip installs (pyproject's find include): the image must copy each one.
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+SOURCES = [p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]]
 INSTRUCTIONS = {"FROM", "WORKDIR", "COPY", "RUN", "ENV", "USER", "EXPOSE", "CMD", "ENTRYPOINT", "ARG",
                 "LABEL"}
 
