@@ -28,9 +28,10 @@ HERE = Path(__file__).resolve().parent
 PACKAGES = "api, events, projections, steps, ports, adapters, services, c8s"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def c8s_image(cluster: cluster_mod.Cluster) -> str:
-    """The c8s image in the cluster's registry (built once per input hash by tests/cluster/c8s-image)."""
+    """The c8s image in the cluster's registry (built once per input hash by tests/cluster/c8s-image;
+    pushing it again is a few seconds, the registry keeps the blobs)."""
     env = {**os.environ, "C8S_CLUSTER_BUILD": str(cluster.bin_dir.parent)}
     result = await asyncio.to_thread(
         subprocess.run, [str(HERE / "c8s-image")], stdout=subprocess.PIPE, text=True, env=env, check=False)
@@ -65,7 +66,7 @@ async def test_the_image_runs_its_default_command_as_the_manifests_user(
     await core.create_namespaced_pod(namespace, _pod("help", c8s_image, None))
     pod = await _finish(core, namespace, "help")
     logs = (await kubectl("logs", "-n", namespace, "help")).stdout
-    assert pod.status.phase == "Succeeded", logs
+    assert pod.status.phase == "Succeeded", (logs, pod.status.container_statuses[0].state.terminated)
     assert "usage: c8s" in logs
 
 
