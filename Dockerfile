@@ -4,19 +4,23 @@
 # Build: docker build -t c8s .      Slim, non-root (uid 10001, matching the manifests' runAsUser),
 # no compilers or git in the final stage. The sources stay under /app (the working directory, first
 # on sys.path for `python -m`) so Tilt's live_update can sync changed modules into a running pod.
-FROM python:3.11-slim AS build
+# BASE_IMAGE: any image with python3.11 and pip at /usr/local like the official one; the test cluster
+# (tests/cluster) passes one it builds from Debian packages, as no public registry is reachable there.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY api/ api/
 COPY events/ events/
 COPY projections/ projections/
+COPY steps/ steps/
 COPY ports/ ports/
 COPY adapters/ adapters/
 COPY services/ services/
 COPY c8s/ c8s/
 RUN pip install --no-cache-dir --prefix=/install .
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     C8S_MODE=kubernetes

@@ -60,17 +60,7 @@ def generate(directory: Path) -> Pki:
     ca = _write(directory, "ca", ca_cert, ca_key)
 
     def leaf(stem: str, cn: str, org: str | None, *, server: bool, sans: list[x509.GeneralName]) -> Pair:
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-        if org:
-            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-        key = ec.generate_private_key(ec.SECP256R1())
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = _builder(x509.Name(attrs), ca_name, key).add_extension(
-            x509.ExtendedKeyUsage([usage]), critical=False
-        ).add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return _write(directory, stem, _sign(builder, ca_key), key)
+        return _leaf(directory, ca_name, ca_key, stem, cn, org, server=server, sans=sans)
 
     loopback_sans: list[x509.GeneralName] = [x509.IPAddress(LOOPBACK), x509.DNSName("localhost")]
     apiserver_sans = [x509.IPAddress(LOOPBACK), x509.IPAddress(SERVICE_IP)]
@@ -92,6 +82,33 @@ def generate(directory: Path) -> Pki:
         sa_key=sa_key,
         sa_pub=sa_pub,
     )
+
+
+def issue(
+    pki: Pki, stem: str, cn: str, org: str | None, *, server: bool, sans: list[x509.GeneralName]
+) -> Pair:
+    """One more leaf certificate from ``pki``'s CA, written beside the others (tests/cluster's nodes)."""
+    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_name = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes()).subject
+    return _leaf(pki.ca.cert.parent, ca_name, ca_key, stem, cn, org, server=server, sans=sans)
+
+
+def _leaf(
+    directory: Path, ca_name: x509.Name, ca_key: ec.EllipticCurvePrivateKey, stem: str, cn: str,
+    org: str | None, *, server: bool, sans: list[x509.GeneralName],
+) -> Pair:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    if org:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    key = ec.generate_private_key(ec.SECP256R1())
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = _builder(x509.Name(attrs), ca_name, key).add_extension(
+        x509.ExtendedKeyUsage([usage]), critical=False
+    ).add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return _write(directory, stem, _sign(builder, ca_key), key)
 
 
 def _builder(

@@ -93,34 +93,47 @@ def free_ports(n: int) -> list[int]:
 
 
 @contextlib.asynccontextmanager
-async def running(directory: Path, bin_dir: Path) -> AsyncIterator[Plane]:
-    """Start the whole plane in ``directory``; stop it cleanly on exit."""
+async def running(
+    directory: Path, bin_dir: Path, *, node_agent: bool = True, controllers: tuple[str, ...] = CONTROLLERS
+) -> AsyncIterator[Plane]:
+    """Start the whole plane in ``directory``; stop it cleanly on exit.
+
+    ``node_agent=False`` leaves the node to a real kubelet (tests/cluster), which also needs more
+    ``controllers`` than the node agent does.
+    """
     t0 = time.monotonic()
     directory = await asyncio.to_thread(_prepare, directory)
     pki = await asyncio.to_thread(pki_mod.generate, directory / "pki")
     etcd_port, peer_port, api_port, kcm_port = free_ports(4)
     server = f"https://127.0.0.1:{api_port}"
-    kubeconfig = _write_kubeconfig(directory / "kubeconfig", server, pki.ca.cert, pki.admin, "admin")
-    kcm_kubeconfig = _write_kubeconfig(directory / "controller-manager.kubeconfig", server, pki.ca.cert,
+    kubeconfig = write_kubeconfig(directory / "kubeconfig", server, pki.ca.cert, pki.admin, "admin")
+    kcm_kubeconfig = write_kubeconfig(directory / "controller-manager.kubeconfig", server, pki.ca.cert,
                                        pki.controller_manager, "system:kube-controller-manager")
     async with contextlib.AsyncExitStack() as stack:
-        start = _Starter(stack, directory, bin_dir)
+        start = Starter(stack, directory, bin_dir)
         etcd = await start("etcd", _etcd_args(directory, etcd_port, peer_port))
-        await _wait_ok(etcd, f"http://127.0.0.1:{etcd_port}/health", None)
-        tls = _client_tls(pki)
+        await wait_ok(etcd, f"http://127.0.0.1:{etcd_port}/health", None)
+        tls = client_tls(pki)
         apiserver = await start("kube-apiserver", _apiserver_args(pki, api_port, etcd_port))
-        await _wait_ok(apiserver, f"{server}/readyz", tls)
-        kcm = await start("kube-controller-manager", _kcm_args(pki, kcm_kubeconfig, kcm_port))
-        await _wait_ok(kcm, f"https://127.0.0.1:{kcm_port}/healthz", tls)
+        await wait_ok(apiserver, f"{server}/readyz", tls)
+        kcm = await start("kube-controller-manager", _kcm_args(pki, kcm_kubeconfig, kcm_port, controllers))
+        await wait_ok(kcm, f"https://127.0.0.1:{kcm_port}/healthz", tls)
         api = await config.new_client_from_config(config_file=str(kubeconfig))
         stack.push_async_callback(api.close)
-        version = await client.VersionApi(api).get_code()
-        agent = NodeAgent(api, directory / "node", ca=pki.ca.cert, cert=pki.loopback.cert,
-                          key=pki.loopback.key, kubelet_version=version.git_version)
-        await agent.start()
-        stack.push_async_callback(agent.stop)
+        if node_agent:
+            await _start_node_agent(stack, api, directory, pki)
         yield Plane(directory=directory, bin_dir=bin_dir, server=server, kubeconfig=kubeconfig, pki=pki,
                     node=DEFAULT_NODE, started_in=time.monotonic() - t0)
+
+
+async def _start_node_agent(
+    stack: contextlib.AsyncExitStack, api: client.ApiClient, directory: Path, pki: pki_mod.Pki
+) -> None:
+    version = await client.VersionApi(api).get_code()
+    agent = NodeAgent(api, directory / "node", ca=pki.ca.cert, cert=pki.loopback.cert,
+                      key=pki.loopback.key, kubelet_version=version.git_version)
+    await agent.start()
+    stack.push_async_callback(agent.stop)
 
 
 def _prepare(directory: Path) -> Path:
@@ -130,7 +143,7 @@ def _prepare(directory: Path) -> Path:
     return directory
 
 
-class _Component:
+class Component:
     def __init__(self, name: str, proc: processes.RunningProcess) -> None:
         self.name, self.proc = name, proc
 
@@ -139,21 +152,22 @@ class _Component:
         return PlaneError(f"{self.name} {why}; last lines of {self.proc.log_path}:\n" + "\n".join(tail))
 
 
-class _Starter:
+class Starter:
     def __init__(self, stack: contextlib.AsyncExitStack, directory: Path, bin_dir: Path) -> None:
         self.stack, self.directory, self.bin_dir = stack, directory, bin_dir
 
-    async def __call__(self, name: str, args: list[str]) -> _Component:
-        env = {k: os.environ[k] for k in _ENV_KEYS if k in os.environ}
+    async def __call__(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Component:
+        """Start ``bin_dir/name args`` logging to ``directory/name.log``; ``env`` adds or replaces."""
+        env = {**{k: os.environ[k] for k in _ENV_KEYS if k in os.environ}, **(env or {})}
         log_path = self.directory / f"{name}.log"
         log_path.write_text(f"# {self.bin_dir / name} {' '.join(args)}\n")
         proc = await processes.start([str(self.bin_dir / name), *args], env=env, cwd=self.directory,
                                      log_path=log_path)
         self.stack.push_async_callback(proc.kill, 10.0)
-        return _Component(name, proc)
+        return Component(name, proc)
 
 
-async def _wait_ok(component: _Component, url: str, tls: ssl.SSLContext | None) -> None:
+async def wait_ok(component: Component, url: str, tls: ssl.SSLContext | None) -> None:
     """Poll ``url`` until it answers 200, failing early if the component exits."""
     deadline = time.monotonic() + START_TIMEOUT
     last = "no answer"
@@ -172,7 +186,7 @@ async def _wait_ok(component: _Component, url: str, tls: ssl.SSLContext | None) 
     raise component.failure(f"not ready after {START_TIMEOUT:.0f}s at {url} ({last})")
 
 
-def _client_tls(pki: pki_mod.Pki) -> ssl.SSLContext:
+def client_tls(pki: pki_mod.Pki) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
     ctx.load_cert_chain(str(pki.admin.cert), str(pki.admin.key))
     return ctx
@@ -216,21 +230,21 @@ def _apiserver_args(pki: pki_mod.Pki, port: int, etcd_port: int) -> list[str]:
     ]
 
 
-def _kcm_args(pki: pki_mod.Pki, kubeconfig: Path, port: int) -> list[str]:
+def _kcm_args(pki: pki_mod.Pki, kubeconfig: Path, port: int, controllers: tuple[str, ...]) -> list[str]:
     return [
         f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         "--bind-address=127.0.0.1", f"--secure-port={port}",
         f"--tls-cert-file={pki.loopback.cert}", f"--tls-private-key-file={pki.loopback.key}",
         f"--client-ca-file={pki.ca.cert}",
-        "--leader-elect=false", f"--controllers={','.join(CONTROLLERS)}",
+        "--leader-elect=false", f"--controllers={','.join(controllers)}",
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki.sa_key}", f"--root-ca-file={pki.ca.cert}",
         "--profiling=false",
     ]
 
 
-def _write_kubeconfig(path: Path, server: str, ca: Path, user: pki_mod.Pair, name: str) -> Path:
+def write_kubeconfig(path: Path, server: str, ca: Path, user: pki_mod.Pair, name: str) -> Path:
     credentials = {"client-certificate": str(user.cert), "client-key": str(user.key)}
     cfg = {
         "apiVersion": "v1", "kind": "Config", "current-context": "c8s-test",

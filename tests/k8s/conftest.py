@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import pytest
 from kubernetes_asyncio import client, config
@@ -31,27 +33,28 @@ import plane as plane_mod
 
 from tests.k8s.waiting import eventually
 
+T = TypeVar("T")
 Kubectl = Callable[..., Awaitable[subprocess.CompletedProcess[str]]]
 
 
-class PlaneThread:
-    """Runs plane.running() in a daemon thread until stop()."""
+class PlaneThread(Generic[T]):
+    """Runs an async context manager (plane.running(), cluster.running()) in a daemon thread until stop()."""
 
-    def __init__(self, directory: Path, bin_dir: Path) -> None:
-        self.directory, self.bin_dir = directory, bin_dir
-        self.plane: plane_mod.Plane | None = None
+    def __init__(self, opener: Callable[[], contextlib.AbstractAsyncContextManager[T]]) -> None:
+        self.opener = opener
+        self.plane: T | None = None
         self.error: BaseException | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="control-plane")
 
-    def start(self) -> plane_mod.Plane:
+    def start(self, timeout: float = plane_mod.START_TIMEOUT * 4) -> T:
         self._thread.start()
-        self._ready.wait(timeout=plane_mod.START_TIMEOUT * 4)
+        self._ready.wait(timeout=timeout)
         if self.plane is None:
             self.stop()
-            raise plane_mod.PlaneError(f"control plane did not start: {self.error!r}") from self.error
+            raise plane_mod.PlaneError(f"did not start: {self.error!r}") from self.error
         return self.plane
 
     def stop(self) -> None:
@@ -62,7 +65,7 @@ class PlaneThread:
     async def _main(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         try:
-            async with plane_mod.running(self.directory, self.bin_dir) as plane:
+            async with self.opener() as plane:
                 self.plane = plane
                 self._ready.set()
                 await self._stop.wait()
@@ -76,7 +79,8 @@ class PlaneThread:
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[plane_mod.Plane]:
     failure = None
     try:
-        runner = PlaneThread(tmp_path_factory.mktemp("plane"), plane_mod.find_binaries())
+        directory, bin_dir = tmp_path_factory.mktemp("plane"), plane_mod.find_binaries()
+        runner = PlaneThread(lambda: plane_mod.running(directory, bin_dir))
         plane = runner.start()
     except plane_mod.PlaneError as e:
         failure = str(e)

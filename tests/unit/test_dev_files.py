@@ -1,6 +1,7 @@
 """The container image recipe and the Tilt dev loop, checked without Docker or Tilt (neither runs here).
 
-Covers: the Dockerfile parses into known instructions, builds FROM python:3.11-slim, runs as the
+Covers: the Dockerfile parses into known instructions, builds FROM $BASE_IMAGE (default
+python:3.11-slim), runs as the
 non-root uid the manifests require (runAsUser 10001), and every path it COPYs from the context
 exists and is let through .dockerignore; every Deployment in deploy/ runs
 `python -m services.<name>` for a package that has a `__main__.py`. The Tiltfile is Starlark, a
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ["api", "events", "projections", "ports", "adapters", "services", "c8s"]
+# Every top-level package pip installs (pyproject's find include): the image must copy each one.
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+SOURCES = [p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]]
 INSTRUCTIONS = {"FROM", "WORKDIR", "COPY", "RUN", "ENV", "USER", "EXPOSE", "CMD", "ENTRYPOINT", "ARG",
                 "LABEL"}
 
@@ -35,10 +39,12 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_dockerfile_parses_into_known_instructions() -> None:
-    """Every Dockerfile line is a known instruction with arguments; both stages are python:3.11-slim."""
+    """Every Dockerfile line is a known instruction with arguments; both stages are the BASE_IMAGE
+    argument, whose default (what a user's plain build gets) is python:3.11-slim."""
     instructions = dockerfile_instructions()
     assert {op for op, _ in instructions} <= INSTRUCTIONS
-    assert [args.split()[0] for op, args in instructions if op == "FROM"] == ["python:3.11-slim"] * 2
+    assert ("ARG", "BASE_IMAGE=python:3.11-slim") in instructions
+    assert [args.split()[0] for op, args in instructions if op == "FROM"] == ["${BASE_IMAGE}"] * 2
     assert any(op == "RUN" and "pip install" in args and args.endswith(" .") for op, args in instructions)
 
 

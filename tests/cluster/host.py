@@ -1,0 +1,106 @@
+"""What the test cluster changes on the host, and how it is undone: one cluster per host at a time.
+
+The pod bridge, its address, the host's IPv4 forwarding and the CNI plugins' and kube-proxy's
+iptables rules belong to the host, not to a directory. ``host_lock`` makes a second cluster on the
+same machine fail at once with a clear error instead of fighting over them; ``bridge`` creates the
+bridge with the gateway address (CoreDNS binds to it before the first pod exists) and deletes it on
+exit; ``drop_cni_rules`` and ``drop_kubelet_rules`` remove the iptables rules the bridge plugin and
+the kubelet leave behind; ``unmount_under`` the kubelet's and containerd's mounts in the cluster's dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from node_config import BRIDGE, CNI_NETWORK, GATEWAY, POD_SUBNET
+
+LOCK_PATH = Path("/run/c8s-cluster.lock")
+
+
+class HostError(Exception):
+    """The host cannot run the cluster; the message says why and what to do."""
+
+
+@contextlib.contextmanager
+def host_lock() -> Iterator[None]:
+    with LOCK_PATH.open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HostError(
+                f"another tests/cluster is running on this machine (it holds {LOCK_PATH}); the pod bridge "
+                f"{BRIDGE} and the iptables rules are per host, so stop that one first"
+            ) from None
+        yield
+
+
+def node_ip() -> str:
+    """The host's source address towards its default route (the kubelet refuses a loopback node IP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("198.51.100.1", 9))  # no packet is sent: this only asks the routing table
+        except OSError as e:
+            raise HostError(f"no IPv4 default route to take the node address from: {e}") from e
+        address: str = s.getsockname()[0]
+    if ipaddress.ip_address(address).is_loopback:
+        raise HostError(f"the default route's source address is {address}; the kubelet needs another")
+    return address
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+@contextlib.contextmanager
+def bridge() -> Iterator[None]:
+    """The pod bridge with the gateway address, up; deleted (with every veth on it) on exit."""
+    prefix = ipaddress.ip_network(POD_SUBNET).prefixlen
+    _ip("link", "del", BRIDGE, check=False)  # a leftover from a cluster that was SIGKILLed
+    _ip("link", "add", BRIDGE, "type", "bridge")
+    try:
+        _ip("addr", "add", f"{GATEWAY}/{prefix}", "dev", BRIDGE)
+        _ip("link", "set", BRIDGE, "up")
+        Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+        yield
+    finally:
+        _ip("link", "del", BRIDGE, check=False)
+        drop_cni_rules()
+
+
+def unmount_under(directory: Path) -> None:
+    """Unmount what the kubelet and containerd left mounted below ``directory`` (deepest first)."""
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    prefix = str(directory.resolve())
+    below = [m for m in mounts if m == prefix or m.startswith(prefix + "/")]
+    for point in sorted(below, key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
+def drop_kubelet_rules() -> None:
+    """The kubelet's own filter chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY in every table it uses)."""
+    for table in ("filter", "nat", "mangle"):
+        for chain in ("INPUT", "OUTPUT"):
+            subprocess.run(["iptables", "-t", table, "-D", chain, "-j", "KUBE-FIREWALL"],
+                           capture_output=True, check=False)
+        for chain in ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY"):
+            for op in ("-F", "-X"):
+                subprocess.run(["iptables", "-t", table, op, chain], capture_output=True, check=False)
+
+
+def drop_cni_rules() -> None:
+    """Remove the bridge plugin's masquerade rules and chains for this cluster's network, if any remain."""
+    rules = subprocess.run(["iptables", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True,
+                           check=False).stdout.splitlines()
+    for rule in rules:
+        if f'name: \\"{CNI_NETWORK}\\"' in rule or f'name: "{CNI_NETWORK}"' in rule:
+            chain = rule.split(" -j ")[-1].split()[0]
+            delete = rule.replace("-A POSTROUTING", "-D POSTROUTING", 1)
+            subprocess.run(["sh", "-c", f"iptables -t nat {delete}"], capture_output=True, check=False)
+            for op in ("-F", "-X"):
+                subprocess.run(["iptables", "-t", "nat", op, chain], capture_output=True, check=False)
