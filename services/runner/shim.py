@@ -5,8 +5,9 @@ grandchild, in a session of its own and no longer the runner's child, becomes a 
 (adapters.runtime.reaping), runs the step's command through adapters.runtime.processes (its own
 process group, merged output appended to the step log, 0600, at most `max_log_bytes`) and records
 the outcome, then the exit code (step_files.record_exit) once all output is in the log.
-Before it starts the process, the shim writes the start marker `<step>.started`: the runner
-publishes StepStarted only once it is there.
+Before it starts the process, the shim writes the start marker `<step>.started`, and before it
+lets go of the runner's pipe (so the runner's launch returns with the marker on disk): the runner
+publishes StepStarted only once it is there, and then waits for this shim's pid to exit.
 While the step runs, the shim ends the step's whole tree (SIGTERM, SIGKILL after the grace period)
 - when the step's timeout has passed (reason Timeout), counted from the shim's start;
 - when a stop request file appears (its reason: Cancelled or Timeout, written by a runner);
@@ -71,7 +72,13 @@ def main() -> None:
         os._exit(0)
     os.setsid()
     reaping.become_subreaper()
+    runner_pipe = os.dup(1)
     _redirect(spec.diagnostics)
+    # Before the process, never after: a marker without a process errs towards RunnerLost, a
+    # process without a marker would be started a second time (services.runner.recovery).
+    # Written before the runner's pipe closes, so the runner's launch returns with it on disk.
+    mark_started(StepFiles.of(spec.home, spec.ref), Started(shim_pid=os.getpid(), at=datetime.now(UTC)))
+    os.close(runner_pipe)
     asyncio.run(supervise(spec))
 
 
@@ -88,9 +95,6 @@ def _redirect(diagnostics: str) -> None:
 
 async def supervise(spec: ShimSpec) -> None:
     files = StepFiles.of(spec.home, spec.ref)
-    # Before the process, never after: a marker without a process errs towards RunnerLost, a
-    # process without a marker would be started a second time (services.runner.recovery).
-    mark_started(files, Started(shim_pid=os.getpid(), at=datetime.now(UTC)))
     try:
         proc = await processes.start(
             spec.argv,
