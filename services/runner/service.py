@@ -44,6 +44,7 @@ from services.runner import credentials
 from services.runner.claims import claims_under, new_claim, read_claim, run_claims, try_claim
 from services.runner.config import RunnerSettings
 from services.runner.slots import Slots
+from services.runner.spares import Launcher
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_outcome, request_stop
 from services.runner.stepping import Prepared, StepDeps, resume, run_claimed
 from steps.plans import StepPlan, StepRef, plan
@@ -70,6 +71,7 @@ class Runner:
     async def run(self, stop: asyncio.Event) -> None:
         """Re-attach to earlier claims, then consume until `stop` (or a step task crashes)."""
         relay = asyncio.create_task(_relay(stop, self._halt))
+        self.deps.launcher.prepare()
         try:
             self.reattach_all()
             handlers = self.settings.max_waiting_steps + FREE_HANDLERS
@@ -156,6 +158,7 @@ class Runner:
         for task in self.steps.values():
             task.cancel()
         await asyncio.gather(*self.steps.values(), return_exceptions=True)
+        await self.deps.launcher.close()
 
     async def _resume(self, step_plan: StepPlan) -> None:
         """Re-attach to a claimed step; start it again if its process never started."""
@@ -245,6 +248,7 @@ def step_deps(settings: RunnerSettings, bus: Bus, objects: ObjectStore) -> StepD
         poll_seconds=settings.poll_seconds,
         checkout_timeout_seconds=settings.checkout_timeout_seconds,
         base_env={k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "SSH_AUTH_SOCK")},
+        launcher=Launcher(),
     )
 
 

@@ -6,7 +6,8 @@ command fails the step; artifacts matching `**` globs are uploaded and announced
 failure fails the step (redacted message) without stopping the runner; the step timeout and a
 cancelled or timed-out run kill the whole process group; a redelivered StepScheduled never runs
 a step twice; steps beyond max_parallel_steps wait for a free slot (handed back after the slot
-wait, started the moment a slot frees, and never started when their run is cancelled meanwhile).
+wait, started the moment a slot frees, and never started when their run is cancelled meanwhile);
+a step still starts when the runner's spare shim died.
 """
 
 from __future__ import annotations
@@ -318,3 +319,22 @@ async def test_a_step_waiting_for_a_slot_of_a_cancelled_run_never_runs(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_step_starts_in_a_fresh_shim_when_the_spare_is_gone(
+    env: RunnerEnv, served: Served, tmp_path: Path
+) -> None:
+    """The runner's spare shim killed before it is handed a step: the step still runs, in a shim
+    started for it, and the next step gets a new spare."""
+    async with running(env.runner()) as runner:
+        spare = await eventually(runner.deps.launcher.spare)
+        spare.proc.kill()
+        await spare.proc.wait()
+        ran = tmp_path / "ran"
+        await env.bus.publish_many(
+            run_events(step(f"touch {ran}"), repository=served.url, commit=served.first)
+        )
+        assert (await finished(env.bus, "build")).exit_code == 0
+        assert ran.exists()
+        following = await runner.deps.launcher.spare()
+        assert following is not None and following.proc.returncode is None
