@@ -91,13 +91,14 @@ class Launcher:
 
     async def launch(self, spec: ShimSpec) -> None:
         """Start the shim for `spec` and return once it has detached (launching.launch's contract)."""
-        spare = await self._next if self._next is not None else None
-        self._next = asyncio.create_task(start_spare())
+        # Taken before any await: steps launched at once never share a spare.
+        taken, self._next = self._next, asyncio.create_task(start_spare())
+        spare = await taken if taken is not None else None
         if spare is None or not await spare.hand(spec):
             await launch(spec)
 
     async def spare(self) -> Spare | None:
-        """The spare the next step will be handed (for diagnostics and tests)."""
+        """The spare the next step will be handed (for diagnostics and tests; it stays the next)."""
         return await self._next if self._next is not None else None
 
     def prepare(self) -> None:
