@@ -29,7 +29,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -253,7 +253,8 @@ def manifests(url: str) -> list[dict[str, object]]:
     steps = [step("a", "true"), step("b", "true", dependsOn=["a"]), step("c", "true", dependsOn=["b"])]
     return [
         secret("hook", **{"webhook-secret": KEY.decode()}),
-        pipeline("noop", url, steps),
+        # Every push is to main: without this, each push of the burst would cancel the runs before it.
+        pipeline("noop", url, steps, cancelSuperseded=False),
         connection("gh", "github", REPOSITORY, "noop", "hook"),
     ]
 
@@ -286,6 +287,8 @@ async def at_once(bench: Bench, statuses: Statuses, burst: int) -> tuple[float, 
     start = time.time()
     names = [name for _, _, name in await asyncio.gather(*(bench.post() for _ in range(burst)))]
     await statuses.wait_terminal(names)
+    phases = Counter(s.phase for name in names for _, s in statuses.seen[name][-1:])
+    print(f"burst: the runs' final phases {dict(phases)}", flush=True)
     return burst / (max(statuses.terminal[x] for x in names) - start), names
 
 
