@@ -27,6 +27,7 @@ from api.meta import ObjectMeta
 from api.pipelineconfig import SecretEnv, Step
 from api.secret import Secret
 from events import run as ev
+from events.codec import AnyEvent
 from ports.bus import Received
 from services.runner.checkout import checkout
 from tests.integration.conftest import bus_settings, eventually
@@ -259,9 +260,6 @@ async def test_steps_beyond_max_parallel_wait_for_a_free_slot(
     gate = tmp_path / "gate"
     the_step = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
     await env.bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
-    await env.bus.publish_many(
-        run_events(the_step, repository=served.url, commit=served.first, run="app-ci-2", uid="uid-2")
-    )
     js = env.bus.connection.js
 
     async def refused() -> bool:
@@ -270,6 +268,7 @@ async def test_steps_beyond_max_parallel_wait_for_a_free_slot(
 
     async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=0.1, slot_wait_seconds=0.1)):
         await eventually(_logged(env, "started\n"))
+        await env.bus.publish_many(second_run(the_step, served))
         await eventually(refused)
         assert not env.files("app-ci-2", "uid-2", "build").claim.exists()
         gate.touch()
@@ -285,11 +284,9 @@ async def test_a_waiting_step_takes_the_slot_the_moment_it_frees(
     gate = tmp_path / "gate"
     the_step = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
     await env.bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
-    await env.bus.publish_many(
-        run_events(the_step, repository=served.url, commit=served.first, run="app-ci-2", uid="uid-2")
-    )
     async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=600)) as runner:
         await eventually(_logged(env, "started\n"))
+        await env.bus.publish_many(second_run(the_step, served))
         await eventually(lambda: _true(runner.slots.waiting == 1))
         gate.touch()
         assert (await finished(env.bus, "build", run="app-ci-2")).exit_code == 0
@@ -302,12 +299,11 @@ async def test_a_step_waiting_for_a_slot_of_a_cancelled_run_never_runs(
 ) -> None:
     """A run cancelled while its step waits for a slot: the step ends Cancelled without starting."""
     gate = tmp_path / "gate"
-    blocker = step(f"while [ ! -f {gate} ]; do sleep 0.02; done")
+    blocker = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
     await env.bus.publish_many(run_events(blocker, repository=served.url, commit=served.first))
-    waiting = step(f"touch {tmp_path / 'ran'}")
-    second = {"run": "app-ci-2", "uid": "uid-2"}
-    await env.bus.publish_many(run_events(waiting, repository=served.url, commit=served.first, **second))
     async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=600)) as runner:
+        await eventually(_logged(env, "started\n"))
+        await env.bus.publish_many(second_run(step(f"touch {tmp_path / 'ran'}"), served))
         await eventually(lambda: _true(runner.slots.waiting == 1))
         await env.bus.publish(ev.RunCancelled(message="by test", **ident("app-ci-2", "uid-2")))
         await eventually(lambda: _true("uid-2" in runner.stopped))
@@ -315,6 +311,12 @@ async def test_a_step_waiting_for_a_slot_of_a_cancelled_run_never_runs(
         done = await finished(env.bus, "build", run="app-ci-2")
     assert (done.reason, done.exit_code) == ("Cancelled", None)
     assert not (tmp_path / "ran").exists()
+
+
+def second_run(the_step: Step, served: Served) -> list[AnyEvent]:
+    """Run app-ci-2's events: published once the first run's step holds the slot, since the
+    runner handles messages concurrently (stream order does not decide who gets a slot)."""
+    return run_events(the_step, repository=served.url, commit=served.first, run="app-ci-2", uid="uid-2")
 
 
 async def _true(value: bool) -> bool:
