@@ -29,7 +29,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,7 +47,7 @@ from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, PipelineRunStatus
 from api.repositoryconnection import RepositoryConnection
 from api.secret import Secret
-from events.run import RunEvent, StepStarted
+from events.run import RunAccepted, RunEvent, RunRequested, StepScheduled, StepStarted
 from events.subjects import run_subject
 from ports.resources import Resource, ResourceStore
 from projections import run_status
@@ -163,6 +163,21 @@ async def first_step_started(bus: NatsBus, name: str) -> float:
     return min(epoch(r.event.at) for r in history if isinstance(r.event, StepStarted))
 
 
+STAGES = (RunRequested, RunAccepted, StepScheduled, StepStarted)
+
+
+async def stages(bus: NatsBus, name: str, sent: float) -> dict[str, float]:
+    """Where webhook -> first StepStarted goes: each event's `at` minus the one before (the POST
+    for RunRequested), from the first event of each type in the run's history."""
+    first: dict[type[RunEvent], float] = {}
+    for r in await bus.history(run_subject(NS, name)):
+        if isinstance(r.event, STAGES):
+            first.setdefault(type(r.event), epoch(r.event.at))
+    times = [sent, *(first[kind] for kind in STAGES)]
+    pairs = zip(STAGES, times, times[1:], strict=False)
+    return {f"{kind.__name__}.at - previous": b - a for kind, a, b in pairs}
+
+
 async def lags(bus: NatsBus, statuses: Statuses, names: list[str]) -> list[float]:
     """Seen-time of the first status covering each status-changing event, minus the event's `at`."""
     found: list[float] = []
@@ -238,7 +253,8 @@ def manifests(url: str) -> list[dict[str, object]]:
     steps = [step("a", "true"), step("b", "true", dependsOn=["a"]), step("c", "true", dependsOn=["b"])]
     return [
         secret("hook", **{"webhook-secret": KEY.decode()}),
-        pipeline("noop", url, steps),
+        # Every push is to main: without this, each push of the burst would cancel the runs before it.
+        pipeline("noop", url, steps, cancelSuperseded=False),
         connection("gh", "github", REPOSITORY, "noop", "hook"),
     ]
 
@@ -259,6 +275,8 @@ async def one_at_a_time(c8s: Client, bench: Bench, statuses: Statuses, n: int) -
         await statuses.wait_terminal([name])
         found["answered"].append(answered - sent)
         found["started"].append(await first_step_started(c8s.bus, name) - sent)
+        for stage, took in (await stages(c8s.bus, name, sent)).items():
+            found[stage].append(took)
         found["finished"].append(statuses.terminal[name] - sent)
         bench.names.append(name)
     return found
@@ -269,6 +287,8 @@ async def at_once(bench: Bench, statuses: Statuses, burst: int) -> tuple[float, 
     start = time.time()
     names = [name for _, _, name in await asyncio.gather(*(bench.post() for _ in range(burst)))]
     await statuses.wait_terminal(names)
+    phases = Counter(s.phase for name in names for _, s in statuses.seen[name][-1:])
+    print(f"burst: the runs' final phases {dict(phases)}", flush=True)
     return burst / (max(statuses.terminal[x] for x in names) - start), names
 
 
@@ -291,6 +311,8 @@ async def measure(c8s: Client, dev: DevUp, url: str, commit: str, tmp: Path, n: 
     print(f"{HEADER}\n{RULE}")
     row("webhook POST -> 202", single["answered"])
     row("webhook POST -> first StepStarted.at", single["started"], clone)
+    for stage in (f"{kind.__name__}.at - previous" for kind in STAGES):
+        row(f"  {stage}", single[stage], clone if stage.startswith("StepStarted") else None)
     row("webhook POST -> run terminal (watched)", single["finished"])
     row("projector lag, one run at a time", lag_one, nats_floor)
     row(f"projector lag, {burst} runs at once", lag_burst, nats_floor)

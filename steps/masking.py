@@ -25,7 +25,10 @@ Streaming (`Masker`): bytes, never str, so invalid UTF-8 cannot break it. A patt
 for in a buffer only when the buffer holds its rarest byte (`rarest_byte`, one memchr). No occurrence that is
 still incomplete can start before the last (longest pattern - 1) bytes, so `feed` emits everything
 before them and holds back at most that many; the masked prefix of what it holds is remembered.
-Pure: no I/O, no clock.
+`release` (called by the shipper when the stream has been quiet a while) emits the held bytes
+that no further input can complete into an occurrence: all but the longest held suffix that is a
+prefix of a pattern, so a quiet step's last line goes live, and a secret's first bytes never do.
+Pure: no I/O, no clock (the caller decides when the stream is quiet).
 """
 
 from __future__ import annotations
@@ -118,6 +121,24 @@ class Masker:
             return chunk
         buf = self._held + chunk
         return self._emit(buf, len(buf) - self._keep)
+
+    def release(self) -> bytes:
+        """For a quiet stream (no more input for a while): the held bytes no further input can
+        make part of a secret, masked as `feed` would. Only a held suffix that is a prefix of a
+        pattern stays held (it might be a secret's start), so the output, as always, does not
+        depend on when this is called."""
+        if not self._patterns or not self._held:
+            return b""
+        return self._emit(self._held, self._undecided_start())
+
+    def _undecided_start(self) -> int:
+        """Where the earliest held suffix that more input could complete into a pattern starts."""
+        held = self._held
+        for start in range(len(held)):
+            tail = held[start:]
+            if any(p.startswith(tail) for p in self._patterns):
+                return start
+        return len(held)
 
     def flush(self) -> bytes:
         """The rest of the stream; the masker is then ready for a new one."""

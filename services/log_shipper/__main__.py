@@ -24,6 +24,7 @@ async def main(stop: asyncio.Event, settings: ShipperSettings | None = None) -> 
             live=wiring.live_log(bus),
             retry_seconds=settings.retry_seconds,
             max_log_bytes=settings.max_log_bytes,
+            quiet_seconds=settings.quiet_seconds,
         )
         await serve(shipper, stop, settings.concurrency)
     finally:

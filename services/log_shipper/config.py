@@ -10,6 +10,8 @@ from adapters.runtime.settings import CommonSettings
 
 #: A step's stored log is cut here by default (100 MiB), with a marker line (C8S_MAX_LOG_BYTES).
 DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
+#: A step silent this long has its held-back tail released to the live log (C8S_QUIET_SECONDS).
+DEFAULT_QUIET_SECONDS = 0.2
 
 
 class ShipperSettings(CommonSettings, frozen=True, kw_only=True):
@@ -21,3 +23,6 @@ class ShipperSettings(CommonSettings, frozen=True, kw_only=True):
     retry_seconds: Annotated[float, Meta(gt=0)] = 5.0
     #: A step's stored log keeps this many bytes of masked output, then one marker line.
     max_log_bytes: Annotated[int, Meta(ge=1024)] = DEFAULT_MAX_LOG_BYTES
+    #: After this long without output, the masker's held-back tail that cannot be a secret's
+    #: start goes live (a quiet step's last line shows while it runs).
+    quiet_seconds: Annotated[float, Meta(gt=0, le=60)] = DEFAULT_QUIET_SECONDS

@@ -4,8 +4,10 @@ On StepStarted: the run's context is folded from its history (the config it was 
 hence every secret reference of the run); the step's output is followed from byte 0 through the
 StepLogs port, masked (steps.masking), cut at `max_log_bytes` (a marker line says so), streamed
 into object storage under `<namespace>/<run>/<uid>/<step>.log` and published in batches of lines
-on the live subject; once the output ended, LogShipped{url, bytes} is published, the raw output
-released (StepLogs.release: local mode deletes the raw log) and the message acked.
+on the live subject (what the masker held back goes live once the step has been quiet for
+`quiet_seconds`, unless it may be a secret's start); once the output ended, LogShipped{url,
+bytes} is published, the raw output released (StepLogs.release: local mode deletes the raw log)
+and the message acked.
 On RunFinished the run's start-time secret snapshots are released (StepLogs.release_run).
 
 What a step's log is masked with (services/log_shipper/secrets.py): the values of *every* secret
@@ -42,7 +44,7 @@ from ports.objects import ObjectStore, ObjectStoreUnavailable
 from ports.resources import NotOnboarded, ResourceStore, StoreUnavailable
 from projections.run_context import RunContext
 from projections.run_progress import fold_run
-from services.log_shipper.config import DEFAULT_MAX_LOG_BYTES
+from services.log_shipper.config import DEFAULT_MAX_LOG_BYTES, DEFAULT_QUIET_SECONDS
 from services.log_shipper.secrets import secret_values
 from services.log_shipper.shipping import Shipped, ship
 from steps.masking import Masker
@@ -63,9 +65,11 @@ class Shipper:
         live: LiveLog,
         retry_seconds: float,
         max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
+        quiet_seconds: float = DEFAULT_QUIET_SECONDS,
     ) -> None:
         self.bus, self.store, self.objects, self.logs, self.live = bus, store, objects, logs, live
         self.retry_seconds, self.max_log_bytes = retry_seconds, max_log_bytes
+        self.quiet_seconds = quiet_seconds
 
     async def handle(self, received: Received) -> None:
         event = received.event
@@ -113,7 +117,8 @@ class Shipper:
     async def _ship(self, step_plan: StepPlan, masker: Masker) -> Shipped:
         ref = step_plan.ref
         writer = await self.objects.writer(f"{ref.namespace}/{ref.run}/{ref.uid}/{ref.step}.log")
-        return await ship(ref, self.logs.follow(ref), masker, writer, self.live, self.max_log_bytes)
+        source = self.logs.follow(ref)
+        return await ship(ref, source, masker, writer, self.live, self.max_log_bytes, self.quiet_seconds)
 
     async def _history(self, event: StepStarted) -> list[RunEvent]:
         return run_events(await run_history(self.bus, event.namespace, event.run, event.uid))

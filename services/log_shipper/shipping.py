@@ -5,7 +5,9 @@ Invariants: only the masker's output is written or published, and the object bec
 cancellation aborts the writer, so the key holds either a previous complete log or nothing.
 At most `max_bytes` of masked output are stored and published; past them, one marker line
 (`truncated_marker`) and nothing more, while the source is still read to its end (the step is
-not held back, and LogShipped still means the output ended). Live messages carry many lines each
+not held back, and LogShipped still means the output ended). When the source has been quiet for
+`quiet_seconds`, what the masker held back and can safely let go (Masker.release: never a possible
+secret's start) is emitted, so a quiet step's last line goes live. Live messages carry many lines each
 (steps.live_batches); object writes are gathered into WRITE_SIZE pieces (each write is a hop to
 a worker thread: per 64 KiB chunk that hop cost more than masking).
 """
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator
 
 from msgspec import Struct
 
+from adapters.runtime.quiet import with_quiet
 from ports.live import LiveLog
 from ports.objects import ObjectWriter
 from steps.live_batches import LineBatcher
@@ -41,12 +44,14 @@ async def ship(
     writer: ObjectWriter,
     live: LiveLog,
     max_bytes: int | None = None,
+    quiet_seconds: float | None = None,
 ) -> Shipped:
     out = _Output(ref, writer, live, max_bytes)
+    chunks = source if quiet_seconds is None else with_quiet(source, quiet_seconds)
     try:
-        async for chunk in source:
+        async for chunk in chunks:
             if not out.full:
-                await out.emit(masker.feed(chunk))
+                await out.emit(masker.release() if chunk is None else masker.feed(chunk))
         if not out.full:
             await out.emit(masker.flush())
         await out.end()

@@ -7,7 +7,8 @@ the descriptor) until the step's outcome is recorded. flock is tied to the open 
 pid, so a recycled pid can never look alive, and a free lock means the owner is known dead.
 
 `settle` watches a claimed step until there is something to do, as services.runner.recovery
-decides from the files: report an outcome (the shim's, or RunnerLost for a step whose process
+decides from the files (woken when the shim named by the start marker exits, adapters.runtime.exits,
+else after the poll interval): report an outcome (the shim's, or RunnerLost for a step whose process
 started and whose shim died), or start the step again under the lock it took over (the step's
 process never started). Taking the lock before reading the files is what makes the decision safe:
 once taken, nobody else can start, run or finish the step behind the taker's back.
@@ -26,6 +27,7 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
+from adapters.runtime.exits import exited
 from services.runner.recovery import Await, Found, Report, Restart, decide
 from services.runner.step_files import (
     Outcome,
@@ -131,7 +133,15 @@ async def settle(files: StepFiles, poll: float, on_started: OnStarted) -> Outcom
                     os.close(fd)
                 return outcome
             case Await():
-                await asyncio.sleep(poll)
+                await _woken(found.started, poll)
+
+
+async def _woken(started: Started | None, poll: float) -> None:
+    """Until the step's shim exits (the usual end: its outcome is then on disk), `poll` at most."""
+    if started is None:
+        await asyncio.sleep(poll)
+    else:
+        await exited(started.shim_pid, poll)
 
 
 def _record_if_new(files: StepFiles, outcome: Outcome, found: Found) -> None:

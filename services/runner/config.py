@@ -10,15 +10,20 @@ from adapters.runtime.settings import CommonSettings
 
 
 class RunnerSettings(CommonSettings, frozen=True, kw_only=True):
-    #: Steps running at once; a StepScheduled beyond it is redelivered later.
+    #: Steps running at once; a StepScheduled beyond it waits for a slot.
     max_parallel_steps: Annotated[int, Meta(gt=0, le=1000)] = 4
+    #: StepScheduled messages waiting for a slot at once; one more is handed back at once.
+    max_waiting_steps: Annotated[int, Meta(gt=0, le=1000)] = 64
+    #: How long a StepScheduled waits for a slot before it is handed back (redelivered).
+    slot_wait_seconds: Annotated[float, Meta(gt=0)] = 30.0
     #: SIGTERM to SIGKILL of a step's process group on timeout or cancel.
     kill_grace_seconds: Annotated[float, Meta(ge=0)] = 5.0
     #: How long a git clone + checkout may take before the step fails with CheckoutFailed.
     checkout_timeout_seconds: Annotated[float, Meta(gt=0)] = 600.0
-    #: How often a running step's outcome file and claim lock are looked at.
-    poll_seconds: Annotated[float, Meta(gt=0, le=10)] = 0.2
-    #: Delay before a StepScheduled refused for lack of a free slot comes back.
+    #: How often a claimed step's outcome file and claim lock are looked at when no exit of its
+    #: shim wakes the runner first (a step ends on its shim's exit: adapters.runtime.exits).
+    poll_seconds: Annotated[float, Meta(gt=0, le=10)] = 1.0
+    #: Delay before a StepScheduled handed back for lack of a free slot comes back.
     busy_retry_seconds: Annotated[float, Meta(gt=0)] = 1.0
     #: On SIGTERM, stop the steps still running instead of leaving them to a later runner.
     #: `c8s dev up` sets it, so Ctrl-C leaves no step behind; a crash or kill -9 never stops

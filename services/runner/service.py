@@ -2,12 +2,17 @@
 
 - StepScheduled: the run's context is folded from its history (the config it was accepted with);
   the step is claimed (services.runner.claims) before anything starts, then run in the background,
-  bounded by max_parallel_steps (a StepScheduled beyond it is redelivered later). The message is
+  bounded by max_parallel_steps: a StepScheduled beyond it waits for a slot (services.runner.slots,
+  woken when a step ends), handed back for redelivery when none frees in time. The message is
   acked once the claim is on disk: from then on the claim, not the message, carries the step, so a
   long step never waits on ack_wait and no in-progress heartbeat is needed.
 - A StepScheduled for a step already claimed (redelivery, another replica) re-attaches to it.
 - RunCancelled / RunTimedOut: every claimed step of the run without an outcome gets a stop request,
   which its shim turns into killing the process group (reason Cancelled / Timeout).
+- Messages are handled concurrently (slot waiters must not hold up a cancel), so a stop is also
+  remembered by run uid: a step claimed after its run's stop was handled (its history read before
+  the stop) gets the stop request at once. The claim and that check run without an await in
+  between, and on_stopped has none, so one of the two always sees the other.
 - Start-up: every claim under the home not yet reported is re-attached (a step still running under
   its shim is awaited, a finished one reported; one whose process never started, its owner dead,
   is prepared and started again; one whose process started and whose shim died is RunnerLost:
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from collections import OrderedDict
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +43,8 @@ from projections.run_progress import fold_run
 from services.runner import credentials
 from services.runner.claims import claims_under, new_claim, read_claim, run_claims, try_claim
 from services.runner.config import RunnerSettings
+from services.runner.slots import Slots
+from services.runner.spares import Launcher
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_outcome, request_stop
 from services.runner.stepping import Prepared, StepDeps, resume, run_claimed
 from steps.plans import StepPlan, StepRef, plan
@@ -44,21 +52,30 @@ from steps.runner_files import run_dir
 
 log = structlog.get_logger(__name__)
 DURABLE = "runner"
+#: Handlers kept free of slot waiters (for cancels, re-attaches and steps being prepared).
+FREE_HANDLERS = 8
+#: Runs whose stop this runner handled, remembered for steps being claimed at that moment.
+REMEMBERED_STOPS = 4096
 
 
 class Runner:
     def __init__(self, deps: StepDeps, store: ResourceStore, settings: RunnerSettings) -> None:
         self.deps, self.store, self.settings = deps, store, settings
         self.steps: dict[StepRef, asyncio.Task[None]] = {}
+        self.slots = Slots(settings.max_parallel_steps, settings.max_waiting_steps)
+        self._taking: set[StepRef] = set()
+        self.stopped: OrderedDict[str, StopRequest] = OrderedDict()
         self._halt = asyncio.Event()
         self._crash: BaseException | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Re-attach to earlier claims, then consume until `stop` (or a step task crashes)."""
         relay = asyncio.create_task(_relay(stop, self._halt))
+        self.deps.launcher.prepare()
         try:
             self.reattach_all()
-            await self.deps.bus.consume(DURABLE, [RUN_SUBJECTS], self.handle, self._halt)
+            handlers = self.settings.max_waiting_steps + FREE_HANDLERS
+            await self.deps.bus.consume(DURABLE, [RUN_SUBJECTS], self.handle, self._halt, handlers)
         finally:
             relay.cancel()
             await self.shutdown(stop_steps=stop.is_set() and self._crash is None)
@@ -78,27 +95,43 @@ class Runner:
         if any(isinstance(e, StepFinished) and e.step == event.step for e in history):
             return
         step_plan = _plan(history, event.step)
-        if step_plan is None or step_plan.ref in self.steps:
+        if step_plan is None or step_plan.ref in self.steps or step_plan.ref in self._taking:
             return
+        self._taking.add(step_plan.ref)
+        try:
+            await self._take_on(step_plan, history)
+        finally:
+            self._taking.discard(step_plan.ref)
+
+    async def _take_on(self, step_plan: StepPlan, history: list[RunEvent]) -> None:
+        """Claim and start a step in a free slot (waiting for one), or re-attach to its claim."""
         files = StepFiles.of(self.deps.home, step_plan.ref)
         if files.claim.exists():
             self._spawn(step_plan.ref, self._resume(step_plan))
             return
-        if len(self.steps) >= self.settings.max_parallel_steps:
+        if not await self.slots.acquire(self.settings.slot_wait_seconds):
             raise RetryLater("every step slot is busy", delay=self.settings.busy_retry_seconds)
-        prepared = await self._prepare(step_plan)
-        lock_fd = try_claim(files, new_claim(step_plan, datetime.now(UTC)))
+        try:
+            prepared = await self._prepare(step_plan)
+            lock_fd = try_claim(files, new_claim(step_plan, datetime.now(UTC)))
+        except BaseException:
+            self.slots.release()
+            raise
         if lock_fd is None:
+            self.slots.release()
             self._spawn(step_plan.ref, self._resume(step_plan))
             return
         log.info("step.claimed")
-        if (stopped := stop_request(history)) is not None:
+        if (stopped := stop_request(history) or self.stopped.get(step_plan.ref.uid)) is not None:
             request_stop(files, stopped)
-        self._spawn(step_plan.ref, run_claimed(self.deps, prepared, lock_fd))
+        self._spawn(step_plan.ref, run_claimed(self.deps, prepared, lock_fd), slot_held=True)
 
     def on_stopped(self, event: RunCancelled | RunTimedOut) -> None:
         request = stop_request([event])
         assert request is not None
+        self.stopped[event.uid] = request  # for a step of the run being claimed right now
+        while len(self.stopped) > REMEMBERED_STOPS:
+            self.stopped.popitem(last=False)
         for path in run_claims(run_dir(self.deps.home, event.namespace, event.run, event.uid)):
             files = StepFiles.of(self.deps.home, read_claim(path).plan.ref)
             if read_outcome(files) is None and request_stop(files, request):
@@ -125,6 +158,7 @@ class Runner:
         for task in self.steps.values():
             task.cancel()
         await asyncio.gather(*self.steps.values(), return_exceptions=True)
+        await self.deps.launcher.close()
 
     async def _resume(self, step_plan: StepPlan) -> None:
         """Re-attach to a claimed step; start it again if its process never started."""
@@ -164,13 +198,16 @@ class Runner:
             raise RetryLater(f"resource store unavailable: {e}", delay=2.0) from e
         return Prepared(plan=step_plan, secrets=secrets, auth=auth)
 
-    def _spawn(self, ref: StepRef, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, ref: StepRef, work: Coroutine[Any, Any, None], slot_held: bool = False) -> None:
+        if not slot_held:
+            self.slots.take()
         task = asyncio.create_task(work, name=f"step {ref.namespace}/{ref.run}/{ref.step}")
         self.steps[ref] = task
         task.add_done_callback(functools.partial(self._done, ref))
 
     def _done(self, ref: StepRef, task: asyncio.Task[None]) -> None:
         self.steps.pop(ref, None)
+        self.slots.release()
         if task.cancelled() or task.exception() is None:
             return
         log.error("step.task_crashed", run=ref.run, step=ref.step, error=repr(task.exception()))
@@ -211,6 +248,7 @@ def step_deps(settings: RunnerSettings, bus: Bus, objects: ObjectStore) -> StepD
         poll_seconds=settings.poll_seconds,
         checkout_timeout_seconds=settings.checkout_timeout_seconds,
         base_env={k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "SSH_AUTH_SOCK")},
+        launcher=Launcher(),
     )
 
 

@@ -1,12 +1,15 @@
 """The shim: the detached parent of one step's process, so that the step outlives a runner crash.
 
-`python -m services.runner.shim` reads a ShimSpec (JSON) on stdin, forks and exits at once; the
-grandchild, in a session of its own and no longer the runner's child, becomes a child subreaper
-(adapters.runtime.reaping), runs the step's command through adapters.runtime.processes (its own
-process group, merged output appended to the step log, 0600, at most `max_log_bytes`) and records
-the outcome, then the exit code (step_files.record_exit) once all output is in the log.
-Before it starts the process, the shim writes the start marker `<step>.started`: the runner
-publishes StepStarted only once it is there.
+`python -m services.runner.shim` reads a ShimSpec (JSON) on stdin (or, started ahead as a spare
+with `--spare FD`, from that socket with the claim's lock: services.runner.spares), forks and
+exits at once; the grandchild, in a session of its own and no longer the runner's child, becomes
+a child subreaper (adapters.runtime.reaping), runs the step's command through
+adapters.runtime.processes (its own process group, merged output appended to the step log, 0600,
+at most `max_log_bytes`) and records the outcome, then the exit code (step_files.record_exit)
+once all output is in the log.
+Before it starts the process, the shim writes the start marker `<step>.started`, and before it
+lets go of the runner's pipe (so the runner's launch returns with the marker on disk): the runner
+publishes StepStarted only once it is there, and then waits for this shim's pid to exit.
 While the step runs, the shim ends the step's whole tree (SIGTERM, SIGKILL after the grace period)
 - when the step's timeout has passed (reason Timeout), counted from the shim's start;
 - when a stop request file appears (its reason: Cancelled or Timeout, written by a runner);
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,13 +70,38 @@ class ShimSpec(Struct, frozen=True, kw_only=True):
 
 
 def main() -> None:
-    spec = msgspec.json.decode(sys.stdin.buffer.read(), type=ShimSpec)
+    spec = _handed(int(sys.argv[2])) if sys.argv[1:2] == ["--spare"] else _read(sys.stdin.buffer.read())
+    if spec is None:
+        return  # a spare the runner closed without handing it a step
     if os.fork() > 0:
         os._exit(0)
     os.setsid()
     reaping.become_subreaper()
+    runner_pipe = os.dup(1)
     _redirect(spec.diagnostics)
+    # Before the process, never after: a marker without a process errs towards RunnerLost, a
+    # process without a marker would be started a second time (services.runner.recovery).
+    # Written before the runner's pipe closes, so the runner's launch returns with it on disk.
+    mark_started(StepFiles.of(spec.home, spec.ref), Started(shim_pid=os.getpid(), at=datetime.now(UTC)))
+    os.close(runner_pipe)
     asyncio.run(supervise(spec))
+
+
+def _read(data: bytes) -> ShimSpec:
+    return msgspec.json.decode(data, type=ShimSpec)
+
+
+def _handed(fd: int) -> ShimSpec | None:
+    """A spare's step (services.runner.spares): the spec, and the claim's lock as the first message's
+    descriptor; None at EOF with nothing handed."""
+    with socket.socket(fileno=fd) as sock:
+        first, fds, _, _ = socket.recv_fds(sock, 65536, 1)
+        if not fds:
+            return None
+        data = [first]
+        while chunk := sock.recv(65536):
+            data.append(chunk)
+    return msgspec.structs.replace(_read(b"".join(data)), lock_fd=fds[0])
 
 
 def _redirect(diagnostics: str) -> None:
@@ -88,9 +117,6 @@ def _redirect(diagnostics: str) -> None:
 
 async def supervise(spec: ShimSpec) -> None:
     files = StepFiles.of(spec.home, spec.ref)
-    # Before the process, never after: a marker without a process errs towards RunnerLost, a
-    # process without a marker would be started a second time (services.runner.recovery).
-    mark_started(files, Started(shim_pid=os.getpid(), at=datetime.now(UTC)))
     try:
         proc = await processes.start(
             spec.argv,

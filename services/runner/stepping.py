@@ -30,8 +30,9 @@ from ports.objects import ObjectStore
 from services.runner.artifacts import Uploaded, upload_all
 from services.runner.checkout import CheckoutFailed, GitAuth, checkout
 from services.runner.claims import OnStarted, settle
-from services.runner.launching import ShimFailed, command_argv, launch, step_environment
+from services.runner.launching import ShimFailed, command_argv, step_environment
 from services.runner.shim import ShimSpec
+from services.runner.spares import Launcher
 from services.runner.step_files import (
     Outcome,
     Started,
@@ -58,6 +59,7 @@ class StepDeps:
     poll_seconds: float
     checkout_timeout_seconds: float
     base_env: Mapping[str, str]
+    launcher: Launcher
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +149,7 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
         return _recorded(files, Outcome(exit_code=None, reason=stop.reason, message=stop.message))
     write_mask_snapshot(files, prepared.secrets, prepared.auth)
     try:
-        await launch(_shim_spec(deps, files, prepared, lock_fd))
+        await deps.launcher.launch(_shim_spec(deps, files, prepared, lock_fd))
     except ShimFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="Error", message=str(e)))
     log.info("step.launched", run=plan.ref.run, step=plan.ref.step)

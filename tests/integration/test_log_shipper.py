@@ -4,9 +4,11 @@ them (steps.runner_files).
 
 Covers: a step's log is stored whole and masked (the secret raw, base64-encoded and URL-encoded,
 also split across writes), LogShipped is published once with the object's URL and size, live
-masked lines arrive on core NATS; a shipper stopped mid-stream leaves no object and, restarted,
-ships the whole log from byte 0; a long step does not hold back a short one (concurrent shipping);
-a missing secret masks nothing for it but the log is still shipped.
+masked lines arrive on core NATS, and a quiet step's last line goes live while it still runs
+(the masker's held-back tail released when it cannot be a secret's start); a shipper stopped
+mid-stream leaves no object and, restarted, ships the whole log from byte 0; a long step does
+not hold back a short one (concurrent shipping); a missing secret masks nothing for it but the
+log is still shipped.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ async def test_step_log_is_shipped_masked_whole_and_live(world: World) -> None:
     world.append("build", data[:cut])
     service = Service(world.settings)
     await world.start_steps("build")
-    await eventually(lambda: _true(world.live == [b"starting\n"]))
+    # The step is quiet: the masked whole lines go live, the encoded secret's start does not.
+    await eventually(lambda: _true(b"".join(world.live) == b"starting\ntoken=***\n"))
     world.append("build", data[cut:])
     world.finish("build")
     shipped = await eventually(world.shipped)
@@ -85,6 +88,20 @@ async def test_long_step_does_not_hold_back_a_short_one(world: World) -> None:
     world.finish("build", 1)
     await eventually(lambda: _len_at_least(world.shipped, 2))
     assert world.stored("build") == b"still compiling\n"
+    await service.halt()
+
+
+async def test_a_quiet_steps_last_line_goes_live_while_it_runs(world: World) -> None:
+    """A line shorter than the masker's hold-back is published live once the step is quiet, before it ends."""
+    world.append("build", b"compiling\n")
+    service = Service(world.settings)
+    await world.start_steps("build")
+    await eventually(lambda: _true(b"".join(world.live) == b"compiling\n"))
+    assert await world.shipped() == []  # the step still runs
+    world.append("build", b"linked " + SECRET.encode()[:7])
+    world.finish("build")
+    await eventually(world.shipped)
+    assert world.stored("build") == b"compiling\nlinked " + SECRET.encode()[:7]
     await service.halt()
 
 

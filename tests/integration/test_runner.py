@@ -5,7 +5,9 @@ environment, the run's variables and its secrets; the exit code is recorded; the
 command fails the step; artifacts matching `**` globs are uploaded and announced; a checkout
 failure fails the step (redacted message) without stopping the runner; the step timeout and a
 cancelled or timed-out run kill the whole process group; a redelivered StepScheduled never runs
-a step twice; steps beyond max_parallel_steps wait for a free slot.
+a step twice; steps beyond max_parallel_steps wait for a free slot (handed back after the slot
+wait, started the moment a slot frees, and never started when their run is cancelled meanwhile);
+a step still starts when the runner's spare shim died.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from api.meta import ObjectMeta
 from api.pipelineconfig import SecretEnv, Step
 from api.secret import Secret
 from events import run as ev
+from events.codec import AnyEvent
 from ports.bus import Received
 from services.runner.checkout import checkout
 from tests.integration.conftest import bus_settings, eventually
@@ -252,23 +255,88 @@ def alive(pid: int) -> bool:
 async def test_steps_beyond_max_parallel_wait_for_a_free_slot(
     env: RunnerEnv, served: Served, tmp_path: Path
 ) -> None:
-    """With one slot, a second run's step is handed back (redelivered later) until the first ends."""
+    """With one slot and a short slot wait, a second run's step is handed back (redelivered later)
+    until the first ends."""
     gate = tmp_path / "gate"
     the_step = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
     await env.bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
-    await env.bus.publish_many(
-        run_events(the_step, repository=served.url, commit=served.first, run="app-ci-2", uid="uid-2")
-    )
     js = env.bus.connection.js
 
     async def refused() -> bool:
         info = await js.consumer_info("C8S_RUNS", "runner")
         return bool(info.num_redelivered)
 
-    async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=0.1)):
+    async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=0.1, slot_wait_seconds=0.1)):
         await eventually(_logged(env, "started\n"))
+        await env.bus.publish_many(second_run(the_step, served))
         await eventually(refused)
         assert not env.files("app-ci-2", "uid-2", "build").claim.exists()
         gate.touch()
         await finished(env.bus, "build", run="app-ci-2")
     assert (await finished(env.bus, "build")).exit_code == 0
+
+
+async def test_a_waiting_step_takes_the_slot_the_moment_it_frees(
+    env: RunnerEnv, served: Served, tmp_path: Path
+) -> None:
+    """A step beyond the only slot waits in the runner and starts once the first ends, never
+    redelivered (the retry delay here is far beyond the test's deadline)."""
+    gate = tmp_path / "gate"
+    the_step = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
+    await env.bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
+    async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=600)) as runner:
+        await eventually(_logged(env, "started\n"))
+        await env.bus.publish_many(second_run(the_step, served))
+        await eventually(lambda: _true(runner.slots.waiting == 1))
+        gate.touch()
+        assert (await finished(env.bus, "build", run="app-ci-2")).exit_code == 0
+    info = await env.bus.connection.js.consumer_info("C8S_RUNS", "runner")
+    assert info.num_redelivered == 0
+
+
+async def test_a_step_waiting_for_a_slot_of_a_cancelled_run_never_runs(
+    env: RunnerEnv, served: Served, tmp_path: Path
+) -> None:
+    """A run cancelled while its step waits for a slot: the step ends Cancelled without starting."""
+    gate = tmp_path / "gate"
+    blocker = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
+    await env.bus.publish_many(run_events(blocker, repository=served.url, commit=served.first))
+    async with running(env.runner(max_parallel_steps=1, busy_retry_seconds=600)) as runner:
+        await eventually(_logged(env, "started\n"))
+        await env.bus.publish_many(second_run(step(f"touch {tmp_path / 'ran'}"), served))
+        await eventually(lambda: _true(runner.slots.waiting == 1))
+        await env.bus.publish(ev.RunCancelled(message="by test", **ident("app-ci-2", "uid-2")))
+        await eventually(lambda: _true("uid-2" in runner.stopped))
+        gate.touch()
+        done = await finished(env.bus, "build", run="app-ci-2")
+    assert (done.reason, done.exit_code) == ("Cancelled", None)
+    assert not (tmp_path / "ran").exists()
+
+
+def second_run(the_step: Step, served: Served) -> list[AnyEvent]:
+    """Run app-ci-2's events: published once the first run's step holds the slot, since the
+    runner handles messages concurrently (stream order does not decide who gets a slot)."""
+    return run_events(the_step, repository=served.url, commit=served.first, run="app-ci-2", uid="uid-2")
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_a_step_starts_in_a_fresh_shim_when_the_spare_is_gone(
+    env: RunnerEnv, served: Served, tmp_path: Path
+) -> None:
+    """The runner's spare shim killed before it is handed a step: the step still runs, in a shim
+    started for it, and the next step gets a new spare."""
+    async with running(env.runner()) as runner:
+        spare = await eventually(runner.deps.launcher.spare)
+        spare.proc.kill()
+        await spare.proc.wait()
+        ran = tmp_path / "ran"
+        await env.bus.publish_many(
+            run_events(step(f"touch {ran}"), repository=served.url, commit=served.first)
+        )
+        assert (await finished(env.bus, "build")).exit_code == 0
+        assert ran.exists()
+        following = await runner.deps.launcher.spare()
+        assert following is not None and following.proc.returncode is None
