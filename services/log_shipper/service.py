@@ -27,10 +27,18 @@ Invariants:
   again from byte 0, replacing the object; LogShipped's Nats-Msg-Id (uid, type, step) dedupes, and
   a StepStarted whose LogShipped is already in the history is acked without shipping again.
 - Several steps ship at once (consume concurrency), each in its own task, acked when done.
+- One step ships once at a time in a process: a StepStarted redelivered while its first delivery
+  is still shipping (a consumer rebuilt after nats-server restarted hands the unacked message out
+  again) waits for the first, then finds its LogShipped and acks. Without this the second copy
+  read the raw output the first had just released and replaced the stored log with an empty one.
+  Across replicas the consumer's in-progress heartbeat is what keeps a second copy away.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import structlog
@@ -70,6 +78,7 @@ class Shipper:
         self.bus, self.store, self.objects, self.logs, self.live = bus, store, objects, logs, live
         self.retry_seconds, self.max_log_bytes = retry_seconds, max_log_bytes
         self.quiet_seconds = quiet_seconds
+        self._shipping: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     async def handle(self, received: Received) -> None:
         event = received.event
@@ -80,6 +89,26 @@ class Shipper:
             await self.logs.release_run(event.namespace, event.run, event.uid)
 
     async def on_started(self, event: StepStarted) -> None:
+        async with self._one_at_a_time(event.uid, event.step):
+            await self._on_started(event)
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, uid: str, step: str) -> AsyncIterator[None]:
+        """Hold the step's lock: a second delivery of its StepStarted waits for the first."""
+        key = (uid, step)
+        lock, users = self._shipping.get(key, (asyncio.Lock(), 0))
+        self._shipping[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._shipping[key]
+            if users == 1:
+                del self._shipping[key]
+            else:
+                self._shipping[key] = (lock, users - 1)
+
+    async def _on_started(self, event: StepStarted) -> None:
         history = await self._history(event)
         ctx = self._context(history, event)
         step_plan = self._plan(ctx, event)

@@ -8,19 +8,26 @@ masked lines arrive on core NATS, and a quiet step's last line goes live while i
 (the masker's held-back tail released when it cannot be a secret's start); a shipper stopped
 mid-stream leaves no object and, restarted, ships the whole log from byte 0; a long step does
 not hold back a short one (concurrent shipping); a missing secret masks nothing for it but the
-log is still shipped.
+log is still shipped; a StepStarted delivered twice at once (a consumer rebuilt after nats-server
+restarted) ships the log once and never replaces it with the empty rest of the released output.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from adapters import wiring
 from adapters.jetstream.server import NatsServer
+from events.run import StepStarted
+from ports.execution import StepLogs
 from ports.objects import ObjectNotFound
+from services.log_shipper.service import Shipper
+from steps.plans import StepRef
 from tests.integration.conftest import eventually
 from tests.support import runs
 from tests.support.shipper_world import SECRET, Service, World, secret_forms, shipper_world
@@ -114,6 +121,51 @@ async def test_missing_secret_masks_nothing_but_ships(world: World) -> None:
     await eventually(world.shipped)
     assert world.stored("lint") == b"no secrets here\n"
     await service.halt()
+
+
+class GatedLogs:
+    """The real step logs, except that a second follow() of a step waits for `gate`: the window in
+    which a redelivered StepStarted, past its history check, reaches the output only after the
+    first delivery shipped and released it."""
+
+    def __init__(self, logs: StepLogs) -> None:
+        self.logs, self.gate, self.follows = logs, asyncio.Event(), 0
+
+    async def follow(self, ref: StepRef) -> AsyncIterator[bytes]:
+        self.follows += 1
+        if self.follows > 1:
+            await self.gate.wait()
+        async for chunk in self.logs.follow(ref):
+            yield chunk
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.logs, name)
+
+
+async def test_a_step_delivered_twice_at_once_ships_once_and_whole(world: World) -> None:
+    """Two concurrent deliveries of one StepStarted: one LogShipped, the stored log whole."""
+    settings = world.settings
+    logs = GatedLogs(wiring.step_logs(settings, settings.poll_seconds))
+    shipper = Shipper(
+        bus=world.bus,
+        store=world.store,
+        objects=wiring.open_objects(settings),
+        logs=logs,  # type: ignore[arg-type]
+        live=wiring.live_log(world.bus),
+        retry_seconds=settings.retry_seconds,
+    )
+    world.append("build", b"line 1\n")
+    started = StepStarted(step="build", **runs.ident(2))
+    first = asyncio.create_task(shipper.on_started(started))
+    second = asyncio.create_task(shipper.on_started(started))
+    await eventually(lambda: _true(b"line 1\n" in b"".join(world.live)))
+    world.append("build", b"line 2\n")
+    world.finish("build")
+    await asyncio.wait_for(first, 30)
+    logs.gate.set()
+    await asyncio.wait_for(second, 30)  # without one-at-a-time it follows a released output
+    assert world.stored("build") == b"line 1\nline 2\n"
+    assert [(s.step, s.bytes) for s in await world.shipped()] == [("build", 14)]
 
 
 async def _true(value: bool) -> bool:
