@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.local import Instance, connection, pipeline, push, running_instance, secret, step
-from tests.support.git_daemon import GitDaemon, GitRepo
+from tests.support.git_daemon import served_repo
 
 TOKEN = "s3cr3t/" + uuid.uuid4().hex[:12] + "+=&x"  # URL-encoding changes it
 KEY = b"webhook-key-" + uuid.uuid4().hex[:8].encode()
@@ -32,11 +32,8 @@ BITBUCKET_REPO = "https://bitbucket.org/team-a/app"
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    base = tmp_path_factory.mktemp("repos")
-    r = GitRepo.create(base / "app.git")
-    first = r.commit({"src/app.txt": "version 1\n"}, "first")
-    with GitDaemon(base) as daemon:
-        yield daemon.url("app.git"), first
+    with served_repo(tmp_path_factory.mktemp("repos"), {"src/app.txt": "version 1\n"}) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.local import Instance, pipeline, step
 from tests.support.dev_up import DevUp, alive
-from tests.support.git_daemon import GitDaemon, GitRepo
+from tests.support.git_daemon import served_repo
 
 LINES = 40
 VICTIMS = ["scheduler", "runner", "log-shipper", "projector", "nats-server"]
@@ -26,11 +26,8 @@ VICTIMS = ["scheduler", "runner", "log-shipper", "projector", "nats-server"]
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    base = tmp_path_factory.mktemp("repos")
-    r = GitRepo.create(base / "app.git")
-    first = r.commit({"README": "reliability\n"}, "first")
-    with GitDaemon(base) as daemon:
-        yield daemon.url("app.git"), first
+    with served_repo(tmp_path_factory.mktemp("repos"), {"README": "reliability\n"}) as served:
+        yield served
 
 
 def counting_step(name: str, ledger: Path, *deps: str) -> dict[str, object]:

@@ -22,7 +22,6 @@ from adapters import wiring
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
 from adapters.jetstream.server import NatsServer
-from events.notification import NotificationFailed
 from events.webhook import WebhookRejected
 from ports.objects import ObjectNotFound
 from ports.resources import not_onboarded
@@ -31,12 +30,8 @@ from tests.integration.conftest import eventually
 from tests.integration.test_notifier import (
     NS,
     NotifierProcess,
-    _has_notice,
     connect_repository,
-    drained,
-    finished,
-    notices,
-    started,
+    failures_of_one_run,
 )
 from tests.integration.test_notifier import driver as driver  # a fixture
 from tests.integration.test_notifier import fake as fake  # a fixture
@@ -102,13 +97,7 @@ async def test_notifier_reports_not_onboarded_and_carries_on(
     bus, store = driver
     await connect_repository(store)
     notifier = NotifierProcess(nats_server, fake, wrap=NotOnboardedYet)  # type: ignore[arg-type]
-    await notifier.start()
-    await bus.publish_many(started())
-    await eventually(lambda: _has_notice(bus, "pending"))
-    await bus.publish(finished())
-    await eventually(lambda: drained(nats_server))
-    await notifier.stop()
-    failed = [n for n in await notices(bus) if isinstance(n, NotificationFailed)]
+    failed = await failures_of_one_run(bus, nats_server, notifier)
     assert [(n.transition, n.reason) for n in failed] == [("pending", "NotOnboarded"),
                                                           ("finished", "NotOnboarded")]
     assert all(n.message.startswith(not_onboarded(NS)) for n in failed)

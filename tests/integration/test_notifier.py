@@ -291,13 +291,7 @@ async def test_bad_token_becomes_notification_failed(
     bus, store = driver
     await connect_repository(store, token="revoked")
     notifier = NotifierProcess(nats_server, fake)
-    await notifier.start()
-    await bus.publish_many(started())
-    await eventually(lambda: _has_notice(bus, "pending"))
-    await bus.publish(finished())
-    await eventually(lambda: drained(nats_server))
-    await notifier.stop()
-    failed = [n for n in await notices(bus) if isinstance(n, NotificationFailed)]
+    failed = await failures_of_one_run(bus, nats_server, notifier)
     assert [(n.transition, n.status, n.reason) for n in failed] == [
         ("pending", 401, "Unauthorized"),
         ("finished", 401, "Unauthorized"),
@@ -305,6 +299,20 @@ async def test_bad_token_becomes_notification_failed(
     assert fake.statuses == [] and not notifier.task.exception()
     conn = await store.get(RepositoryConnection, NS, "app-repo")
     assert conn.status is not None and conn.status.webhook_registered is False
+
+
+async def failures_of_one_run(
+    bus: NatsBus, nats_server: NatsServer, notifier: NotifierProcess
+) -> list[NotificationFailed]:
+    """Starts `notifier`, runs one run (started, pending seen, finished) past it until its consumer
+    has acked everything, stops it and returns the run's NotificationFailed events."""
+    await notifier.start()
+    await bus.publish_many(started())
+    await eventually(lambda: _has_notice(bus, "pending"))
+    await bus.publish(finished())
+    await eventually(lambda: drained(nats_server))
+    await notifier.stop()
+    return [n for n in await notices(bus) if isinstance(n, NotificationFailed)]
 
 
 async def _has_notice(bus: NatsBus, transition: str) -> bool:

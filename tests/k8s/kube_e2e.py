@@ -29,7 +29,7 @@ import s3fs
 from tests.e2e.local import Instance
 from tests.k8s.spare_apiserver import kubectl_env
 from tests.support.dev_up import DevUp
-from tests.support.git_daemon import GitDaemon, GitRepo
+from tests.support.git_daemon import served_repo
 from tests.support.s3_server import s3_client, s3_server
 
 BUCKET = "c8s-e2e"
@@ -54,10 +54,8 @@ def s3(env: dict[str, str]) -> s3fs.S3FileSystem:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A git:// URL served by `git daemon` and its one commit."""
-    base = tmp_path_factory.mktemp("repos")
-    first = GitRepo.create(base / "app.git").commit({"src/app.txt": "version 1\n"}, "first")
-    with GitDaemon(base) as daemon:
-        yield daemon.url("app.git"), first
+    with served_repo(tmp_path_factory.mktemp("repos"), {"src/app.txt": "version 1\n"}) as served:
+        yield served
 
 
 def kubectl(plane: plane_mod.Plane, *args: str, kubeconfig: Path | None = None) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.local import Instance, pipeline, running_instance, step
-from tests.support.git_daemon import GitDaemon, GitRepo
+from tests.support.git_daemon import served_repo
 
 CREDENTIAL = "^(C8S_NATS_USER|C8S_NATS_PASSWORD|AWS_SECRET_ACCESS_KEY)="
 ATTACK = '''
@@ -59,11 +59,8 @@ asyncio.run(main())
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    base = tmp_path_factory.mktemp("repos")
-    r = GitRepo.create(base / "app.git")
-    first = r.commit({"README": "app\n"}, "first")
-    with GitDaemon(base) as daemon:
-        yield daemon.url("app.git"), first
+    with served_repo(tmp_path_factory.mktemp("repos"), {"README": "app\n"}) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

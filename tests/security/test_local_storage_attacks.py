@@ -23,7 +23,7 @@ import pytest
 from tests.e2e.local import Instance, pipeline, step
 from tests.security.test_local_attacks import run_of
 from tests.support.dev_up import DevUp
-from tests.support.git_daemon import GitDaemon, GitRepo
+from tests.support.git_daemon import served_repo
 from tests.support.s3_server import authenticating_s3_server, s3_client
 
 BUCKET = "c8s-secure"
@@ -88,10 +88,8 @@ def s3_env() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    base = tmp_path_factory.mktemp("repos")
-    first = GitRepo.create(base / "app.git").commit({"README": "app\n"}, "first")
-    with GitDaemon(base) as daemon:
-        yield daemon.url("app.git"), first
+    with served_repo(tmp_path_factory.mktemp("repos"), {"README": "app\n"}) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@
     with GitDaemon(tmp_path / "repos") as daemon:
         url = daemon.url("app.git")        # git://127.0.0.1:<port>/app.git
 
+    with served_repo(tmp_path, {"README": "app\n"}) as (url, first):   # the same, one commit
+
 Commits are made with a fixed identity and dates, so a test never depends on the user's git
 config. The daemon listens on loopback only, exports every repository under its base path, and
 is ready when its port accepts connections (polled against a deadline).
@@ -16,6 +18,8 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -123,3 +127,12 @@ class GitDaemon:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def served_repo(base: Path, files: dict[str, str], message: str = "first") -> Iterator[tuple[str, str]]:
+    """`base`/app.git with one commit of `files`, served over git:// while the block runs:
+    yields (url, commit)."""
+    first = GitRepo.create(base / "app.git").commit(files, message)
+    with GitDaemon(base) as daemon:
+        yield daemon.url("app.git"), first
