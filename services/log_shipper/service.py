@@ -31,13 +31,16 @@ Invariants:
   is still shipping (a consumer rebuilt after nats-server restarted hands the unacked message out
   again) waits for the first, then finds its LogShipped and acks. Without this the second copy
   read the raw output the first had just released and replaced the stored log with an empty one.
-  Across replicas the consumer's in-progress heartbeat is what keeps a second copy away.
+  Across replicas the consumer's in-progress heartbeat keeps a second copy away, and when one gets
+  through anyway (both replicas' consumers rebuilt at once) the copy checks the history again
+  before its object becomes visible (shipping.ship `still_wanted`): if the step's LogShipped is
+  there by then, it drops what it wrote and acks, so it never replaces the complete log.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -112,17 +115,20 @@ class Shipper:
         history = await self._history(event)
         ctx = self._context(history, event)
         step_plan = self._plan(ctx, event)
-        if any(isinstance(e, LogShipped) and e.step == event.step for e in history):
+        if _shipped(history, event.step):
             await self.logs.release(step_plan.ref)
             return
         try:
             values = await self._mask_values(ctx, step_plan)
-            shipped = await self._ship(step_plan, Masker(values))
+            shipped = await self._ship(step_plan, Masker(values), lambda: self._unshipped(event))
         except (StoreUnavailable, ObjectStoreUnavailable) as e:
             raise RetryLater(str(e), self.retry_seconds) from e
         except NotOnboarded as e:
             log.error("log_shipper.not_onboarded", error=str(e))
             raise RetryLater(str(e), self.retry_seconds) from e
+        if shipped is None:
+            log.info("log_shipper.shipped_by_another_delivery")
+            return
         await self.bus.publish(
             LogShipped(
                 at=datetime.now(UTC),
@@ -143,11 +149,19 @@ class Shipper:
         now = await secret_values(self.store, step_plan.ref.namespace, refs, step_plan.auth_secret_ref)
         return [*await self.logs.start_secrets(step_plan.ref), *now]
 
-    async def _ship(self, step_plan: StepPlan, masker: Masker) -> Shipped:
+    async def _ship(
+        self, step_plan: StepPlan, masker: Masker, still_wanted: Callable[[], Awaitable[bool]]
+    ) -> Shipped | None:
         ref = step_plan.ref
         writer = await self.objects.writer(f"{ref.namespace}/{ref.run}/{ref.uid}/{ref.step}.log")
         source = self.logs.follow(ref)
-        return await ship(ref, source, masker, writer, self.live, self.max_log_bytes, self.quiet_seconds)
+        return await ship(
+            ref, source, masker, writer, self.live, self.max_log_bytes, self.quiet_seconds, still_wanted
+        )
+
+    async def _unshipped(self, event: StepStarted) -> bool:
+        """No LogShipped of the step in the run's history (yet)."""
+        return not _shipped(await self._history(event), event.step)
 
     async def _history(self, event: StepStarted) -> list[RunEvent]:
         return run_events(await run_history(self.bus, event.namespace, event.run, event.uid))
@@ -161,6 +175,10 @@ class Shipper:
         except (KeyError, ValueError) as e:
             log.error("log_shipper.unplanned", error=repr(e))
             raise RetryLater(f"cannot plan step {event.step}: {e!r}", self.retry_seconds) from e
+
+
+def _shipped(history: list[RunEvent], step: str) -> bool:
+    return any(isinstance(e, LogShipped) and e.step == step for e in history)
 
 
 async def serve(shipper: Shipper, stop: StopSignal, concurrency: int) -> None:

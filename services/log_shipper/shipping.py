@@ -10,11 +10,19 @@ not held back, and LogShipped still means the output ended). When the source has
 secret's start) is emitted, so a quiet step's last line goes live. Live messages carry many lines each
 (steps.live_batches); object writes are gathered into WRITE_SIZE pieces (each write is a hop to
 a worker thread: per 64 KiB chunk that hop cost more than masking).
+
+`still_wanted`, when given, is asked once the source ended and before the object becomes visible;
+False aborts the write and ship returns None. The log-shipper asks "is this step's LogShipped
+still missing from the run's history?": a second delivery of a StepStarted on another replica
+that reached the raw output only after the first delivery shipped and released it has read an
+empty or cut output, and must not replace the complete log the first one stored. (The first
+delivery publishes LogShipped before it releases the output, so a copy that read a released
+output always finds it.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from msgspec import Struct
 
@@ -45,7 +53,8 @@ async def ship(
     live: LiveLog,
     max_bytes: int | None = None,
     quiet_seconds: float | None = None,
-) -> Shipped:
+    still_wanted: Callable[[], Awaitable[bool]] | None = None,
+) -> Shipped | None:
     out = _Output(ref, writer, live, max_bytes)
     chunks = source if quiet_seconds is None else with_quiet(source, quiet_seconds)
     try:
@@ -55,6 +64,9 @@ async def ship(
         if not out.full:
             await out.emit(masker.flush())
         await out.end()
+        if still_wanted is not None and not await still_wanted():
+            await writer.abort()
+            return None
         return Shipped(url=await writer.close(), bytes=out.size)
     except BaseException:
         await writer.abort()

@@ -142,11 +142,9 @@ class GatedLogs:
         return getattr(self.logs, name)
 
 
-async def test_a_step_delivered_twice_at_once_ships_once_and_whole(world: World) -> None:
-    """Two concurrent deliveries of one StepStarted: one LogShipped, the stored log whole."""
+def _gated_shipper(world: World, logs: GatedLogs) -> Shipper:
     settings = world.settings
-    logs = GatedLogs(wiring.step_logs(settings, settings.poll_seconds))
-    shipper = Shipper(
+    return Shipper(
         bus=world.bus,
         store=world.store,
         objects=wiring.open_objects(settings),
@@ -154,11 +152,20 @@ async def test_a_step_delivered_twice_at_once_ships_once_and_whole(world: World)
         live=wiring.live_log(world.bus),
         retry_seconds=settings.retry_seconds,
     )
+
+
+@pytest.mark.parametrize("replicas", [1, 2], ids=["one-process", "two-replicas"])
+async def test_a_step_delivered_twice_at_once_ships_once_and_whole(world: World, replicas: int) -> None:
+    """Two concurrent deliveries of one StepStarted, to one shipper or to two replicas: one
+    LogShipped, the stored log whole (the second copy reads the output only after the first shipped
+    and released it: one process serialises them, a replica drops its cut copy before it lands)."""
+    logs = GatedLogs(wiring.step_logs(world.settings, world.settings.poll_seconds))
+    shippers = [_gated_shipper(world, logs) for _ in range(replicas)]
     world.append("build", b"line 1\n")
     started = StepStarted(step="build", **runs.ident(2))
-    first = asyncio.create_task(shipper.on_started(started))
-    second = asyncio.create_task(shipper.on_started(started))
-    await eventually(lambda: _true(b"line 1\n" in b"".join(world.live)))
+    first = asyncio.create_task(shippers[0].on_started(started))
+    await eventually(lambda: _true(b"line 1\n" in b"".join(world.live)))  # the first one follows
+    second = asyncio.create_task(shippers[-1].on_started(started))
     world.append("build", b"line 2\n")
     world.finish("build")
     await asyncio.wait_for(first, 30)
