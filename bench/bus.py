@@ -165,26 +165,16 @@ async def authenticated(plain: Bench, store: Path, n: int, rounds: int) -> None:
             server.url, user="runner", password=passwords["runner"], inbox_prefix="_INBOX.runner"
         )
         producer, reader = Bench(runner, raw), Bench(subscriber, raw)
-        print("\n| with auth              |  events |         auth |      no auth | ratio |")
-        print("|------------------------|--------:|-------------:|-------------:|------:|")
         # Run names (hence subjects, message ids, durables) differ from the first table's: the plain
         # server still holds those, and a repeated message id would be dropped as a duplicate.
-        one = (producer.adapter_publish, plain.adapter_publish)
-        await compare("auth-publish+ack", *one, n // 4, rounds, None)
-        many = (producer.adapter_publish_many, plain.adapter_publish_many)
-        await compare("auth-publish_many+acks", *many, n, rounds, None)
+        await compare_publishing("auth", ("auth", "no auth"), producer, plain, n, rounds)
         await compare_consume(reader, plain, n, rounds)
         opened = await bus(OPEN)
         open_raw = await nats.connect(
             server.url, user=OPEN, password=passwords[OPEN], inbox_prefix=f"_INBOX.{OPEN}"
         )
         same = Bench(opened, open_raw)
-        print("\n| same server            |  events |  permissions |    open user | ratio |")
-        print("|------------------------|--------:|-------------:|-------------:|------:|")
-        one = (producer.adapter_publish, same.adapter_publish)
-        await compare("perm-publish+ack", *one, n // 4, rounds, None)
-        many = (producer.adapter_publish_many, same.adapter_publish_many)
-        await compare("perm-publish_many+acks", *many, n, rounds, None)
+        await compare_publishing("perm", ("permissions", "open user"), producer, same, n, rounds)
         for b in (scheduler, runner, subscriber, opened):
             await b.close()
         await raw.close()
@@ -201,6 +191,19 @@ def with_open_user(passwords: dict[str, str]) -> str:
     everything = {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
     entry = {"user": OPEN, "password": passwords[OPEN], "permissions": everything}
     return config.replace("\n  ]\n}\n", ",\n" + json.dumps(entry) + "\n  ]\n}\n")
+
+
+async def compare_publishing(
+    prefix: str, heads: tuple[str, str], first: Bench, second: Bench, n: int, rounds: int
+) -> None:
+    """A table of the adapter's publish phases: `first` against `second`, paired rounds."""
+    title = {"auth": "with auth", "perm": "same server"}[prefix]
+    print(f"\n| {title:<22} |  events | {heads[0]:>12} | {heads[1]:>12} | ratio |")
+    print("|------------------------|--------:|-------------:|-------------:|------:|")
+    one = (first.adapter_publish, second.adapter_publish)
+    await compare(f"{prefix}-publish+ack", *one, n // 4, rounds, None)
+    many = (first.adapter_publish_many, second.adapter_publish_many)
+    await compare(f"{prefix}-publish_many+acks", *many, n, rounds, None)
 
 
 async def compare_consume(reader: Bench, plain: Bench, n: int, rounds: int) -> None:
