@@ -3,8 +3,10 @@
 ``running(directory, plane_bin, cluster_bin)`` is the one way to start it (``up`` and the pytest
 fixture both use it): the control plane of tests/controlplane (without its node agent, with the
 controllers a real node needs), then the local registry (loaded with the images tests/cluster/build
-made), containerd + runc with the bridge CNI, CoreDNS on the bridge, kube-scheduler, the kubelet and
-kube-proxy. Pods run in real containers, each in its own network namespace on the bridge.
+made), containerd + runc with the bridge CNI, CoreDNS on the bridge, kube-scheduler, the kubelet,
+kube-proxy and kube-router's network policy controller (its firewall only: NetworkPolicies are
+enforced with iptables + ipset). Pods run in real containers, each in its own network namespace on
+the bridge.
 Everything is stopped in reverse order on exit; pods are removed through the CRI (crictl rmp) before
 containerd stops, so no container, shim, network namespace or veth outlives the cluster.
 """
@@ -24,7 +26,15 @@ import node_config as cfg
 import pki as pki_mod
 import plane as plane_mod
 from cryptography import x509
-from host import HostError, bridge, drop_kubelet_rules, host_lock, node_ip, unmount_under
+from host import (
+    HostError,
+    bridge,
+    drop_kubelet_rules,
+    drop_network_policy_rules,
+    host_lock,
+    node_ip,
+    unmount_under,
+)
 
 __all__ = ["Cluster", "HostError", "running"]
 from kubernetes_asyncio import client, config
@@ -34,6 +44,7 @@ CONTROLLERS = (*plane_mod.CONTROLLERS, "root-ca-certificate-publisher-controller
                "statefulset-controller", "pod-garbage-collector-controller", "node-lifecycle-controller")
 NODE_READY_TIMEOUT = 120.0
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SERVICE_CIDR = "10.0.0.0/24"  # the plane's --service-cluster-ip-range
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ async def running(directory: Path, plane_bin: Path, build_dir: Path) -> AsyncIte
             await _kubelet(start, layout, p, address)
             await _kube_proxy(start, stack, layout, p, cluster_bin)
             await _node_ready(p)
+            await _network_policies(start, p)
             yield Cluster(plane=p, layout=layout, bin_dir=cluster_bin, node_ip=address,
                           started_in=time.monotonic() - t0)
 
@@ -163,6 +175,19 @@ async def _kube_proxy(start: plane_mod.Starter, stack: contextlib.AsyncExitStack
     stack.push_async_callback(_proxy_cleanup, bin_dir, conf)  # runs after kube-proxy has stopped
     proxy = await start("kube-proxy", [f"--config={conf}"])
     await plane_mod.wait_ok(proxy, f"http://127.0.0.1:{layout.proxy_healthz_port}/healthz", None)
+
+
+async def _network_policies(start: plane_mod.Starter, p: plane_mod.Plane) -> None:
+    """kube-router with only its firewall (the NetworkPolicy controller): pod and bridge traffic is
+    filtered in the FORWARD/INPUT/OUTPUT chains by the policies that select each pod. Started once
+    the node is Ready (it reads its Node); its rules are removed after it stops."""
+    (health,) = plane_mod.free_ports(1)
+    args = [f"--kubeconfig={p.kubeconfig}", f"--hostname-override={cfg.NODE}", "--run-firewall=true",
+            "--run-router=false", "--run-service-proxy=false", f"--health-port={health}", "--metrics-port=0",
+            f"--service-cluster-ip-range={SERVICE_CIDR}", "--enable-ipv6=false"]
+    start.stack.callback(drop_network_policy_rules)  # runs after kube-router has stopped
+    router = await start("kube-router", args, env={"PATH": SYSTEM_PATH})  # iptables, ipset from the host
+    await plane_mod.wait_ok(router, f"http://127.0.0.1:{health}/healthz", None)
 
 
 async def _proxy_cleanup(bin_dir: Path, conf: Path) -> None:

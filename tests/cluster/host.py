@@ -4,8 +4,9 @@ The pod bridge, its address, the host's IPv4 forwarding and the CNI plugins' and
 iptables rules belong to the host, not to a directory. ``host_lock`` makes a second cluster on the
 same machine fail at once with a clear error instead of fighting over them; ``bridge`` creates the
 bridge with the gateway address (CoreDNS binds to it before the first pod exists) and deletes it on
-exit; ``drop_cni_rules`` and ``drop_kubelet_rules`` remove the iptables rules the bridge plugin and
-the kubelet leave behind; ``unmount_under`` the kubelet's and containerd's mounts in the cluster's dir.
+exit; ``drop_cni_rules``, ``drop_kubelet_rules`` and ``drop_network_policy_rules`` remove the iptables
+rules (and ipsets) the bridge plugin, the kubelet and kube-router's policy controller leave behind;
+``unmount_under`` the kubelet's and containerd's mounts in the cluster's dir.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -104,3 +106,28 @@ def drop_cni_rules() -> None:
             subprocess.run(["sh", "-c", f"iptables -t nat {delete}"], capture_output=True, check=False)
             for op in ("-F", "-X"):
                 subprocess.run(["iptables", "-t", "nat", op, chain], capture_output=True, check=False)
+
+
+#: The filter chains kube-router's policy controller makes (top-level, per pod, per policy).
+_NETPOL_CHAIN = re.compile(r"^:(KUBE-ROUTER-[A-Z]+|KUBE-POD-FW-[A-Z0-9]+|KUBE-NWPLCY-[A-Z0-9]+) ")
+_NETPOL_SET = re.compile(r"^KUBE-(SRC|DST)-[A-Z0-9]+$")
+
+
+def drop_network_policy_rules() -> None:
+    """Remove kube-router's policy chains, the jumps to them and its ipsets. Needed because
+    `kube-router --cleanup-config` leaves them (v2.1.0 on this host: it then panics in the service
+    proxy's IPVS cleanup), and a leftover per-pod chain would apply an old policy to the next
+    cluster's pod that gets the same address."""
+    saved = subprocess.run(["iptables-save", "-t", "filter"], capture_output=True, text=True,
+                           check=False).stdout.splitlines()
+    for rule in saved:
+        if rule.startswith(("-A INPUT ", "-A FORWARD ", "-A OUTPUT ")) and "kube-router netpol" in rule:
+            delete = rule.replace("-A ", "-D ", 1)
+            subprocess.run(["sh", "-c", f"iptables -t filter {delete}"], capture_output=True, check=False)
+    chains = [m.group(1) for m in map(_NETPOL_CHAIN.match, saved) if m]
+    for op in ("-F", "-X"):  # flush all first: the chains jump to one another
+        for chain in chains:
+            subprocess.run(["iptables", "-t", "filter", op, chain], capture_output=True, check=False)
+    sets = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True, check=False).stdout.split()
+    for name in filter(_NETPOL_SET.match, sets):
+        subprocess.run(["ipset", "destroy", name], capture_output=True, check=False)
