@@ -60,7 +60,8 @@ async def running(directory: Path, plane_bin: Path, build_dir: Path) -> AsyncIte
     t0 = time.monotonic()
     address = node_ip()
     with host_lock():
-        async with plane_mod.running(directory, plane_bin, node_agent=False, controllers=CONTROLLERS) as p, \
+        async with plane_mod.running(directory, plane_bin, node_agent=False, controllers=CONTROLLERS,
+                                     advertise_address=address) as p, \
                 contextlib.AsyncExitStack() as stack:
             layout = cfg.Layout(p.directory, *plane_mod.free_ports(6))
             start = plane_mod.Starter(stack, p.directory, cluster_bin)
