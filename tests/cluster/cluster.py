@@ -31,7 +31,10 @@ from kubernetes_asyncio import client, config
 
 CONTROLLERS = (*plane_mod.CONTROLLERS, "root-ca-certificate-publisher-controller", "endpoints-controller",
                "endpointslice-controller", "replicaset-controller", "deployment-controller",
-               "statefulset-controller", "pod-garbage-collector-controller", "node-lifecycle-controller")
+               "statefulset-controller", "pod-garbage-collector-controller", "node-lifecycle-controller",
+               # PersistentVolumeClaims (NATS's StatefulSet) bind to PersistentVolumes made beforehand.
+               "persistentvolume-binder-controller", "persistentvolumeclaim-protection-controller",
+               "persistentvolume-protection-controller")
 NODE_READY_TIMEOUT = 120.0
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
