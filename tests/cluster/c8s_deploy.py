@@ -2,8 +2,9 @@
 
 ``kustomization`` writes the overlay a test (or a developer, see README.md) applies with
 ``kubectl apply --server-side -k``: deploy/ unchanged as the base, with the images from the
-cluster's registry (c8s/c8s, c8s/nats) and object storage at an S3 endpoint (moto's server on the
-node's IP in the tests); it is written per cluster because both addresses are chosen at start.
+cluster's registry (c8s/c8s, c8s/nats; the step pods' clone container from c8s/step, which has sh
+and git) and object storage at an S3 endpoint (moto's server on the node's IP in the tests); it is
+written per cluster because both addresses are chosen at start.
 ``nats_volume`` is the PersistentVolume the NATS claim binds to (the cluster has no provisioner;
 kind's local-path one plays this part there). Then scripts/deploy-secrets creates the Secrets
 deploy/ does not ship, as a user runs it.
@@ -37,10 +38,21 @@ def kustomization(directory: Path, registry: str, s3: dict[str, str], bucket: st
                    {"name": "nats", "newName": f"{registry}/c8s/nats", "newTag": "latest"}],
         "patches": [{"patch": yaml.safe_dump(p)} for p in (
             _named("ConfigMap", "c8s-object-storage", data=storage),
-            _named("Secret", "c8s-object-storage", stringData=credentials))],
+            _named("Secret", "c8s-object-storage", stringData=credentials),
+            _scheduler_env(C8S_CHECKOUT_IMAGE=f"{registry}/c8s/step:latest",
+                           C8S_ARTIFACTS_IMAGE=f"{registry}/c8s/c8s:latest"))],
     }
     (directory / "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return directory
+
+
+def _scheduler_env(**values: str) -> dict[str, Any]:
+    """The step pods' helper images (deploy/520-scheduler.yaml's env, which `images:` leaves alone)."""
+    env = [{"name": k, "value": v} for k, v in values.items()]
+    container = {"name": "scheduler", "env": env}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "c8s-scheduler", "namespace": NAMESPACE},
+            "spec": {"template": {"spec": {"containers": [container]}}}}
 
 
 def _named(kind: str, name: str, **fields: Any) -> dict[str, Any]:

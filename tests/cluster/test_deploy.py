@@ -9,7 +9,10 @@ the NATS StatefulSet (on a hostPath PersistentVolume) to Ready. Then, in an onbo
 namespace: the apiserver reaches the admission webhook through its Service (a dependency cycle is
 refused with the webhook's message); a GitHub push signed with the connection's secret, POSTed to
 the webhook's Service, is answered 202 with one run, whose PipelineRun the projector writes; the
-same push signed with another key is answered 401.
+same push signed with another key is answered 401. The run's Job then works in real containers: the
+clone init container (c8s/step, set through the scheduler's C8S_CHECKOUT_IMAGE) fetches the pushed
+commit from a git daemon pod through its Service name, the step prints it, the run Succeeds and the
+log-shipper's copy of the step's log in object storage holds the commit.
 """
 
 from __future__ import annotations
@@ -29,24 +32,26 @@ import cluster as cluster_mod  # tests/cluster on sys.path (conftest.py)
 import pytest
 import yaml
 from kubernetes_asyncio import client
+from test_node import GIT_DAEMON
 
 from c8s.onboarding import manifest as onboarding_manifest
 from tests.cluster.conftest import built_image
 from tests.e2e.local import connection, pipeline, push, secret, step
 from tests.k8s.conftest import Kubectl
 from tests.k8s.waiting import eventually
-from tests.support.s3_server import s3_server
+from tests.support.s3_server import s3_client, s3_server
 from tests.support.webhooks import REPOSITORIES
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
+RUN_TIMEOUT = 180.0  # a first pull of c8s/step for the clone container and the step included
 READY_TIMEOUT = 420.0  # 17 pods, 16 of them Python, starting on 2 shared cores (~20 s at load 8)
 KEY = b"cluster-webhook-key"
 REPO = c8s_deploy.REPO
 NS = c8s_deploy.NAMESPACE
 
 
-async def test_deploy_comes_up_ready_and_its_webhook_takes_a_signed_push(
+async def test_deploy_comes_up_ready_and_runs_a_signed_push_in_real_containers(
     cluster: cluster_mod.Cluster, c8s_image: str, k8s_api: client.ApiClient, namespace: str,
     kubectl: Kubectl, tmp_path: Path,
 ) -> None:
@@ -59,10 +64,13 @@ async def test_deploy_comes_up_ready_and_its_webhook_takes_a_signed_push(
             await kubectl("apply", "--server-side", "-k", str(base))
             await _deploy_secrets(cluster)
             await _all_ready(kubectl, base)
-            await _team(kubectl, tmp_path, namespace, cluster)
+            commit = await _team(kubectl, k8s_api, tmp_path, namespace, cluster)
             await _admission_refuses_a_cycle(k8s_api, namespace)
-            run = await _signed_push(kubectl, namespace)
-            await _pipelinerun_projected(kubectl, namespace, run)
+            run = await _signed_push(kubectl, namespace, commit)
+            status = await _finished_run(kubectl, namespace, run)
+            assert status.get("phase") == "Succeeded", status
+            [build] = status["steps"]
+            assert commit in s3_client(s3).cat(build["logURL"]).decode(), build
         finally:
             await _remove(kubectl, base, volume)
 
@@ -100,14 +108,32 @@ async def _all_ready(kubectl: Kubectl, base: Path) -> None:
                          f"{events[-6000:]}\n{logs[-8000:]}")
 
 
-async def _team(kubectl: Kubectl, tmp_path: Path, namespace: str, cluster: cluster_mod.Cluster) -> None:
-    """Onboard ``namespace`` and give it a webhook Secret, a PipelineConfig and a connection."""
+async def _team(kubectl: Kubectl, k8s_api: client.ApiClient, tmp_path: Path, namespace: str,
+                cluster: cluster_mod.Cluster) -> str:
+    """Onboard ``namespace`` and give it a git daemon behind Service ``git``, a webhook Secret, a
+    PipelineConfig of that repository and a connection from GitHub's; returns the repository's HEAD."""
     await asyncio.to_thread((tmp_path / "onboard.yaml").write_text, onboarding_manifest(namespace))
     await kubectl("apply", "-f", str(tmp_path / "onboard.yaml"))
+    core = client.CoreV1Api(k8s_api)
+    container = {"name": "git", "image": cluster.image("step"), "command": ["sh", "-c", GIT_DAEMON]}
+    await core.create_namespaced_pod(namespace, {"metadata": {"name": "git", "labels": {"app": "git"}},
+                                                 "spec": {"containers": [container]}})
+    await core.create_namespaced_service(namespace, {"metadata": {"name": "git"}, "spec": {
+        "selector": {"app": "git"}, "ports": [{"port": 9418, "targetPort": 9418}]}})
+
+    async def head() -> str | None:
+        got = await kubectl("exec", "-n", namespace, "git", "--", "git", "-C", "/srv/r", "rev-parse", "HEAD",
+                            check=False)
+        return got.stdout.strip() if got.returncode == 0 else None
+
+    commit = await eventually(head, what="the git daemon's repository", within=RUN_TIMEOUT)
+    repository = f"git://git.{namespace}.svc.cluster.local/r"
+    build = step("build", "git log -1 --format=%H", image=cluster.image("step"))
     github = REPOSITORIES["github"]
-    config = pipeline("app-ci", github, [step("build", "git log -1", image=cluster.image("step"))], namespace)
     await _apply(kubectl, tmp_path / "team.yaml", secret("gh-hook", namespace, webhook_secret=KEY.decode()),
-                 config, connection("gh", "github", github, "app-ci", "gh-hook", namespace))
+                 pipeline("app-ci", repository, [build], namespace),
+                 connection("gh", "github", github, "app-ci", "gh-hook", namespace))
+    return commit
 
 
 async def _admission_refuses_a_cycle(k8s_api: client.ApiClient, namespace: str) -> None:
@@ -129,12 +155,11 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str
         return e.code, json.loads(e.read() or b"{}")
 
 
-async def _signed_push(kubectl: Kubectl, namespace: str) -> str:
+async def _signed_push(kubectl: Kubectl, namespace: str, commit: str) -> str:
     """POST a signed push to the webhook's ClusterIP (kube-proxy's rules route the host's traffic
     too); until the webhook has indexed the new connection it answers 401. Returns the run's name."""
     ip = (await kubectl("get", "service", "c8s-webhook", "-n", NS, "-o", "jsonpath={.spec.clusterIP}")).stdout
     url = f"http://{ip}/webhooks/github"
-    commit = "4" * 40
     body, headers = push("github", commit, "main", KEY)
 
     async def accepted() -> tuple[int, dict[str, Any]] | None:
@@ -150,12 +175,14 @@ async def _signed_push(kubectl: Kubectl, namespace: str) -> str:
     return str(run)
 
 
-async def _pipelinerun_projected(kubectl: Kubectl, namespace: str, run: str) -> None:
-    async def found() -> bool:
-        got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "name", check=False)
-        return got.returncode == 0
+async def _finished_run(kubectl: Kubectl, namespace: str, run: str) -> dict[str, Any]:
+    """The PipelineRun's status once it is Succeeded or Failed (the projector writes the object)."""
+    async def finished() -> dict[str, Any] | None:
+        got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
+        status: dict[str, Any] = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
+        return status if status.get("phase") in ("Succeeded", "Failed") else None
 
-    await eventually(found, what=f"PipelineRun {run} in {namespace}", within=60)
+    return await eventually(finished, what=f"PipelineRun {run} in {namespace} to finish", within=RUN_TIMEOUT)
 
 
 async def _remove(kubectl: Kubectl, base: Path, volume: dict[str, Any]) -> None:
