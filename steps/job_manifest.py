@@ -108,7 +108,7 @@ class PodTools(Struct, frozen=True, kw_only=True):
     """How the pod's own helpers run: images, the artifacts command, where artifacts go."""
 
     checkout_image: str = "alpine/git:2.47.2"
-    artifacts_image: str = "ghcr.io/c8s/c8s:latest"
+    artifacts_image: str = "ghcr.io/c8s-dev/c8s:latest"  # deploy/'s image
     artifacts_command: tuple[str, ...] = ("python", "-m", "services.artifact_sidecar")
     object_store_url: str = ""
     #: c8s's artifact upload endpoint as step pods reach it (services/job_watcher/uploads.py).

@@ -41,7 +41,10 @@ from kubernetes_asyncio import client, config
 
 CONTROLLERS = (*plane_mod.CONTROLLERS, "root-ca-certificate-publisher-controller", "endpoints-controller",
                "endpointslice-controller", "replicaset-controller", "deployment-controller",
-               "statefulset-controller", "pod-garbage-collector-controller", "node-lifecycle-controller")
+               "statefulset-controller", "pod-garbage-collector-controller", "node-lifecycle-controller",
+               # PersistentVolumeClaims (NATS's StatefulSet) bind to PersistentVolumes made beforehand.
+               "persistentvolume-binder-controller", "persistentvolumeclaim-protection-controller",
+               "persistentvolume-protection-controller")
 NODE_READY_TIMEOUT = 120.0
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SERVICE_CIDR = "10.0.0.0/24"  # the plane's --service-cluster-ip-range
@@ -71,7 +74,8 @@ async def running(directory: Path, plane_bin: Path, build_dir: Path) -> AsyncIte
     t0 = time.monotonic()
     address = node_ip()
     with host_lock():
-        async with plane_mod.running(directory, plane_bin, node_agent=False, controllers=CONTROLLERS) as p, \
+        async with plane_mod.running(directory, plane_bin, node_agent=False, controllers=CONTROLLERS,
+                                     advertise_address=address) as p, \
                 contextlib.AsyncExitStack() as stack:
             layout = cfg.Layout(p.directory, *plane_mod.free_ports(6))
             start = plane_mod.Starter(stack, p.directory, cluster_bin)

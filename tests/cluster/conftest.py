@@ -7,11 +7,15 @@
   pods through the CRI and stops only the processes it started.
 - ``control_plane`` is the cluster's plane, so tests/k8s's ``k8s_api``, ``namespace`` and ``kubectl``
   work here unchanged.
+- ``c8s_image``: the project's image (tests/cluster/c8s-image, cached by its inputs) pushed to the
+  cluster's registry; its reference.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +28,7 @@ sys.path.insert(0, str(HERE.parent / "controlplane"))
 
 import binaries  # noqa: E402
 import cluster as cluster_mod  # noqa: E402
+import images  # noqa: E402
 import plane as plane_mod  # noqa: E402
 
 from tests.k8s.conftest import PlaneThread, k8s_api, kubectl, namespace  # noqa: E402
@@ -56,3 +61,23 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster_mod.Cl
 @pytest.fixture(scope="session")
 def control_plane(cluster: cluster_mod.Cluster) -> plane_mod.Plane:
     return cluster.plane
+
+
+async def built_image(cluster: cluster_mod.Cluster, script: str, name: str) -> str:
+    """Run tests/cluster/``script`` (an image build that prints its OCI archive last, cached by its
+    inputs) and push the archive to the cluster's registry as c8s/``name``; its reference."""
+    env = {**os.environ, "C8S_CLUSTER_BUILD": str(cluster.bin_dir.parent)}
+    result = await asyncio.to_thread(
+        subprocess.run, [str(HERE / script)], stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"tests/cluster/{script} exited {result.returncode} (output above)", pytrace=False)
+    ref = cluster.image(name)
+    await images.push(Path(result.stdout.strip().splitlines()[-1]), ref)
+    return ref
+
+
+@pytest.fixture
+async def c8s_image(cluster: cluster_mod.Cluster) -> str:
+    """The c8s image in the cluster's registry (built once per input hash by tests/cluster/c8s-image;
+    pushing it again is a few seconds, the registry keeps the blobs)."""
+    return await built_image(cluster, "c8s-image", "c8s")

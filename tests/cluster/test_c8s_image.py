@@ -8,14 +8,8 @@ manifests require, and every package pip installs (steps included) imports insid
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
-import cluster as cluster_mod  # tests/cluster on sys.path (conftest.py)
-import images
 import pytest
 from kubernetes_asyncio import client
 
@@ -24,22 +18,7 @@ from tests.k8s.waiting import eventually
 
 pytestmark = pytest.mark.cluster
 
-HERE = Path(__file__).resolve().parent
 PACKAGES = "api, events, projections, steps, ports, adapters, services, c8s"
-
-
-@pytest.fixture
-async def c8s_image(cluster: cluster_mod.Cluster) -> str:
-    """The c8s image in the cluster's registry (built once per input hash by tests/cluster/c8s-image;
-    pushing it again is a few seconds, the registry keeps the blobs)."""
-    env = {**os.environ, "C8S_CLUSTER_BUILD": str(cluster.bin_dir.parent)}
-    result = await asyncio.to_thread(
-        subprocess.run, [str(HERE / "c8s-image")], stdout=subprocess.PIPE, text=True, env=env, check=False)
-    if result.returncode != 0:
-        pytest.fail(f"tests/cluster/c8s-image exited {result.returncode} (output above)", pytrace=False)
-    ref = cluster.image("c8s")
-    await images.push(Path(result.stdout.strip().splitlines()[-1]), ref)
-    return ref
 
 
 def _pod(name: str, image: str, command: list[str] | None) -> dict[str, Any]:

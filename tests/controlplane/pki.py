@@ -39,7 +39,7 @@ class Pair:
 @dataclass(frozen=True)
 class Pki:
     ca: Pair
-    apiserver: Pair  # serving: 127.0.0.1, 10.0.0.1, kubernetes.default.svc...
+    apiserver: Pair  # serving: 127.0.0.1, 10.0.0.1, kubernetes.default.svc..., apiserver_ips
     loopback: Pair  # serving on 127.0.0.1 for the controller manager and the node agent
     admin: Pair  # client: CN=admin, O=system:masters
     controller_manager: Pair  # client: CN=system:kube-controller-manager
@@ -49,8 +49,9 @@ class Pki:
     sa_pub: Path
 
 
-def generate(directory: Path) -> Pki:
-    """Create every key and certificate in ``directory`` and return their paths."""
+def generate(directory: Path, apiserver_ips: tuple[str, ...] = ()) -> Pki:
+    """Create every key and certificate in ``directory`` and return their paths; ``apiserver_ips``
+    are more addresses the apiserver's certificate is valid for (tests/cluster's node IP)."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c8s-test-ca")])
@@ -63,7 +64,8 @@ def generate(directory: Path) -> Pki:
         return _leaf(directory, ca_name, ca_key, stem, cn, org, server=server, sans=sans)
 
     loopback_sans: list[x509.GeneralName] = [x509.IPAddress(LOOPBACK), x509.DNSName("localhost")]
-    apiserver_sans = [x509.IPAddress(LOOPBACK), x509.IPAddress(SERVICE_IP)]
+    ips = (LOOPBACK, SERVICE_IP, *map(ipaddress.ip_address, apiserver_ips))
+    apiserver_sans: list[x509.GeneralName] = [x509.IPAddress(ip) for ip in ips]
     apiserver_sans += [x509.DNSName(n) for n in APISERVER_NAMES]
     sa_key, sa_pub = _write_sa_keys(directory)
     return Pki(

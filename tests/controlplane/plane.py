@@ -94,16 +94,21 @@ def free_ports(n: int) -> list[int]:
 
 @contextlib.asynccontextmanager
 async def running(
-    directory: Path, bin_dir: Path, *, node_agent: bool = True, controllers: tuple[str, ...] = CONTROLLERS
+    directory: Path, bin_dir: Path, *, node_agent: bool = True, controllers: tuple[str, ...] = CONTROLLERS,
+    advertise_address: str | None = None,
 ) -> AsyncIterator[Plane]:
     """Start the whole plane in ``directory``; stop it cleanly on exit.
 
     ``node_agent=False`` leaves the node to a real kubelet (tests/cluster), which also needs more
-    ``controllers`` than the node agent does.
+    ``controllers`` than the node agent does. ``advertise_address`` (tests/cluster: the node's IP)
+    makes the apiserver listen on every address and publish that one as the endpoint of the
+    ``kubernetes`` Service, so pods reach it at 10.0.0.1:443; without it the apiserver listens on
+    127.0.0.1 only and the Service has no endpoint.
     """
     t0 = time.monotonic()
     directory = await asyncio.to_thread(_prepare, directory)
-    pki = await asyncio.to_thread(pki_mod.generate, directory / "pki")
+    extra_ips = (advertise_address,) if advertise_address else ()
+    pki = await asyncio.to_thread(pki_mod.generate, directory / "pki", extra_ips)
     etcd_port, peer_port, api_port, kcm_port = free_ports(4)
     server = f"https://127.0.0.1:{api_port}"
     kubeconfig = write_kubeconfig(directory / "kubeconfig", server, pki.ca.cert, pki.admin, "admin")
@@ -114,7 +119,8 @@ async def running(
         etcd = await start("etcd", _etcd_args(directory, etcd_port, peer_port))
         await wait_ok(etcd, f"http://127.0.0.1:{etcd_port}/health", None)
         tls = client_tls(pki)
-        apiserver = await start("kube-apiserver", _apiserver_args(pki, api_port, etcd_port))
+        apiserver_args = _apiserver_args(pki, api_port, etcd_port, advertise_address)
+        apiserver = await start("kube-apiserver", apiserver_args)
         await wait_ok(apiserver, f"{server}/readyz", tls)
         kcm = await start("kube-controller-manager", _kcm_args(pki, kcm_kubeconfig, kcm_port, controllers))
         await wait_ok(kcm, f"https://127.0.0.1:{kcm_port}/healthz", tls)
@@ -202,10 +208,16 @@ def _etcd_args(directory: Path, port: int, peer: int) -> list[str]:
     ]
 
 
-def _apiserver_args(pki: pki_mod.Pki, port: int, etcd_port: int) -> list[str]:
+def _apiserver_args(pki: pki_mod.Pki, port: int, etcd_port: int, advertise: str | None) -> list[str]:
     # The flags of controller-runtime's envtest, plus the kubelet client settings pods/log needs.
+    if advertise:  # the endpoint reconciler publishes advertise:port as the kubernetes Service's endpoint
+        listen = [f"--advertise-address={advertise}", "--bind-address=0.0.0.0",
+                  "--endpoint-reconciler-type=lease"]
+    else:  # the endpoint reconciler refuses a loopback address; nothing here routes to the service IP
+        listen = ["--advertise-address=127.0.0.1", "--bind-address=127.0.0.1",
+                  "--endpoint-reconciler-type=none"]
     return [
-        "--advertise-address=127.0.0.1", "--bind-address=127.0.0.1", f"--secure-port={port}",
+        *listen, f"--secure-port={port}",
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
         f"--tls-cert-file={pki.apiserver.cert}", f"--tls-private-key-file={pki.apiserver.key}",
         f"--client-ca-file={pki.ca.cert}",
@@ -224,8 +236,6 @@ def _apiserver_args(pki: pki_mod.Pki, port: int, etcd_port: int) -> list[str]:
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         f"--proxy-client-cert-file={pki.front_proxy_client.cert}",
         f"--proxy-client-key-file={pki.front_proxy_client.key}",
-        # The endpoint reconciler refuses a loopback address; nothing here routes to the service IP.
-        "--endpoint-reconciler-type=none",
         "--profiling=false", "--shutdown-delay-duration=0s",
     ]
 

@@ -25,9 +25,10 @@ AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_
 
 
 @contextmanager
-def s3_server(bucket_prefix: str = "c8s") -> Iterator[tuple[dict[str, str], str]]:
-    """(the AWS_* variables of the endpoint, the name of an empty bucket) while the server runs."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+def s3_server(bucket_prefix: str = "c8s", host: str = "127.0.0.1") -> Iterator[tuple[dict[str, str], str]]:
+    """(the AWS_* variables of the endpoint, the name of an empty bucket) while the server runs on
+    ``host`` (tests/cluster: the node's IP, which pods reach)."""
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()

