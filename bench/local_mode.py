@@ -18,7 +18,7 @@ Baselines, measured in the same run on the same machine:
   put -> KV watch update, with nats-py on the same nats-server (the floor of projector lag).
 
 Prints figures and ratios; asserts nothing about time.
-Run: .venv/bin/python -m bench.local_mode [--runs N] [--burst M]
+Run: .venv/bin/python -m bench.local_mode [--runs N] [--burst M] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -325,7 +326,7 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def main(n: int, burst: int) -> None:
+async def main(n: int, burst: int, logs: Path | None) -> None:
     print(f"load average before: {loadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -337,6 +338,8 @@ async def main(n: int, burst: int) -> None:
             await c8s.apply(manifests(daemon.url("app.git")))
             await measure(c8s, dev, daemon.url("app.git"), commit, tmp, n, burst)
             await c8s.conn.close()
+            if logs is not None:  # every service's log, to read an outlier afterwards
+                shutil.copytree(tmp / "c8s" / "logs", logs, dirs_exist_ok=True)
             dev.stop()
     print(f"load average after: {loadavg()}")
 
@@ -345,8 +348,9 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs one at a time, for latency")
     parser.add_argument("--burst", type=int, default=40, help="runs fired at once, for runs/s")
+    parser.add_argument("--logs", type=Path, help="copy the dev dir's logs (every service's) here")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.burst))
+    asyncio.run(main(args.runs, args.burst, args.logs))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ idle machine, far more on a loaded one), all of it between a step's checkout and
 waits on a socket (`--spare FD`). Handing it a step sends the claim's locked descriptor over the
 socket (SCM_RIGHTS) with the ShimSpec, then closes the runner's end; the spare then goes on
 exactly as a shim started for that step (services.runner.shim: fork, detach, start marker), and
-the runner waits for it to detach as before. A new spare is started right after each hand-over.
+the runner waits for it to detach as before. A new spare is started right after each hand-over
+(after it, not during it: on a busy machine the new interpreter's start delayed the step's).
 
 Invariants: a spare holds no step until handed one (the lock travels with the spec, so a spare
 that dies before has taken nothing); a hand-over that fails before the whole spec was sent falls
@@ -88,14 +89,21 @@ class Launcher:
 
     def __init__(self) -> None:
         self._next: asyncio.Task[Spare | None] | None = None
+        self._closed = False
 
     async def launch(self, spec: ShimSpec) -> None:
         """Start the shim for `spec` and return once it has detached (launching.launch's contract)."""
-        # Taken before any await: steps launched at once never share a spare.
-        taken, self._next = self._next, asyncio.create_task(start_spare())
-        spare = await taken if taken is not None else None
-        if spare is None or not await spare.hand(spec):
-            await launch(spec)
+        # Taken before any await: steps launched at once never share a spare. The next spare is
+        # started once this step's shim is off (an interpreter starting would compete for the CPU
+        # with the hand-over; a step launched meanwhile starts a fresh shim, as without a spare).
+        taken, self._next = self._next, None
+        try:
+            spare = await taken if taken is not None else None
+            if spare is None or not await spare.hand(spec):
+                await launch(spec)
+        finally:
+            if self._next is None and not self._closed:
+                self._next = asyncio.create_task(start_spare())
 
     async def spare(self) -> Spare | None:
         """The spare the next step will be handed (for diagnostics and tests; it stays the next)."""
@@ -107,6 +115,7 @@ class Launcher:
             self._next = asyncio.create_task(start_spare())
 
     async def close(self) -> None:
+        self._closed = True
         task, self._next = self._next, None
         if task is None:
             return

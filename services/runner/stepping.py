@@ -31,6 +31,7 @@ from services.runner.artifacts import Uploaded, upload_all
 from services.runner.checkout import CheckoutFailed, GitAuth, checkout
 from services.runner.claims import OnStarted, settle
 from services.runner.launching import ShimFailed, command_argv, step_environment
+from services.runner.prefetch import Prefetcher, adopt
 from services.runner.shim import ShimSpec
 from services.runner.spares import Launcher
 from services.runner.step_files import (
@@ -60,6 +61,7 @@ class StepDeps:
     checkout_timeout_seconds: float
     base_env: Mapping[str, str]
     launcher: Launcher
+    prefetcher: Prefetcher
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,15 +136,7 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
     plan = prepared.plan
     log.info("step.image_ignored", image=plan.step.image, note="local mode runs steps on this machine")
     try:
-        await checkout(
-            plan.repository,
-            plan.commit,
-            files.workspace,
-            auth=prepared.auth,
-            base_env=deps.base_env,
-            time_limit=deps.checkout_timeout_seconds,
-            fetch_ref=plan.fetch_ref,
-        )
+        await _check_out(deps, files, prepared)
     except CheckoutFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="CheckoutFailed", message=str(e)))
     if (stop := read_stop(files.stop)) is not None:
@@ -153,7 +147,27 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
     except ShimFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="Error", message=str(e)))
     log.info("step.launched", run=plan.ref.run, step=plan.ref.step)
+    deps.prefetcher.more(plan.ref.uid)
     return None
+
+
+async def _check_out(deps: StepDeps, files: StepFiles, prepared: Prepared) -> None:
+    """The step's fresh checkout: the one prefetched for it when it fits, else a clone now."""
+    plan = prepared.plan
+    prefetched = await deps.prefetcher.take(plan, prepared.auth)
+    if prefetched is not None:
+        adopt(prefetched, files.workspace)
+        log.info("step.checkout_prefetched", run=plan.ref.run, step=plan.ref.step)
+        return
+    await checkout(
+        plan.repository,
+        plan.commit,
+        files.workspace,
+        auth=prepared.auth,
+        base_env=deps.base_env,
+        time_limit=deps.checkout_timeout_seconds,
+        fetch_ref=plan.fetch_ref,
+    )
 
 
 def _shim_spec(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> ShimSpec:
