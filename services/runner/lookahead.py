@@ -5,8 +5,9 @@ scheduler's watch then publishes RunRequested, its consumer accepts the run and 
 first step. Watching the same PipelineRuns lets the runner start the checkout at the first of
 these moments (services.runner.prefetch) instead of after them. What to fetch needs the run's
 PipelineConfig and its connections: both are kept here from watches of their buckets (a read per
-run would cost two store round trips, one of them a list, on the critical path), and the auth
-Secret is read when there is one. Only ADDED runs are looked at, each uid once.
+run would cost two store round trips, one of them a list, on the critical path; they are read
+only for a run whose config the watch has not delivered yet, as at start), and the auth Secret is
+read when there is one. Only ADDED runs are looked at, each uid once.
 
 Everything here is speculative: a watch that fails is opened again after a pause, a missing
 config or Secret means no prefetch, and nothing here publishes or claims. Local mode only (the
@@ -25,7 +26,7 @@ import structlog
 from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
 from api.repositoryconnection import RepositoryConnection
-from ports.resources import R, ResourceStore, StoreUnavailable, WatchEvent
+from ports.resources import NotFound, R, ResourceStore, StoreUnavailable, WatchEvent
 from services.runner import credentials
 from services.runner.prefetch import Prefetcher
 from services.runner.prefetching import guess
@@ -89,16 +90,26 @@ class Lookahead:
         if not self.prefetcher.wants(run.metadata.uid):
             return
         ns = run.metadata.namespace
-        config = self.configs.get((ns, run.spec.pipeline_config_ref))
-        connections = sorted(
-            (c for (n, _), c in self.connections.items() if n == ns), key=lambda c: c.metadata.name
-        )
-        found = guess(run, config, connections, datetime.now(UTC), self.prefetcher.fresh_for)
-        if found is None:
-            return
         try:
+            config, connections = await self._inputs(ns, run.spec.pipeline_config_ref)
+            found = guess(run, config, connections, datetime.now(UTC), self.prefetcher.fresh_for)
+            if found is None:
+                return
             auth = await credentials.git_auth(self.store, ns, found.source.auth_secret_ref)
         except (StoreUnavailable, credentials.MissingSecret) as e:
             log.info("prefetch.skipped", run=run.metadata.name, reason=str(e))
             return
         self.prefetcher.start(found, auth)
+
+    async def _inputs(self, ns: str, name: str) -> tuple[PipelineConfig | None, list[RepositoryConnection]]:
+        """The config and the namespace's connections as watched; read from the store when the
+        config is not (yet) there (a run seen before the config watch caught up, e.g. at start)."""
+        config = self.configs.get((ns, name))
+        if config is None:
+            try:
+                config = await self.store.get(PipelineConfig, ns, name)
+            except NotFound:
+                return None, []
+            return config, await self.store.list(RepositoryConnection, ns)
+        ours = (c for (n, _), c in self.connections.items() if n == ns)
+        return config, sorted(ours, key=lambda c: c.metadata.name)
