@@ -135,13 +135,16 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
         return _recorded(files, prepared.problem)
     plan = prepared.plan
     log.info("step.image_ignored", image=plan.step.image, note="local mode runs steps on this machine")
+    # Before the checkout, not after: with a prefetched checkout the step waits for the clone
+    # here, and these writes (the mask flushed to disk) are then off its critical path.
+    write_mask_snapshot(files, prepared.secrets, prepared.auth)
+    _fresh_home(files)
     try:
         await _check_out(deps, files, prepared)
     except CheckoutFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="CheckoutFailed", message=str(e)))
     if (stop := read_stop(files.stop)) is not None:
         return _recorded(files, Outcome(exit_code=None, reason=stop.reason, message=stop.message))
-    write_mask_snapshot(files, prepared.secrets, prepared.auth)
     try:
         await deps.launcher.launch(_shim_spec(deps, files, prepared, lock_fd))
     except ShimFailed as e:
@@ -170,9 +173,14 @@ async def _check_out(deps: StepDeps, files: StepFiles, prepared: Prepared) -> No
     )
 
 
-def _shim_spec(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> ShimSpec:
+def _fresh_home(files: StepFiles) -> None:
+    """The step's HOME, empty (a step started again after a restart gets a new one)."""
+    files.step_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the workspace's parent too
     shutil.rmtree(files.step_home, ignore_errors=True)
-    files.step_home.mkdir(parents=True)
+    files.step_home.mkdir()
+
+
+def _shim_spec(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> ShimSpec:
     plan = prepared.plan
     return ShimSpec(
         ref=plan.ref,
