@@ -46,7 +46,7 @@ import structlog
 
 from services.runner.checkout import CheckoutFailed, GitAuth, checkout, into_place
 from services.runner.prefetching import Guess, fits
-from services.runner.step_files import temporary_beside
+from services.runner.step_files import create_locked
 from steps.plans import StepPlan
 
 log = structlog.get_logger(__name__)
@@ -85,7 +85,8 @@ class Prefetcher:
         parent = self.home / "prefetch"
         parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = uuid.uuid4().hex
-        self._owner_fd = _locked(parent / f"{name}{LOCK}")
+        self._owner_fd = create_locked(parent / f"{name}{LOCK}", b"", durable=False)
+        assert self._owner_fd is not None  # a fresh uuid's name
         self._root = parent / name
         self._root.mkdir(mode=0o700)
         _remove_abandoned(parent)
@@ -227,21 +228,6 @@ def adopt(prefetched: Path, workspace: Path) -> None:
     workspace.parent.chmod(0o700)
     into_place(prefetched, workspace)
     shutil.rmtree(prefetched.parent, ignore_errors=True)
-
-
-def _locked(path: Path) -> int:
-    """Create `path` already locked (written aside, locked, then linked: never seen unlocked)."""
-    tmp = temporary_beside(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.link(tmp, path)
-    except BaseException:
-        os.close(fd)
-        raise
-    finally:
-        tmp.unlink()
-    return fd
 
 
 def _remove_abandoned(parent: Path) -> None:
