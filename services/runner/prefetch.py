@@ -2,12 +2,14 @@
 
 Why: webhook -> first StepStarted was the bus hops (webhook, scheduler, runner) *plus* the clone
 and checkout, one after the other, and the checkout is the floor itself. The repository, commit
-and credentials are known from RunRequested (services.runner.prefetching decides what to fetch),
-so the runner starts the checkout then; by the time StepScheduled arrives and the step is
-claimed, the checkout is done or under way, and the step moves it into its workspace (a rename)
-instead of cloning. Later steps of the run get one too: when a checkout is taken, the next is made
-(at most one per step of the config), so a step that follows another does not wait for a clone
-either.
+and credentials are known once the PipelineRun exists (services.runner.lookahead sees it,
+services.runner.prefetching decides what to fetch), so the runner starts the checkout then; by
+the time StepScheduled arrives and the step is claimed, the checkout is done or under way, and
+the step moves it into its workspace (a rename) instead of cloning. Later steps of the run get
+one too: once a step that took a checkout has started, the next is made (at most one per step of
+the config), so a step that follows another does not wait for a whole clone either.
+Measured (bench/README.md): the overlap pays where a CPU is free; on a machine whose CPUs are
+busy the clone shares them with the services' work for the same run and is slower than alone.
 
 Rules (why it changes nothing a step sees, and nothing survives that should not):
 - A prefetched checkout is exactly what services.runner.checkout makes for the same Source and
@@ -20,6 +22,10 @@ Rules (why it changes nothing a step sees, and nothing survives that should not)
   a time; a checkout not taken within `ttl` seconds (the run was rejected or cancelled, its step
   skipped, another runner claimed it, or the run ended) is removed, and so is every checkout of a
   run as soon as this runner sees its end (RunFinished, RunRejected, RunCancelled, RunTimedOut).
+- Exposure: a prefetched checkout lives under the runner's home like the workspaces of running
+  steps, 0700 and the runner's user's; local mode runs steps as that user (docs/security.md,
+  local mode's known limit), so it is no more reachable by another run's step than those are.
+  Credentials never reach it (services.runner.checkout: askpass and keys in a scratch directory).
 - It has no effect beyond its directory: no event, no claim. Claims still decide who runs a
   step; a checkout taken by a step is the step's (removed with its workspace once reported).
 - Kill-anywhere: each runner's directory `<home>/prefetch/<id>/` has a lock `<id>.lock` beside
@@ -97,7 +103,7 @@ class Prefetcher:
 
     @property
     def fresh_for(self) -> timedelta:
-        """How old a RunRequested may be to be worth a prefetch (older: a replay)."""
+        """How old a new PipelineRun may be to be worth a prefetch (older: a watch's first snapshot)."""
         return timedelta(seconds=self.ttl)
 
     def wants(self, uid: str) -> bool:
@@ -187,10 +193,13 @@ class Prefetcher:
             self.discard(uid)
 
     async def _fetch(self, run: _Run) -> Path | None:
+        """A checkout of the run's guessed source; None when it could not be made (the step then
+        clones itself and gets the authoritative error, if any)."""
         assert self._root is not None
-        holder = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self._root))
+        holder: Path | None = None
         source = run.guess.source
         try:
+            holder = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=self._root))
             await checkout(
                 source.repository,
                 source.commit,
@@ -202,10 +211,12 @@ class Prefetcher:
             )
         except (CheckoutFailed, OSError) as e:
             log.info("prefetch.failed", uid=run.guess.uid, error=str(e))
-            await asyncio.to_thread(shutil.rmtree, holder, True)
+            if holder is not None:
+                await asyncio.to_thread(shutil.rmtree, holder, True)
             return None
         except BaseException:
-            await asyncio.shield(asyncio.to_thread(shutil.rmtree, holder, True))
+            if holder is not None:
+                await asyncio.shield(asyncio.to_thread(shutil.rmtree, holder, True))
             raise
         return holder / "workspace"
 
