@@ -21,9 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.local_mode import Bench, Client, Statuses, loadavg, manifests, raw_step
-from tests.support.dev_up import DevUp
-from tests.support.git_daemon import GitDaemon, GitRepo
+from bench.local_mode import Bench, Statuses, instance, loadavg, raw_step
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -43,30 +41,23 @@ async def main(n: int) -> None:
     print(f"load average before: {loadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        repo = GitRepo.create(tmp / "repos" / "app.git")
-        commit = repo.commit({"README": "bench\n"}, "first")
-        with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s") as dev:
-            dev.wait_for(r"^c8s is up$", deadline=120)
-            c8s = await Client.connect(f"nats://127.0.0.1:{dev.nats_port}", dev.cli_env())
-            await c8s.apply(manifests(daemon.url("app.git")))
+        async with instance(tmp) as it:
             before_raw = children_cpu()
             for i in range(5):
-                await raw_step(daemon.url("app.git"), commit, tmp / f"raw-{i}")
+                await raw_step(it.url, it.commit, tmp / f"raw-{i}")
             raw = (children_cpu() - before_raw) / 5
-            dev.drain()
-            pids = dev.pids()
+            it.dev.drain()
+            pids = it.dev.pids()
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             async with aiohttp.ClientSession() as session:
                 statuses = Statuses()
-                watching = asyncio.create_task(statuses.follow(c8s.store))
-                bench = Bench(f"http://127.0.0.1:{dev.webhook_port}/webhooks", commit, session)
+                watching = asyncio.create_task(statuses.follow(it.c8s.store))
+                bench = Bench(f"http://127.0.0.1:{it.dev.webhook_port}/webhooks", it.commit, session)
                 for _ in range(n):
                     _, _, run = await bench.post()
                     await statuses.wait_terminal([run])
                 watching.cancel()
             used = {name: (cpu_seconds(pid) - before[name]) / n for name, pid in pids.items()}
-            await c8s.conn.close()
-            dev.stop()
     print(f"| process | CPU ms per 3-step run ({n} runs) |\n|---|---:|")
     for name, seconds in sorted(used.items(), key=lambda kv: -kv[1]):
         print(f"| {name} | {seconds * 1000:.1f} |")
