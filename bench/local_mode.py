@@ -18,18 +18,22 @@ Baselines, measured in the same run on the same machine:
   put -> KV watch update, with nats-py on the same nats-server (the floor of projector lag).
 
 Prints figures and ratios; asserts nothing about time.
-Run: .venv/bin/python -m bench.local_mode [--runs N] [--burst M]
+Run: .venv/bin/python -m bench.local_mode [--runs N] [--burst M] [--logs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import shutil
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -325,19 +329,39 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def main(n: int, burst: int) -> None:
+@dataclass
+class Instance:
+    """A running `c8s dev up` with the bench's pipeline applied, and the repository it runs."""
+
+    c8s: Client
+    dev: DevUp
+    url: str
+    commit: str
+
+
+@contextlib.asynccontextmanager
+async def instance(tmp: Path, logs: Path | None = None) -> AsyncIterator[Instance]:
+    """app.git (one commit) served by `git daemon`, `c8s dev up` in `tmp`, manifests(url) applied;
+    every service's log copied to `logs` at the end (to read an outlier afterwards)."""
+    repo = GitRepo.create(tmp / "repos" / "app.git")
+    commit = repo.commit({"README": "bench\n"}, "first")
+    with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s") as dev:
+        dev.wait_for(r"^c8s is up$", deadline=120)
+        c8s = await Client.connect(f"nats://127.0.0.1:{dev.nats_port}", dev.cli_env())
+        await c8s.apply(manifests(daemon.url("app.git")))
+        yield Instance(c8s=c8s, dev=dev, url=daemon.url("app.git"), commit=commit)
+        await c8s.conn.close()
+        if logs is not None:
+            shutil.copytree(tmp / "c8s" / "logs", logs, dirs_exist_ok=True)
+        dev.stop()
+
+
+async def main(n: int, burst: int, logs: Path | None) -> None:
     print(f"load average before: {loadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        repo = GitRepo.create(tmp / "repos" / "app.git")
-        commit = repo.commit({"README": "bench\n"}, "first")
-        with GitDaemon(tmp / "repos") as daemon, DevUp(tmp / "c8s") as dev:
-            dev.wait_for(r"^c8s is up$", deadline=120)
-            c8s = await Client.connect(f"nats://127.0.0.1:{dev.nats_port}", dev.cli_env())
-            await c8s.apply(manifests(daemon.url("app.git")))
-            await measure(c8s, dev, daemon.url("app.git"), commit, tmp, n, burst)
-            await c8s.conn.close()
-            dev.stop()
+        async with instance(tmp, logs) as it:
+            await measure(it.c8s, it.dev, it.url, it.commit, tmp, n, burst)
     print(f"load average after: {loadavg()}")
 
 
@@ -345,8 +369,9 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs one at a time, for latency")
     parser.add_argument("--burst", type=int, default=40, help="runs fired at once, for runs/s")
+    parser.add_argument("--logs", type=Path, help="copy the dev dir's logs (every service's) here")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.burst))
+    asyncio.run(main(args.runs, args.burst, args.logs))
 
 
 if __name__ == "__main__":

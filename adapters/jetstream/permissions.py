@@ -163,7 +163,15 @@ def service_permissions(mode: Mode) -> dict[str, Permissions]:
             next_reads(RUN_STREAM),
             _kv(mode, kv_read(PIPELINERUNS), kv_read(PIPELINECONFIGS), kv_read(CONNECTIONS)),
         ),
-        executor: _service(mode, executor, step_facts, history, _kv(mode, kv_read(SECRETS))),
+        # The runner also reads runs, configs and connections: what a new run will check out
+        # (services.runner.lookahead); the job-watcher reads no bucket (Kubernetes mode has none).
+        executor: _service(
+            mode,
+            executor,
+            step_facts,
+            history,
+            _kv(mode, *map(kv_read, (SECRETS, PIPELINERUNS, PIPELINECONFIGS, CONNECTIONS))),
+        ),
         "log-shipper": _service(
             mode,
             "log-shipper",

@@ -83,7 +83,7 @@ async def checkout(
             await git("fetch", "--quiet", "origin", f"+{fetch_ref}:{fetch_ref}", cwd=clone)
         await git("checkout", "--quiet", "--detach", commit, "--", cwd=clone)
         await asyncio.to_thread(clone.chmod, 0o700)
-        await asyncio.to_thread(_into_place, clone, workspace)
+        await asyncio.to_thread(into_place, clone, workspace)
     finally:
         await asyncio.to_thread(shutil.rmtree, scratch, True)
         await asyncio.to_thread(shutil.rmtree, clone, True)
@@ -95,7 +95,7 @@ def _private_parent(workspace: Path) -> None:
     workspace.parent.chmod(0o700)
 
 
-def _into_place(clone: Path, workspace: Path) -> None:
+def into_place(clone: Path, workspace: Path) -> None:
     """Move any earlier workspace aside (then remove it), and the new clone to its name."""
     stale = Path(tempfile.mkdtemp(prefix=".stale-", dir=workspace.parent))
     try:

@@ -33,10 +33,10 @@ from services.runner.step_files import (
     Outcome,
     Started,
     StepFiles,
+    create_locked,
     read_outcome,
     read_started,
     record_exit,
-    temporary_beside,
 )
 from steps.plans import StepPlan
 
@@ -59,22 +59,7 @@ def new_claim(plan: StepPlan, at: datetime) -> Claim:
 def try_claim(files: StepFiles, claim: Claim) -> int | None:
     """Claim the step; returns a descriptor holding the claim's lock, or None if already claimed."""
     files.dir.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_beside(files.claim)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, msgspec.json.encode(claim))
-        os.fsync(fd)
-        os.link(tmp, files.claim)
-    except FileExistsError:
-        os.close(fd)
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
-    finally:
-        tmp.unlink()
-    return fd
+    return create_locked(files.claim, msgspec.json.encode(claim), durable=True)
 
 
 def read_claim(path: Path) -> Claim:

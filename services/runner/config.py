@@ -25,6 +25,11 @@ class RunnerSettings(CommonSettings, frozen=True, kw_only=True):
     poll_seconds: Annotated[float, Meta(gt=0, le=10)] = 1.0
     #: Delay before a StepScheduled handed back for lack of a free slot comes back.
     busy_retry_seconds: Annotated[float, Meta(gt=0)] = 1.0
+    #: Runs whose steps' checkouts are made ahead, from the new PipelineRun (services.runner.lookahead);
+    #: 0 turns prefetching off.
+    prefetch_runs: Annotated[int, Meta(ge=0, le=1000)] = 4
+    #: How long a prefetched checkout waits for its step before it is removed.
+    prefetch_seconds: Annotated[float, Meta(gt=0)] = 60.0
     #: On SIGTERM, stop the steps still running instead of leaving them to a later runner.
     #: `c8s dev up` sets it, so Ctrl-C leaves no step behind; a crash or kill -9 never stops
     #: steps (a restarted runner re-attaches to them).

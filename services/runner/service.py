@@ -17,6 +17,10 @@
   its shim is awaited, a finished one reported; one whose process never started, its owner dead,
   is prepared and started again; one whose process started and whose shim died is RunnerLost:
   services.runner.recovery says why).
+- Checkouts ahead: new PipelineRuns seen in the store start the checkout their steps will want
+  (services.runner.lookahead, services.runner.prefetch), so a step scheduled later mostly finds
+  it made; the run's end (RunFinished, RunRejected, RunCancelled, RunTimedOut) removes what is
+  left of them.
 Steps' processes belong to their shims: stopping or killing the runner leaves them running.
 """
 
@@ -33,7 +37,16 @@ from typing import Any
 
 import structlog
 
-from events.run import RunCancelled, RunEvent, RunTimedOut, StepFinished, StepScheduled
+from adapters.runtime.tasks import stop_task
+from events.run import (
+    RunCancelled,
+    RunEvent,
+    RunFinished,
+    RunRejected,
+    RunTimedOut,
+    StepFinished,
+    StepScheduled,
+)
 from events.subjects import RUN_SUBJECTS
 from ports.bus import Bus, Received, RetryLater, run_events, run_history
 from ports.objects import ObjectStore
@@ -43,6 +56,8 @@ from projections.run_progress import fold_run
 from services.runner import credentials
 from services.runner.claims import claims_under, new_claim, read_claim, run_claims, try_claim
 from services.runner.config import RunnerSettings
+from services.runner.lookahead import Lookahead
+from services.runner.prefetch import Prefetcher
 from services.runner.slots import Slots
 from services.runner.spares import Launcher
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_outcome, request_stop
@@ -72,12 +87,15 @@ class Runner:
         """Re-attach to earlier claims, then consume until `stop` (or a step task crashes)."""
         relay = asyncio.create_task(_relay(stop, self._halt))
         self.deps.launcher.prepare()
+        self.deps.prefetcher.open()
+        lookahead = asyncio.create_task(Lookahead(self.store, self.deps.prefetcher).run())
         try:
             self.reattach_all()
             handlers = self.settings.max_waiting_steps + FREE_HANDLERS
             await self.deps.bus.consume(DURABLE, [RUN_SUBJECTS], self.handle, self._halt, handlers)
         finally:
             relay.cancel()
+            await stop_task(lookahead)
             await self.shutdown(stop_steps=stop.is_set() and self._crash is None)
         if self._crash is not None:
             raise self._crash
@@ -89,6 +107,9 @@ class Runner:
                 await self.on_scheduled(event)
         elif isinstance(event, RunCancelled | RunTimedOut):
             self.on_stopped(event)
+            self.deps.prefetcher.discard(event.uid)
+        elif isinstance(event, RunFinished | RunRejected):
+            self.deps.prefetcher.discard(event.uid)
 
     async def on_scheduled(self, event: StepScheduled) -> None:
         history = await self._history(event)
@@ -159,6 +180,7 @@ class Runner:
             task.cancel()
         await asyncio.gather(*self.steps.values(), return_exceptions=True)
         await self.deps.launcher.close()
+        await self.deps.prefetcher.close()
 
     async def _resume(self, step_plan: StepPlan) -> None:
         """Re-attach to a claimed step; start it again if its process never started."""
@@ -240,15 +262,24 @@ async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
 
 
 def step_deps(settings: RunnerSettings, bus: Bus, objects: ObjectStore) -> StepDeps:
+    home = Path(settings.home).resolve()
+    base_env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "SSH_AUTH_SOCK")}
     return StepDeps(
         bus=bus,
         objects=objects,
-        home=Path(settings.home).resolve(),
+        home=home,
         grace_seconds=settings.kill_grace_seconds,
         poll_seconds=settings.poll_seconds,
         checkout_timeout_seconds=settings.checkout_timeout_seconds,
-        base_env={k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "SSH_AUTH_SOCK")},
+        base_env=base_env,
         launcher=Launcher(),
+        prefetcher=Prefetcher(
+            home=home,
+            limit=settings.prefetch_runs,
+            ttl=settings.prefetch_seconds,
+            base_env=base_env,
+            time_limit=settings.checkout_timeout_seconds,
+        ),
     )
 
 

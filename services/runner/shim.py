@@ -1,9 +1,8 @@
 """The shim: the detached parent of one step's process, so that the step outlives a runner crash.
 
-`python -m services.runner.shim` reads a ShimSpec (JSON) on stdin (or, started ahead as a spare
-with `--spare FD`, from that socket with the claim's lock: services.runner.spares), forks and
-exits at once; the grandchild, in a session of its own and no longer the runner's child, becomes
-a child subreaper (adapters.runtime.reaping), runs the step's command through
+`python -m services.runner.shim` reads a ShimSpec (JSON) on stdin, forks and exits at once; the
+grandchild, in a session of its own and no longer the runner's child, becomes a child subreaper
+(adapters.runtime.reaping), runs the step's command through
 adapters.runtime.processes (its own process group, merged output appended to the step log, 0600,
 at most `max_log_bytes`) and records the outcome, then the exit code (step_files.record_exit)
 once all output is in the log.
@@ -22,17 +21,24 @@ keeps that reason whatever its exit code (StepFinished.succeeded is False for th
 The shim inherits the claim's locked file descriptor and never closes it: the lock is free exactly
 when no shim (and no runner preparing the step) works on the step, which is how a restarted runner
 tells a live step from a lost one without trusting pids.
+Started with `--spare FD` (services.runner.spares), the module is a *spare*: it waits on that
+socket and forks one shim per step handed to it (the fork has the imports done; setsid, subreaper,
+start marker and supervision are the same code), the fork's child being the step's shim.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import struct
 import sys
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import msgspec
 from msgspec import Struct
@@ -49,6 +55,9 @@ from services.runner.step_files import (
 )
 from steps.plans import StepRef
 from steps.runner_files import RAW_LOG_LIMIT
+
+#: A request's length prefix (services.runner.spares writes it).
+LENGTH = struct.Struct("!Q")
 
 
 class ShimSpec(Struct, frozen=True, kw_only=True):
@@ -70,14 +79,20 @@ class ShimSpec(Struct, frozen=True, kw_only=True):
 
 
 def main() -> None:
-    spec = _handed(int(sys.argv[2])) if sys.argv[1:2] == ["--spare"] else _read(sys.stdin.buffer.read())
-    if spec is None:
-        return  # a spare the runner closed without handing it a step
+    if sys.argv[1:2] == ["--spare"]:
+        _serve_spare(int(sys.argv[2]))
+        return
+    spec = _read(sys.stdin.buffer.read())
     if os.fork() > 0:
         os._exit(0)
+    _run_step(spec, runner_pipe=os.dup(1))
+
+
+def _run_step(spec: ShimSpec, runner_pipe: int) -> None:
+    """In the process that becomes the step's shim: detach, mark the start, supervise the step.
+    `runner_pipe` is what the runner waits on: closed once the start marker is on disk."""
     os.setsid()
     reaping.become_subreaper()
-    runner_pipe = os.dup(1)
     _redirect(spec.diagnostics)
     # Before the process, never after: a marker without a process errs towards RunnerLost, a
     # process without a marker would be started a second time (services.runner.recovery).
@@ -91,17 +106,65 @@ def _read(data: bytes) -> ShimSpec:
     return msgspec.json.decode(data, type=ShimSpec)
 
 
-def _handed(fd: int) -> ShimSpec | None:
-    """A spare's step (services.runner.spares): the spec, and the claim's lock as the first message's
-    descriptor; None at EOF with nothing handed."""
+def _serve_spare(fd: int) -> None:
+    """A spare (services.runner.spares): imports done, it forks one shim per step it is handed,
+    until the runner closes the socket. Each request is an 8-byte length, then the spec; its first
+    bytes carry two descriptors: the claim's lock and the step's `done` socket (closed by the shim
+    once the start marker is on disk). Forked shims are reaped by the kernel (SIGCHLD ignored
+    here; reset in each shim, which must wait for its step's process)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     with socket.socket(fileno=fd) as sock:
-        first, fds, _, _ = socket.recv_fds(sock, 65536, 1)
-        if not fds:
-            return None
-        data = [first]
-        while chunk := sock.recv(65536):
-            data.append(chunk)
-    return msgspec.structs.replace(_read(b"".join(data)), lock_fd=fds[0])
+        while (request := _next_request(sock)) is not None:
+            spec, done = request
+            if os.fork() == 0:
+                _forked_shim(sock, spec, done)
+            os.close(spec.lock_fd)
+            os.close(done)
+
+
+def _forked_shim(sock: socket.socket, spec: ShimSpec, done: int) -> NoReturn:
+    """The child of a spare: this step's shim, as a shim started for it would be."""
+    code = 0
+    try:
+        sock.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _run_step(spec, runner_pipe=done)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _next_request(sock: socket.socket) -> tuple[ShimSpec, int] | None:
+    """The next step handed over (its spec with the lock's descriptor, and the `done` descriptor);
+    None at EOF, or when the runner stopped in the middle of one (nothing is started then)."""
+    head, fds, _, _ = socket.recv_fds(sock, LENGTH.size, 2)
+    try:
+        if len(fds) != 2:
+            raise EOFError
+        head += _exactly(sock, LENGTH.size - len(head))
+        body = _exactly(sock, LENGTH.unpack(head)[0])
+    except EOFError:
+        for extra in fds:
+            os.close(extra)
+        return None
+    lock_fd, done = fds
+    return msgspec.structs.replace(_read(body), lock_fd=lock_fd), done
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left > 0:
+        chunk = sock.recv(min(left, 65536))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _redirect(diagnostics: str) -> None:

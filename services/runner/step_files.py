@@ -27,6 +27,7 @@ and they are how a restarted runner or shipper knows the step is done.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import os
 import shutil
@@ -142,6 +143,29 @@ def write_atomic(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
+
+
+def create_locked(path: Path, data: bytes, *, durable: bool) -> int | None:
+    """Create the file whole and already flock-ed (written aside, locked, flushed to disk when
+    `durable`, then hard-linked into place: nobody sees it unlocked or partial); the descriptor
+    holding the lock, or None when the file exists."""
+    tmp = temporary_beside(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, data)
+        if durable:
+            os.fsync(fd)
+        os.link(tmp, path)
+    except FileExistsError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        tmp.unlink()
+    return fd
 
 
 def create_exclusive(path: Path, data: bytes) -> bool:

@@ -31,6 +31,7 @@ from services.runner.artifacts import Uploaded, upload_all
 from services.runner.checkout import CheckoutFailed, GitAuth, checkout
 from services.runner.claims import OnStarted, settle
 from services.runner.launching import ShimFailed, command_argv, step_environment
+from services.runner.prefetch import Prefetcher, adopt
 from services.runner.shim import ShimSpec
 from services.runner.spares import Launcher
 from services.runner.step_files import (
@@ -60,6 +61,7 @@ class StepDeps:
     checkout_timeout_seconds: float
     base_env: Mapping[str, str]
     launcher: Launcher
+    prefetcher: Prefetcher
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,32 +135,52 @@ async def _start(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: 
         return _recorded(files, prepared.problem)
     plan = prepared.plan
     log.info("step.image_ignored", image=plan.step.image, note="local mode runs steps on this machine")
+    # Before the checkout, not after: with a prefetched checkout the step waits for the clone
+    # here, and these writes (the mask flushed to disk) are then off its critical path.
+    write_mask_snapshot(files, prepared.secrets, prepared.auth)
+    _fresh_home(files)
     try:
-        await checkout(
-            plan.repository,
-            plan.commit,
-            files.workspace,
-            auth=prepared.auth,
-            base_env=deps.base_env,
-            time_limit=deps.checkout_timeout_seconds,
-            fetch_ref=plan.fetch_ref,
-        )
+        await _check_out(deps, files, prepared)
     except CheckoutFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="CheckoutFailed", message=str(e)))
     if (stop := read_stop(files.stop)) is not None:
         return _recorded(files, Outcome(exit_code=None, reason=stop.reason, message=stop.message))
-    write_mask_snapshot(files, prepared.secrets, prepared.auth)
     try:
         await deps.launcher.launch(_shim_spec(deps, files, prepared, lock_fd))
     except ShimFailed as e:
         return _recorded(files, Outcome(exit_code=None, reason="Error", message=str(e)))
     log.info("step.launched", run=plan.ref.run, step=plan.ref.step)
+    deps.prefetcher.more(plan.ref.uid)
     return None
 
 
-def _shim_spec(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> ShimSpec:
+async def _check_out(deps: StepDeps, files: StepFiles, prepared: Prepared) -> None:
+    """The step's fresh checkout: the one prefetched for it when it fits, else a clone now."""
+    plan = prepared.plan
+    prefetched = await deps.prefetcher.take(plan, prepared.auth)
+    if prefetched is not None:
+        adopt(prefetched, files.workspace)
+        log.info("step.checkout_prefetched", run=plan.ref.run, step=plan.ref.step)
+        return
+    await checkout(
+        plan.repository,
+        plan.commit,
+        files.workspace,
+        auth=prepared.auth,
+        base_env=deps.base_env,
+        time_limit=deps.checkout_timeout_seconds,
+        fetch_ref=plan.fetch_ref,
+    )
+
+
+def _fresh_home(files: StepFiles) -> None:
+    """The step's HOME, empty (a step started again after a restart gets a new one)."""
+    files.step_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the workspace's parent too
     shutil.rmtree(files.step_home, ignore_errors=True)
-    files.step_home.mkdir(parents=True)
+    files.step_home.mkdir()
+
+
+def _shim_spec(deps: StepDeps, files: StepFiles, prepared: Prepared, lock_fd: int) -> ShimSpec:
     plan = prepared.plan
     return ShimSpec(
         ref=plan.ref,

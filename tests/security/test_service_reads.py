@@ -1,10 +1,12 @@
-"""What the dashboard and the catching-up folds may read, on a real nats-server with c8s's
-authorization (adapters.jetstream.permissions).
+"""What the dashboard, the runner and the catching-up folds may read, on a real nats-server with
+c8s's authorization (adapters.jetstream.permissions).
 
 Covers: the dashboard identity reads a run's history, receives its live log lines, lists, creates
 and cancels PipelineRuns and reads PipelineConfigs in the local store, and is refused the secrets
-bucket and any event publish; next_after (STREAM.MSG.GET) works for the scheduler and the projector
-on a run's wildcard subject, skips an event off its own subject, and is refused to a team reader.
+bucket and any event publish; the runner (local mode's prefetch) watches PipelineRuns and reads
+PipelineConfigs and RepositoryConnections, and is refused writing a PipelineRun; next_after
+(STREAM.MSG.GET) works for the scheduler and the projector on a run's wildcard subject, skips an
+event off its own subject, and is refused to a team reader.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from datetime import UTC, datetime
 from adapters.jetstream.kv.store import KvStore
 from adapters.jetstream.live import NatsLiveLog
 from adapters.jetstream.live_reader import LiveLogLines
+from api.pipelineconfig import PipelineConfig
 from api.pipelinerun import PipelineRun
+from api.repositoryconnection import RepositoryConnection
 from events.codec import encode
 from events.run import LogShipped, StepFinished
 from events.subjects import RUN_STREAM, run_subject, subject_of
 from steps.plans import StepRef
 from tests.security.conftest import SecuredNats
-from tests.support.histories import pipeline_run
+from tests.support.histories import config, connection, pipeline_run
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 RUN = {"namespace": "team-a", "run": "app-1", "uid": "uid-1", "step": "build", "at": AT}
@@ -81,3 +85,27 @@ async def test_next_after_on_a_runs_wildcard_subject_skips_misplaced_events(secu
     request = f"$JS.API.STREAM.MSG.GET.{RUN_STREAM}"
     await reader.client.publish(request, b'{"seq": 1}', reply=reader.client.new_inbox())
     assert await reader.refused(request)
+
+
+async def test_the_runner_reads_runs_configs_and_connections_but_writes_none(secured: SecuredNats) -> None:
+    """As `runner`: what a new run will check out is readable (services.runner.lookahead); a
+    PipelineRun write is refused."""
+    projector = KvStore.from_connection((await secured.bus("projector")).connection)
+    await projector.ensure_buckets()
+    await projector.apply(config("team-a", 1))
+    await projector.apply(connection("team-a"))
+    dashboard = KvStore.from_connection((await secured.bus("dashboard")).connection)
+    await dashboard.create(pipeline_run("team-a", "app-1"))
+    runner = KvStore.from_connection((await secured.bus("runner")).connection)
+    assert (await runner.get(PipelineConfig, "team-a", config("team-a", 1).metadata.name)).spec.steps
+    assert [c.metadata.name for c in await runner.list(RepositoryConnection, "team-a")] == [
+        connection("team-a").metadata.name
+    ]
+    watch = runner.watch(PipelineRun)
+    first = await anext(watch)
+    assert first.type == "ADDED" and first.object.metadata.name == "app-1"
+    await watch.aclose()
+    attacker = await secured.raw("runner")
+    write = "$KV.c8s_pipelineruns.team-a.app-2"
+    await attacker.client.publish(write, b"{}")
+    assert await attacker.refused(write)
