@@ -14,6 +14,15 @@ behind the stored one (compare-and-set), so concurrent writers agree. Config sta
 (no one subject is their history), so `projector-configs` is a serial consumer: one message in
 flight across all replicas, strictly in stream order, retries included.
 
+Under a burst: `projector-runs` and `projector-connections` handle up to HANDLERS messages at
+once per process (consume concurrency), so the round trips of different runs (a store read, a
+next_after, a status write) overlap instead of queueing behind each other; one subject's events
+take a per-subject lock (adapters.runtime.keyed_locks), in delivery order. A handler that sees
+more deliveries of its subject queued behind it folds ahead to the subject's end (unfolded's
+`ahead`), so it writes once for all of them and each of them then finds its event covered (one
+store read, no write). Neither changes the rule above: the lock only saves conflicting work, and
+what is written is still the fold of the stored history up to its observedSequence.
+
 Writes never go backwards (the store drops a status whose observedSequence is below the stored
 one, compare-and-set) and carry the run's uid, so a run deleted and created again under the same
 name never receives the old run's status. A write is skipped when the fold changed nothing. Each
@@ -28,6 +37,7 @@ from typing import TypeVar
 from msgspec.structs import replace
 
 from adapters.runtime.instruments import INSTRUMENTS
+from adapters.runtime.keyed_locks import KeyedLocks
 from adapters.runtime.retrying import retry_outages
 from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, PipelineRunStatus
@@ -39,15 +49,24 @@ from ports.bus import Bus, Received, StopSignal, unfolded
 from ports.resources import NotFound, ResourceStore
 from projections import config_stats, connection_status, run_status
 
+#: Handlers at once per consumer and process (projector-runs, projector-connections).
+HANDLERS = 16
+
 
 class Projector:
     def __init__(self, bus: Bus, store: ResourceStore) -> None:
         self.bus, self.store = bus, store
+        self._subjects = KeyedLocks()
 
     async def on_run_event(self, received: Received) -> None:
         event = received.event
         if not isinstance(event, RunEvent):
             return
+        subject = run_subject(event.namespace, event.run)
+        async with self._subjects.held(subject):
+            await self._project_run(received, event, subject)
+
+    async def _project_run(self, received: Received, event: RunEvent, subject: str) -> None:
         try:
             run = await self.store.get(PipelineRun, event.namespace, event.run)
         except NotFound:
@@ -57,8 +76,8 @@ class Projector:
         current = run.status or PipelineRunStatus()
         if received.seq <= current.observed_sequence or current.phase in TERMINAL_RUN_PHASES:
             return
-        subject = run_subject(event.namespace, event.run)
-        news = await unfolded(self.bus, subject, current.observed_sequence, received)
+        ahead = self._subjects.waiting(subject) > 0
+        news = await unfolded(self.bus, subject, current.observed_sequence, received, ahead=ahead)
         folded = run_status.fold(_of_run(news, event.uid), current)
         if _changed(current, folded):
             await self.store.patch_status(PipelineRun, event.namespace, event.run, folded, uid=event.uid)
@@ -83,6 +102,13 @@ class Projector:
         event = received.event
         if not isinstance(event, WebhookAccepted | WebhookRejected) or not event.connection:
             return
+        subject = connection_subject(event.namespace, event.connection)
+        async with self._subjects.held(subject):
+            await self._project_connection(received, event, subject)
+
+    async def _project_connection(
+        self, received: Received, event: WebhookAccepted | WebhookRejected, subject: str
+    ) -> None:
         ns = event.namespace
         try:
             conn = await self.store.get(RepositoryConnection, ns, event.connection)
@@ -91,9 +117,8 @@ class Projector:
         current = conn.status or RepositoryConnectionStatus()
         if received.seq <= current.observed_sequence:
             return
-        news = await unfolded(
-            self.bus, connection_subject(ns, event.connection), current.observed_sequence, received
-        )
+        ahead = self._subjects.waiting(subject) > 0
+        news = await unfolded(self.bus, subject, current.observed_sequence, received, ahead=ahead)
         folded = current
         for r in news:
             if isinstance(r.event, WebhookEvent):
@@ -115,11 +140,22 @@ def _changed(before: S, after: S) -> bool:
     return replace(before, observed_sequence=0) != replace(after, observed_sequence=0)
 
 
-async def serve(bus: Bus, projector: Projector, stop: StopSignal, *, retry_delay: float = 2.0) -> None:
+async def serve(
+    bus: Bus,
+    projector: Projector,
+    stop: StopSignal,
+    *,
+    retry_delay: float = 2.0,
+    concurrency: int = HANDLERS,
+) -> None:
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(
             bus.consume(
-                "projector-runs", [RUN_SUBJECTS], retry_outages(projector.on_run_event, retry_delay), stop
+                "projector-runs",
+                [RUN_SUBJECTS],
+                retry_outages(projector.on_run_event, retry_delay),
+                stop,
+                concurrency,
             )
         )
         tasks.create_task(
@@ -137,5 +173,6 @@ async def serve(bus: Bus, projector: Projector, stop: StopSignal, *, retry_delay
                 [WEBHOOK_SUBJECTS],
                 retry_outages(projector.on_webhook_event, retry_delay),
                 stop,
+                concurrency,
             )
         )
