@@ -187,7 +187,7 @@ async def consumed(bus: NatsBus, count: int) -> dict[str, run_status.Status]:
 def report(label: str, n: int, statuses: dict[str, run_status.Status], began: float, total: int) -> float:
     """Print a table row; the seconds it took."""
     took = time.perf_counter() - began
-    full = f"{took:.0f} s" if n >= total else f"{took * total / n:.0f} s (extrapolated)"
+    full = f"{took:.0f} s" if n > total - PER_RUN else f"{took * total / n:.0f} s (extrapolated)"
     print(
         f"| {label} | {n:,} | {len(statuses):,} runs | {took:.1f} s | {n / took:,.0f} events/s "
         f"| {total:,} events: {full} |",

@@ -3,7 +3,7 @@
 FlakyStore wraps a real store and raises StoreUnavailable from patch_status while `failing` is
 set (a single handler call's outage), or with probability `rate` drawn from a seeded Random (a
 store that hiccups now and then under a running consumer); `writes` counts the status writes
-passed through. Everything else is passed through.
+passed through, `reads` the gets. Everything else is passed through.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class FlakyStore:
         self.failing = False
         self.failures = 0
         self.writes = 0
+        self.reads = 0
 
     async def patch_status(
         self, kind: type[R], namespace: str, name: str, status: AnyStatus, *, uid: str | None = None
@@ -32,6 +33,7 @@ class FlakyStore:
         return await self.store.patch_status(kind, namespace, name, status, uid=uid)
 
     async def get(self, kind: type[R], namespace: str, name: str) -> R:
+        self.reads += 1
         return await self.store.get(kind, namespace, name)
 
     async def list(self, kind: type[R], namespace: str | None = None) -> list[R]:
