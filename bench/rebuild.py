@@ -7,18 +7,21 @@ round-robin), encoded with the catalog codec exactly as stored. Then, timed:
 
 1. *in memory*, the whole history: decode every body (events.codec.decode) and fold it into its
    run's status (projections.run_status.evolve, the projector's fold), a dict of statuses by run;
-2. *from a real JetStream stream*, a sample: the sample's events published into a nats-server
-   (file storage, the c8s streams of NatsBus.ensure_streams), then read back and folded the same
-   way, twice: by NatsBus.history of every run subject (an ephemeral unacked consumer, batches of
-   256: what a rebuild tool would use) and by a fresh durable through NatsBus.consume (fetch,
-   decode, handler, ack each: the projector's own path); per-event times extrapolated to the
-   full count. A 1 M-event stream
-   is not built here: publishing it alone takes minutes on this shared 2-CPU machine, and the
-   sample's per-event cost is flat in the stream's size (a sequential read of a file store).
+2. *from a real JetStream stream*: the events (all of them by default, `--sample` fewer)
+   published into a nats-server (file storage, the c8s streams of NatsBus.ensure_streams), then
+   read back and folded the same way, three times:
+   - by NatsBus.history of every run subject (an ephemeral unacked consumer read in pulls of
+     1,000 through an inbox callback: adapters/jetstream/replay.py; what a rebuild tool uses);
+   - by the reader history had before (nats-py `fetch(256)` on the same kind of consumer,
+     `Msg.metadata` per message), as the baseline of the same run;
+   - by a fresh durable through NatsBus.consume (fetch, decode, handler, ack each: the
+     projector's own path).
+   With a sample, per-event times are extrapolated to the full count (the per-event cost of a
+   sequential read of a file store is flat in the stream's size).
 
 Writing the rebuilt statuses to the store is not included (one write per run, ~67 k for 1 M
 events; see bench/README.md for the store's write cost). Prints figures; asserts nothing.
-Run: .venv/bin/python -m bench.rebuild [--events 1000000] [--sample 100000]
+Run: .venv/bin/python -m bench.rebuild [--events 1000000] [--sample N]
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ import itertools
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from msgspec.structs import replace
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.server import NatsServer
 from adapters.jetstream.settings import BusSettings
+from adapters.jetstream.streams import stream_of
 from bench.kube_mode import history
 from events import codec
+from events.codec import AnyEvent
 from events.run import RunEvent
 from events.subjects import RUN_SUBJECTS
 from ports.bus import Received
@@ -88,26 +95,65 @@ def in_memory(total: int, overlap: int) -> None:
 
 
 async def from_stream(sample: int, total: int, overlap: int) -> None:
-    events = list(runs_events(sample // PER_RUN, overlap))
     with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp) / "js") as server:
         bus = await NatsBus.connect(BusSettings(servers=[server.url], name="bench-rebuild"))
         await bus.ensure_streams()
-        began = time.perf_counter()
-        for i in range(0, len(events), 500):
-            await bus.publish_many(events[i : i + 500])
-        published = time.perf_counter() - began
-        print(f"published a sample of {len(events):,} events in {published:.1f} s")
+        began, count, batch = time.perf_counter(), 0, list[AnyEvent]()
+        for event in runs_events(sample // PER_RUN, overlap):
+            batch.append(event)
+            if len(batch) == 1000:
+                count += len(await bus.publish_many(batch))
+                batch = []
+        count += len(await bus.publish_many(batch)) if batch else 0
+        print(f"published {count:,} events in {time.perf_counter() - began:.1f} s", flush=True)
         began = time.perf_counter()
         statuses = fold_received(await bus.history(RUN_SUBJECTS))
-        report(
-            "JetStream replay (history: unacked, batches of 256) + fold", len(events), statuses, began, total
+        new = report(
+            "JetStream replay (history: pulls of 1,000, inbox callback) + fold", count, statuses, began, total
         )
         began = time.perf_counter()
-        statuses = await consumed(bus, len(events))
-        report(
-            "JetStream durable consume (fetch, decode, fold, ack each)", len(events), statuses, began, total
+        statuses = fold_received(await fetch_replay(bus, RUN_SUBJECTS))
+        old = report(
+            "JetStream replay, the previous reader (nats-py fetch(256)) + fold", count, statuses, began, total
         )
+        print(f"history / previous reader: {new / old:.2f}", flush=True)
+        began = time.perf_counter()
+        statuses = await consumed(bus, count)
+        report("JetStream durable consume (fetch, decode, fold, ack each)", count, statuses, began, total)
         await bus.close()
+
+
+async def fetch_replay(bus: NatsBus, subject: str) -> list[Received]:
+    """History's reader before adapters/jetstream/replay.py: the same ephemeral consumer read with
+    nats-py's fetch(256), Msg.metadata per message (the baseline)."""
+    conn = bus.connection
+    js, stream = conn.js, stream_of([subject])
+    last = (await js.stream_info(stream)).state.last_seq
+    name = f"bench-fetch-{uuid.uuid4().hex}"
+    config = ConsumerConfig(
+        name=name,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.NONE,
+        filter_subject=subject,
+        mem_storage=True,
+        inactive_threshold=30.0,
+    )
+    await js.add_consumer(stream, config)
+    sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
+    out: list[Received] = []
+    try:
+        while True:
+            for msg in await sub.fetch(256, timeout=conn.settings.request_timeout):
+                meta = msg.metadata
+                if meta.sequence.stream > last:
+                    return out
+                event = codec.decode(msg.data)
+                out.append(Received(event=event, seq=meta.sequence.stream, subject=msg.subject))
+                if meta.num_pending == 0 or meta.sequence.stream == last:
+                    return out
+    finally:
+        await sub.unsubscribe()
+        await js.delete_consumer(stream, name)
 
 
 def fold_received(received: list[Received]) -> dict[str, run_status.Status]:
@@ -138,19 +184,24 @@ async def consumed(bus: NatsBus, count: int) -> dict[str, run_status.Status]:
     return statuses
 
 
-def report(label: str, n: int, statuses: dict[str, run_status.Status], began: float, total: int) -> None:
+def report(label: str, n: int, statuses: dict[str, run_status.Status], began: float, total: int) -> float:
+    """Print a table row; the seconds it took."""
     took = time.perf_counter() - began
+    full = f"{took:.0f} s" if n > total - PER_RUN else f"{took * total / n:.0f} s (extrapolated)"
     print(
         f"| {label} | {n:,} | {len(statuses):,} runs | {took:.1f} s | {n / took:,.0f} events/s "
-        f"| {total:,} events: {took * total / n:.0f} s (extrapolated) |"
+        f"| {total:,} events: {full} |",
+        flush=True,
     )
+    return took
 
 
 async def main(args: argparse.Namespace) -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     in_memory(args.events, args.overlap)
-    if args.sample:
-        await from_stream(args.sample, args.events, args.overlap)
+    sample = args.events if args.sample is None else args.sample
+    if sample:
+        await from_stream(sample, args.events, args.overlap)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -158,7 +209,7 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument(
-        "--sample", type=int, default=100_000, help="events read from a real stream (0: skip)"
+        "--sample", type=int, default=None, help="events read from a real stream (default: all; 0: skip)"
     )
     parser.add_argument("--overlap", type=int, default=100, help="runs whose events interleave")
     asyncio.run(main(parser.parse_args()))

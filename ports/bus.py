@@ -109,18 +109,29 @@ async def run_history(bus: Bus, namespace: str, run: str, uid: str) -> list[Rece
     return [r for r in stored if isinstance(r.event, RunEvent) and r.event.uid == uid]
 
 
-async def unfolded(bus: Bus, subject: str, position: int, delivered: Received) -> list[Received]:
-    """The events stored on `subject` above `position` up to and including `delivered`, in order.
+async def unfolded(
+    bus: Bus, subject: str, position: int, delivered: Received, *, ahead: bool = False
+) -> list[Received]:
+    """The events stored on `subject` above `position` up to and including `delivered`, in order;
+    with `ahead`, also every event stored after `delivered` (to the subject's end).
 
     For a fold that must take every event of its subject exactly once and in order while delivery
     does neither (a message naked after an outage comes back after later ones; replicas share a
     durable): at position P, event N > P is folded together with whatever lies in (P, N). Usually
-    that is nothing, and one next_after request shows it."""
+    that is nothing, and one next_after request shows it. `ahead` is for a reader that knows more
+    deliveries of the subject wait behind this one: folding them now lets each of them find its
+    event already covered (one request more, to find the end)."""
     between: list[Received] = []
     while (stored := await bus.next_after(subject, position)) is not None and stored.seq < delivered.seq:
         between.append(stored)
         position = stored.seq
-    return [*between, delivered]
+    after: list[Received] = []
+    if ahead:
+        position = delivered.seq
+        while (stored := await bus.next_after(subject, position)) is not None:
+            after.append(stored)
+            position = stored.seq
+    return [*between, delivered, *after]
 
 
 def run_events(history: Sequence[Received]) -> list[RunEvent]:

@@ -45,6 +45,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.errors import NATS_ERRORS, NotFound, translate, translated
 from adapters.jetstream.inflight import HandlerPool, Heartbeat
+from adapters.jetstream.replay import ack_fields
 from adapters.jetstream.streams import ensure_stream, stream_of
 from adapters.jetstream.trusted import trusted
 from adapters.runtime.instruments import INSTRUMENTS
@@ -271,16 +272,12 @@ def consumer_config(
 
 
 def position(reply: str) -> tuple[int, int]:
-    """(stream sequence, delivery count) from a JetStream ack subject, either format:
-    $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending> (9 tokens) or
-    $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.... (11 or 12 tokens).
-    Only these two fields, without the timestamp conversion Msg.metadata does: it is per message."""
-    tokens = reply.split(".")
-    if len(tokens) == 9:
-        return int(tokens[5]), int(tokens[4])
-    if len(tokens) >= 11 and tokens[0] == "$JS":
-        return int(tokens[7]), int(tokens[6])
-    raise BusRejected(f"not a JetStream delivery: reply subject {reply!r}")
+    """(stream sequence, delivery count) of a delivery, from its ack subject (replay.ack_fields)."""
+    try:
+        delivered, seq, _, _ = ack_fields(reply)
+    except ValueError as e:
+        raise BusRejected(str(e)) from e
+    return seq, delivered
 
 
 async def _settle(reply: Awaitable[None]) -> None:

@@ -2,7 +2,8 @@
 
 An ephemeral, unacknowledged, in-memory consumer reads from the first message on the subject up
 to the stream's last sequence at call time (events stored meanwhile are left for the next call),
-then is deleted. Undecodable messages, and events on a subject that is not their own
+in pulls of adapters.jetstream.replay.BATCH messages (replay.py: why not nats-py's fetch), then is
+deleted. Undecodable messages, and events on a subject that is not their own
 (events.subjects.on_its_subject), are logged and skipped: history returns typed events, each
 published by an identity allowed to state it.
 
@@ -19,36 +20,39 @@ import uuid
 import nats.errors
 import nats.js.errors
 import structlog
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 
 from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.errors import translated
+from adapters.jetstream.replay import read_to_end
 from adapters.jetstream.streams import stream_of
 from adapters.jetstream.trusted import trusted
 from ports.bus import Received
 
 log = structlog.get_logger(__name__)
-_BATCH = 256
 
 
 async def history(conn: NatsConnection, subject: str) -> list[Received]:
     stream = stream_of([subject])
     js = conn.js
+    out: list[Received] = []
+
+    def take(stored_on: str, data: bytes, seq: int) -> None:
+        event = trusted(data, stored_on, seq, log, "bus.history")
+        if event is not None:
+            out.append(Received(event=event, seq=seq, subject=stored_on, delivered=1))
+
     async with translated(f"history of {subject}"):
         last = (await js.stream_info(stream)).state.last_seq
         name = f"history-{uuid.uuid4().hex}"
         info = await js.add_consumer(stream, _replay_config(name, subject, conn.settings.request_timeout))
-        if info.num_pending == 0:
-            await _delete(js, stream, name)
-            return []
-        sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
         try:
-            return await _read(sub, last, conn.settings.request_timeout)
+            if info.num_pending:
+                await read_to_end(conn.client, stream, name, last, take, conn.settings.request_timeout)
         finally:
-            await sub.unsubscribe()
             await _delete(js, stream, name)
+    return out
 
 
 async def next_after(conn: NatsConnection, subject: str, after: int) -> Received | None:
@@ -79,26 +83,6 @@ def _replay_config(name: str, subject: str, timeout: float) -> ConsumerConfig:
         # The server removes it on its own if this process dies mid-replay.
         inactive_threshold=max(30.0, 4 * timeout),
     )
-
-
-async def _read(sub: JetStreamContext.PullSubscription, last: int, wait: float) -> list[Received]:
-    out: list[Received] = []
-    while True:
-        for msg in await sub.fetch(_BATCH, timeout=wait):
-            meta = msg.metadata
-            if meta.sequence.stream > last:
-                return out
-            _append(out, msg)
-            if meta.num_pending == 0 or meta.sequence.stream == last:
-                return out
-
-
-def _append(out: list[Received], msg: Msg) -> None:
-    meta = msg.metadata
-    event = trusted(msg.data, msg.subject, meta.sequence.stream, log, "bus.history")
-    if event is None:
-        return
-    out.append(Received(event=event, seq=meta.sequence.stream, subject=msg.subject, delivered=1))
 
 
 async def _delete(js: JetStreamContext, stream: str, name: str) -> None:

@@ -39,13 +39,12 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
 
+from adapters.runtime.keyed_locks import KeyedLocks
 from events.run import LogShipped, RunEvent, RunFinished, StepStarted
 from events.subjects import RUN_SUBJECTS
 from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_history
@@ -81,7 +80,7 @@ class Shipper:
         self.bus, self.store, self.objects, self.logs, self.live = bus, store, objects, logs, live
         self.retry_seconds, self.max_log_bytes = retry_seconds, max_log_bytes
         self.quiet_seconds = quiet_seconds
-        self._shipping: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._shipping = KeyedLocks()  # a second delivery of a StepStarted waits for the first
 
     async def handle(self, received: Received) -> None:
         event = received.event
@@ -92,24 +91,8 @@ class Shipper:
             await self.logs.release_run(event.namespace, event.run, event.uid)
 
     async def on_started(self, event: StepStarted) -> None:
-        async with self._one_at_a_time(event.uid, event.step):
+        async with self._shipping.held((event.uid, event.step)):
             await self._on_started(event)
-
-    @asynccontextmanager
-    async def _one_at_a_time(self, uid: str, step: str) -> AsyncIterator[None]:
-        """Hold the step's lock: a second delivery of its StepStarted waits for the first."""
-        key = (uid, step)
-        lock, users = self._shipping.get(key, (asyncio.Lock(), 0))
-        self._shipping[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._shipping[key]
-            if users == 1:
-                del self._shipping[key]
-            else:
-                self._shipping[key] = (lock, users - 1)
 
     async def _on_started(self, event: StepStarted) -> None:
         history = await self._history(event)

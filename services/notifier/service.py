@@ -32,12 +32,12 @@ with the server's delay (RetryLater); 4xx answers become NotificationFailed; not
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 import structlog
 
+from adapters.runtime.keyed_locks import KeyedLocks
 from adapters.runtime.retrying import retry_outages
 from adapters.runtime.structured_logging import get_logger
 from adapters.runtime.tasks import stop_task
@@ -65,7 +65,7 @@ def utcnow() -> datetime:
 class Notifier:
     def __init__(self, bus: Bus, statuses: StatusReporter, chats: ChatNotifier) -> None:
         self.bus, self.statuses, self.chats = bus, statuses, chats
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._runs = KeyedLocks()  # one run's transitions one at a time
 
     async def handle(self, received: Received) -> None:
         """Consumer handler: report what a RunAccepted, RunFinished or RunRejected calls for."""
@@ -74,25 +74,10 @@ class Notifier:
             return
         structlog.contextvars.bind_contextvars(run=event.run, seq=received.seq)
         try:
-            async with self._lock(event.uid):
+            async with self._runs.held(event.uid):
                 await self._handle(event)
         except ApiUnavailable as e:
             raise RetryLater(str(e), delay=max(e.retry_after, 1.0)) from e
-
-    @contextlib.asynccontextmanager
-    async def _lock(self, uid: str) -> AsyncIterator[None]:
-        """One run's transitions one at a time; the lock is dropped when nobody holds or waits."""
-        lock, users = self._locks.get(uid, (asyncio.Lock(), 0))
-        self._locks[uid] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[uid]
-            if users == 1:
-                del self._locks[uid]
-            else:
-                self._locks[uid] = (lock, users - 1)
 
     async def _handle(self, event: RunAccepted | RunFinished | RunRejected) -> None:
         run = await self._facts(event)

@@ -14,6 +14,17 @@ behind the stored one (compare-and-set), so concurrent writers agree. Config sta
 (no one subject is their history), so `projector-configs` is a serial consumer: one message in
 flight across all replicas, strictly in stream order, retries included.
 
+Under a burst: `projector-runs` and `projector-connections` handle up to HANDLERS messages at
+once per process (consume concurrency), so the round trips of different runs (a store read, a
+next_after, a status write) overlap instead of queueing behind each other; one subject's events
+take a per-subject lock (adapters.runtime.keyed_locks), in delivery order. A handler that sees
+more deliveries of its subject queued behind it folds ahead to the subject's end (unfolded's
+`ahead`), so it writes once for all of them and each of them then finds its event covered
+without a store read: the process remembers how far the status it last read or wrote for a run
+covers (services/projector/covered.py; a stored status never goes backwards, so that is what
+the read would say). None of this changes the rule above: the lock only saves conflicting work,
+and what is written is still the fold of the stored history up to its observedSequence.
+
 Writes never go backwards (the store drops a status whose observedSequence is below the stored
 one, compare-and-set) and carry the run's uid, so a run deleted and created again under the same
 name never receives the old run's status. A write is skipped when the fold changed nothing. Each
@@ -28,6 +39,7 @@ from typing import TypeVar
 from msgspec.structs import replace
 
 from adapters.runtime.instruments import INSTRUMENTS
+from adapters.runtime.keyed_locks import KeyedLocks
 from adapters.runtime.retrying import retry_outages
 from api.pipelineconfig import PipelineConfig, PipelineConfigStatus
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun, PipelineRunStatus
@@ -38,16 +50,32 @@ from events.webhook import WebhookAccepted, WebhookEvent, WebhookRejected
 from ports.bus import Bus, Received, StopSignal, unfolded
 from ports.resources import NotFound, ResourceStore
 from projections import config_stats, connection_status, run_status
+from services.projector.covered import Covered
+
+#: Handlers at once per consumer and process (projector-runs, projector-connections): more than
+#: the runs of a burst, so that a run's next deliveries are often in flight together and the first
+#: folds them ahead (module docstring).
+HANDLERS = 64
 
 
 class Projector:
     def __init__(self, bus: Bus, store: ResourceStore) -> None:
         self.bus, self.store = bus, store
+        self._subjects = KeyedLocks()
+        self._covered = Covered()
 
     async def on_run_event(self, received: Received) -> None:
         event = received.event
         if not isinstance(event, RunEvent):
             return
+        subject = run_subject(event.namespace, event.run)
+        async with self._subjects.held(subject):
+            await self._project_run(received, event, subject)
+
+    async def _project_run(self, received: Received, event: RunEvent, subject: str) -> None:
+        key = (event.namespace, event.run, event.uid)
+        if self._covered.covers(key, received.seq):
+            return  # folded ahead by an earlier delivery (covered.py: as the store would say)
         try:
             run = await self.store.get(PipelineRun, event.namespace, event.run)
         except NotFound:
@@ -55,13 +83,18 @@ class Projector:
         if run.metadata.uid != event.uid:
             return  # an event of an earlier run that had the same name
         current = run.status or PipelineRunStatus()
+        self._covered.stored(key, current)
         if received.seq <= current.observed_sequence or current.phase in TERMINAL_RUN_PHASES:
             return
-        subject = run_subject(event.namespace, event.run)
-        news = await unfolded(self.bus, subject, current.observed_sequence, received)
+        ahead = self._subjects.waiting(subject) > 0
+        news = await unfolded(self.bus, subject, current.observed_sequence, received, ahead=ahead)
         folded = run_status.fold(_of_run(news, event.uid), current)
         if _changed(current, folded):
-            await self.store.patch_status(PipelineRun, event.namespace, event.run, folded, uid=event.uid)
+            written = await self.store.patch_status(
+                PipelineRun, event.namespace, event.run, folded, uid=event.uid
+            )
+            if written is not None and written.status is not None:
+                self._covered.stored(key, written.status)
             if folded.phase != current.phase:
                 INSTRUMENTS.run_entered_phase(folded.phase)
 
@@ -83,6 +116,13 @@ class Projector:
         event = received.event
         if not isinstance(event, WebhookAccepted | WebhookRejected) or not event.connection:
             return
+        subject = connection_subject(event.namespace, event.connection)
+        async with self._subjects.held(subject):
+            await self._project_connection(received, event, subject)
+
+    async def _project_connection(
+        self, received: Received, event: WebhookAccepted | WebhookRejected, subject: str
+    ) -> None:
         ns = event.namespace
         try:
             conn = await self.store.get(RepositoryConnection, ns, event.connection)
@@ -91,9 +131,8 @@ class Projector:
         current = conn.status or RepositoryConnectionStatus()
         if received.seq <= current.observed_sequence:
             return
-        news = await unfolded(
-            self.bus, connection_subject(ns, event.connection), current.observed_sequence, received
-        )
+        ahead = self._subjects.waiting(subject) > 0
+        news = await unfolded(self.bus, subject, current.observed_sequence, received, ahead=ahead)
         folded = current
         for r in news:
             if isinstance(r.event, WebhookEvent):
@@ -115,11 +154,22 @@ def _changed(before: S, after: S) -> bool:
     return replace(before, observed_sequence=0) != replace(after, observed_sequence=0)
 
 
-async def serve(bus: Bus, projector: Projector, stop: StopSignal, *, retry_delay: float = 2.0) -> None:
+async def serve(
+    bus: Bus,
+    projector: Projector,
+    stop: StopSignal,
+    *,
+    retry_delay: float = 2.0,
+    concurrency: int = HANDLERS,
+) -> None:
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(
             bus.consume(
-                "projector-runs", [RUN_SUBJECTS], retry_outages(projector.on_run_event, retry_delay), stop
+                "projector-runs",
+                [RUN_SUBJECTS],
+                retry_outages(projector.on_run_event, retry_delay),
+                stop,
+                concurrency,
             )
         )
         tasks.create_task(
@@ -137,5 +187,6 @@ async def serve(bus: Bus, projector: Projector, stop: StopSignal, *, retry_delay
                 [WEBHOOK_SUBJECTS],
                 retry_outages(projector.on_webhook_event, retry_delay),
                 stop,
+                concurrency,
             )
         )

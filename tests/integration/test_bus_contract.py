@@ -4,7 +4,9 @@ Covers: publish returns the stream sequence; the same message id is stored once 
 sequence; publish_many keeps input order; a durable consumer acks and resumes after a restart
 without redelivering acked messages; RetryLater is redelivered after its delay (delivered == 2);
 an undecodable body is terminated, never reaches the handler and stays in the stream; a handler's
-exception propagates and its message comes back; history replays a subject in order; a consumer
+exception propagates and its message comes back; history replays a subject in order, across
+many read batches, and ends at what was stored when it was called even while publishing goes on;
+a consumer
 keeps working, exactly once, across a restart of the server on the same store.
 """
 
@@ -152,6 +154,41 @@ class TestBusContract:
         assert [r.seq for r in r1] == [2, 4, 6, 8, 10]
         assert [r.event for r in await harness.bus.history(ALL_RUNS)] == events
         assert await harness.bus.history(run_subject("other", "r1")) == []
+
+    async def test_history_of_many_events_is_whole_and_in_order(self, harness: BusHarness) -> None:
+        """Thousands of events (several read batches), two runs interleaved: each subject's history
+        is every one of its events, in stream order, nothing repeated."""
+        events = [started(i, run=("r1" if i % 3 else "r2")) for i in range(2_600)]
+        seqs: list[int] = []
+        for i in range(0, len(events), 500):
+            seqs += await harness.bus.publish_many(events[i : i + 500])
+        everything = await harness.bus.history(ALL_RUNS)
+        assert [r.seq for r in everything] == seqs
+        assert [r.event for r in everything] == events
+        r2 = await harness.bus.history(run_subject(NS, "r2"))
+        assert [r.seq for r in r2] == [s for s, e in zip(seqs, events, strict=True) if e.run == "r2"]
+
+    async def test_history_ends_at_what_was_stored_when_called(self, harness: BusHarness) -> None:
+        """Publishing goes on during the read: history is a prefix of the stream, in order and
+        without gaps, holding at least everything stored before the call."""
+        before = await harness.bus.publish_many([started(i) for i in range(1_500)])
+        stop = asyncio.Event()
+
+        async def publish_more() -> None:
+            i = 1_500
+            while not stop.is_set():
+                await harness.bus.publish_many([started(j) for j in range(i, i + 50)])
+                i += 50
+
+        publishing = asyncio.create_task(publish_more())
+        try:
+            await asyncio.sleep(0)  # the first publish of the writer is on its way
+            got = [r.seq for r in await harness.bus.history(ALL_RUNS)]
+        finally:
+            stop.set()
+            await publishing
+        assert got[: len(before)] == before
+        assert got == list(range(1, len(got) + 1))
 
     async def test_consumer_survives_server_restart(self, harness: BusHarness) -> None:
         """Events published before and after a server restart are each handled exactly once."""

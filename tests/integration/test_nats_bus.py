@@ -2,18 +2,21 @@
 
 Covers: ensure_streams is idempotent and sets file storage, the dedupe window and the message size
 limit; stored messages carry Nats-Msg-Id and the CloudEvents headers; an oversized event is
-refused with BusRejected; publishing while the server is down raises BusUnavailable.
+refused with BusRejected; publishing while the server is down raises BusUnavailable; a history
+read whose server goes away mid-read raises BusUnavailable instead of returning part of it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from nats.js.api import StorageType
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType
 
 from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.replay import BATCH, read_to_end
 from events.run import StepFinished
 from events.subjects import RUN_STREAM, WEBHOOK_STREAM, message_id
 from ports.bus_errors import BusRejected, BusUnavailable
@@ -73,3 +76,30 @@ async def test_publish_while_server_down_is_unavailable(nats: NatsHarness) -> No
         await nats.bus.publish(EVENT)
     await nats.start_server()
     assert await publish_eventually(nats.bus, [EVENT]) == [1]
+
+
+async def test_replay_whose_server_goes_away_is_unavailable(nats: NatsHarness) -> None:
+    """The replay reader (history's) stops the server at its first message: it raises
+    BusUnavailable within 1.5 request expiries, having taken only part of the stream."""
+    events = [
+        msgspec.structs.replace(EVENT, step=f"s{i}", at=EVENT.at + timedelta(seconds=i))
+        for i in range(2 * BATCH)
+    ]
+    for i in range(0, len(events), 500):
+        await nats.bus.publish_many(events[i : i + 500])
+    js = nats.raw.jetstream()
+    await js.add_consumer(RUN_STREAM, ConsumerConfig(name="replay", ack_policy=AckPolicy.NONE))
+    taken: list[int] = []
+
+    def take(subject: str, data: bytes, seq: int) -> None:
+        if not taken:
+            nats.server.stop()
+        taken.append(seq)
+
+    assert isinstance(nats.bus, NatsBus)
+    began = time.monotonic()
+    with pytest.raises(BusUnavailable):
+        await read_to_end(nats.bus.connection.client, RUN_STREAM, "replay", len(events), take, expires=1.0)
+    assert time.monotonic() - began < 5.0
+    assert 0 < len(taken) < len(events) and taken == list(range(1, len(taken) + 1))
+    await nats.start_server()

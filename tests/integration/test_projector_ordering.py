@@ -4,8 +4,12 @@ On a real nats-server and the NATS KV store, with two projectors (each its own c
 store client) working at once:
 - handler level, property-based: each run's events and a connection's webhook decisions are
   stored, then delivered in any order, some twice, some hitting a store outage and coming back
-  after later ones (the retry path), split between the two projectors: every PipelineRun status
-  and the RepositoryConnection status end equal to the fold of the stored history;
+  after later ones (the retry path), split between the two projectors, each handling one or
+  three at once: every PipelineRun status and the RepositoryConnection status end equal to the
+  fold of the stored history;
+- a run's deliveries queued behind one another on one projector (a burst) are folded by the
+  first in one status write, the others skipped without a store read, and the fold is still the
+  history's;
 - process level: two complete projectors (serve) on the same durable consumers, over a store that
   fails a share of writes: run statuses, PipelineConfig stats (a serial consumer) and the
   connection status all converge to the folds of the stream.
@@ -76,6 +80,7 @@ class Scenario:
     hook_offsets: list[int]
     old_run_first: bool  # an earlier run of the same name left events on run 0's subject
     rnd: random.Random
+    workers: int = 1  # deliveries each projector handles at once (serve's consume concurrency)
 
 
 @st.composite
@@ -86,6 +91,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         hook_offsets=draw(st.lists(st.integers(-40, 40), max_size=4)),
         old_run_first=draw(st.booleans()),
         rnd=draw(st.randoms(use_true_random=False)),
+        workers=draw(st.sampled_from([1, 3])),
     )
 
 
@@ -112,8 +118,11 @@ async def store_history(replica: Replica, ns: str, s: Scenario) -> tuple[list[Re
     return stored, uids
 
 
-async def deliver(replicas: list[Replica], stored: list[Received], rnd: random.Random) -> None:
-    """Any order, some twice, a quarter failing once (redelivered after everything else queued)."""
+async def deliver(
+    replicas: list[Replica], stored: list[Received], rnd: random.Random, workers: int = 1
+) -> None:
+    """Any order, some twice, a quarter failing once (redelivered after everything else queued);
+    each projector handles `workers` deliveries at once."""
     deliveries = [r for r in stored for _ in range(1 + (rnd.random() < 0.3))]
     rnd.shuffle(deliveries)
     queues: list[list[tuple[Received, bool]]] = [[], []]
@@ -134,7 +143,9 @@ async def deliver(replicas: list[Replica], stored: list[Received], rnd: random.R
             finally:
                 replica.store.failing = False
 
-    await asyncio.gather(*(work(rep, q) for rep, q in zip(replicas, queues, strict=True)))
+    await asyncio.gather(
+        *(work(rep, q) for rep, q in zip(replicas, queues, strict=True) for _ in range(workers))
+    )
 
 
 def same(written: PipelineRunStatus | RepositoryConnectionStatus | None, expected: object) -> bool:
@@ -177,7 +188,7 @@ async def test_any_delivery_order_folds_the_stored_history(
     """Reordered, repeated and retried deliveries to two projectors end at the folds of the history."""
     ns = f"order-{next(_namespaces)}"
     stored, uids = await store_history(replicas[0], ns, scenario)
-    await deliver(replicas, stored, scenario.rnd)
+    await deliver(replicas, stored, scenario.rnd, scenario.workers)
     store = replicas[1].store
     for name, expected in (await expected_runs(replicas[0].bus, ns, uids)).items():
         written = (await store.get(PipelineRun, ns, name)).status
@@ -215,3 +226,20 @@ async def test_two_serving_projectors_over_a_flaky_store_converge(replicas: list
     # Five runs finished (three succeeded); the earlier run of run-0's name was accepted, never finished.
     assert (stats.total_runs, stats.finished_runs, stats.succeeded_runs) == (6, 5, 3)
     assert sum(r.store.failures for r in replicas) > 0
+
+
+async def test_deliveries_queued_behind_one_another_are_written_once(replicas: list[Replica]) -> None:
+    """A burst: every event of a run handed to one projector at once, in order. The first handler
+    sees the others queued on the run and folds ahead to the run's end: one status write in all
+    (one per event without it), and the status is the fold of the stored history; the others find
+    their event covered by what this projector wrote, without reading the store."""
+    ns, replica = "burst", replicas[0]
+    stored, uids = await store_history(replica, ns, Scenario([[0, 1, 0]], [], False, random.Random(1)))
+    run_events = [r for r in stored if isinstance(r.event, RunEvent)]
+    await asyncio.gather(*(replica.projector.on_run_event(r) for r in run_events))
+    reads, writes = replica.store.reads, replica.store.writes
+    [(name, expected)] = (await expected_runs(replica.bus, ns, uids)).items()
+    written = (await replica.store.get(PipelineRun, ns, name)).status
+    assert written is not None and written.observed_sequence == run_events[-1].seq
+    assert same(written, expected)
+    assert (len(run_events), writes, reads) == (15, 1, 1)

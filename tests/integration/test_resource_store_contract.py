@@ -28,6 +28,7 @@ from typing import Protocol, TypeVar
 import pytest
 from msgspec.structs import replace
 
+from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.kv.store import KvStore
 from adapters.jetstream.server import NatsServer
 from api.meta import ObjectMeta
@@ -334,3 +335,39 @@ class TestKvStoreContract(ResourceStoreContract):
         harness = KvHarness(nats_server, await KvStore.connect(bus_settings(nats_server)))
         yield harness
         await harness.close()
+
+    async def test_status_write_after_a_read_is_one_request(self, nats_server: NatsServer) -> None:
+        """The object as last read (or written) is remembered: the status write after it sends one
+        request (the update at the remembered revision), not a read and an update."""
+        conn = NatsConnection(bus_settings(nats_server))
+        await conn.connect()
+        store = KvStore.from_connection(conn)
+        await store.ensure_buckets()
+        await store.create(run("ns"))
+        await store.get(PipelineRun, "ns", "app-ci-1")
+        sent = conn.client.stats["out_msgs"]
+        written = await store.patch_status(PipelineRun, "ns", "app-ci-1", run_status(1))
+        assert conn.client.stats["out_msgs"] - sent == 1
+        sent = conn.client.stats["out_msgs"]
+        await store.patch_status(PipelineRun, "ns", "app-ci-1", run_status(2))  # after its own write
+        assert conn.client.stats["out_msgs"] - sent == 1
+        assert written is not None and (await store.get(PipelineRun, "ns", "app-ci-1")).status == run_status(
+            2
+        )
+        await conn.close()
+
+    async def test_a_remembered_object_changed_since_is_read_again(self, store_harness: KvHarness) -> None:
+        """Another client cancels the run and writes a status after this client read it: this
+        client's status write neither reverts the cancel nor goes behind the other status."""
+        store, ns = store_harness.store, store_harness.namespace
+        other = await store_harness.connect()
+        await store.create(run(ns))
+        await store.get(PipelineRun, ns, "app-ci-1")
+        await other.request_cancel(ns, "app-ci-1")
+        assert await store.patch_status(PipelineRun, ns, "app-ci-1", run_status(3)) is not None
+        stored = await store.get(PipelineRun, ns, "app-ci-1")
+        assert stored.spec.cancel_requested and stored.status == run_status(3)
+        await other.patch_status(PipelineRun, ns, "app-ci-1", run_status(9))
+        assert await store.patch_status(PipelineRun, ns, "app-ci-1", run_status(5)) is None
+        stored = await store.get(PipelineRun, ns, "app-ci-1")
+        assert stored.spec.cancel_requested and stored.status == run_status(9)

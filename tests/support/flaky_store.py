@@ -2,7 +2,8 @@
 
 FlakyStore wraps a real store and raises StoreUnavailable from patch_status while `failing` is
 set (a single handler call's outage), or with probability `rate` drawn from a seeded Random (a
-store that hiccups now and then under a running consumer). Everything else is passed through.
+store that hiccups now and then under a running consumer); `writes` counts the status writes
+passed through, `reads` the gets. Everything else is passed through.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class FlakyStore:
         self.store, self.rate, self.random = store, rate, random.Random(seed)
         self.failing = False
         self.failures = 0
+        self.writes = 0
+        self.reads = 0
 
     async def patch_status(
         self, kind: type[R], namespace: str, name: str, status: AnyStatus, *, uid: str | None = None
@@ -26,9 +29,11 @@ class FlakyStore:
         if self.failing or self.random.random() < self.rate:
             self.failures += 1
             raise StoreUnavailable(f"status of {kind.__name__} {namespace}/{name}: injected outage")
+        self.writes += 1
         return await self.store.patch_status(kind, namespace, name, status, uid=uid)
 
     async def get(self, kind: type[R], namespace: str, name: str) -> R:
+        self.reads += 1
         return await self.store.get(kind, namespace, name)
 
     async def list(self, kind: type[R], namespace: str | None = None) -> list[R]:

@@ -1,8 +1,9 @@
 """Pure parts of the NATS bus adapter (no server needed).
 
 Covers: the stream position read from a JetStream ack subject in both formats, and the refusal of
-a non-JetStream reply; which stream holds a subject, and the refusal of subjects outside the
-catalog or spanning both streams.
+a non-JetStream reply; the replay reader's fields (consumer sequence, pending) from the same;
+which stream holds a subject, and the refusal of subjects outside the catalog or spanning both
+streams.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.jetstream.consumer import position
+from adapters.jetstream.replay import ack_fields
 from adapters.jetstream.streams import stream_of
 from ports.bus_errors import BusRejected
 
@@ -29,6 +31,14 @@ def test_position_rejects_plain_inbox() -> None:
     """A reply subject that is not a JetStream ack is refused with a clear error."""
     with pytest.raises(BusRejected, match="not a JetStream delivery"):
         position("_INBOX.abc.def")
+
+
+def test_ack_fields_in_both_formats() -> None:
+    """(delivered, stream seq, consumer seq, pending), whatever the format."""
+    assert ack_fields("$JS.ACK.C8S_RUNS.svc.2.41.7.1700000000000000000.3") == (2, 41, 7, 3)
+    assert ack_fields("$JS.ACK._.ACCHASH.C8S_RUNS.svc.3.99.12.1700000000000000000.0.tok") == (3, 99, 12, 0)
+    with pytest.raises(ValueError, match="not a JetStream delivery"):
+        ack_fields("$JS.ACK.C8S_RUNS.svc.2.41")
 
 
 def test_stream_of_subjects() -> None:

@@ -5,10 +5,17 @@ is a compare-and-set on the KV revision: create writes only when the key is abse
 otherwise), apply/patch_status/request_cancel/delete re-read and retry when another writer got in
 between, so concurrent writers never lose each other's changes and a status never goes behind the
 stored observedSequence. Every nats-py failure leaves as a ports.resources error.
+
+patch_status skips its read when this store holds the object as it last read or wrote it (a
+bounded memory of recent objects and their revisions, as the Kubernetes store does): the update
+carries that revision, so one round trip when nobody else wrote since, a Conflict and the usual
+read otherwise. A remembered object is only trusted to *send* a write, never to drop one
+(dropping always re-reads).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -53,6 +60,11 @@ CAS_ATTEMPTS = 50
 NAME_ATTEMPTS = 5
 #: Revisions kept per key: the current value is all the store needs.
 HISTORY = 1
+#: Objects remembered (as last read or written, with their revision) to skip the read before a
+#: status write.
+REMEMBERED = 1024
+
+Where = tuple[type[Resource], str, str]
 
 
 class KvStore:
@@ -63,6 +75,7 @@ class KvStore:
         self._owns = owns_connection
         self._buckets: dict[type[Resource], KeyValue] = {}
         self._codecs: dict[type[Resource], Any] = {}
+        self._remembered: OrderedDict[Where, tuple[Resource, int]] = OrderedDict()
         self._closed = False
 
     @classmethod
@@ -127,6 +140,7 @@ class KvStore:
 
     async def delete(self, kind: type[R], namespace: str, name: str) -> None:
         kv, key = await self._bucket(kind), key_of(namespace, name)
+        self._remembered.pop((kind, namespace, name), None)
         for _ in range(CAS_ATTEMPTS):
             _, revision = await self._read(kind, namespace, name)
             try:
@@ -162,6 +176,9 @@ class KvStore:
                 return None
             return current if current.status == status else replace(current, status=status)
 
+        written = await self._write_remembered(kind, namespace, name, patched)
+        if written is not None:
+            return written
         return await self._modify(kind, namespace, name, patched)
 
     async def watch(self, kind: type[R], namespace: str | None = None) -> AsyncIterator[WatchEvent]:
@@ -201,7 +218,9 @@ class KvStore:
             entry = await kv.get(key)
         if entry.value is None or entry.revision is None:
             raise NotFound(f"{kind.__name__} {namespace}/{name}")
-        return self._codec(kind).decode(entry.value, entry.revision, key), entry.revision
+        obj = self._codec(kind).decode(entry.value, entry.revision, key)
+        self._remember((kind, namespace, name), obj, entry.revision)
+        return obj, entry.revision
 
     async def _create(self, obj: R) -> R:
         kind, meta = type(obj), obj.metadata
@@ -228,8 +247,37 @@ class KvStore:
                     written = await kv.update(key, self._codec(kind).encode(new), last=revision)
             except Conflict:
                 continue
-            return with_version(new, written)
+            return self._remember((kind, namespace, name), with_version(new, written), written)
         raise Conflict(f"update {kind.__name__} {namespace}/{name}: too many concurrent writers")
+
+    async def _write_remembered(
+        self, kind: type[R], namespace: str, name: str, change: Callable[[R], R | None]
+    ) -> R | None:
+        """`change` of the remembered object written at its remembered revision; None when nothing
+        is remembered, when the change is not a write (a drop is decided on a fresh read), or when
+        someone else wrote since (Conflict): the caller then reads and writes as usual."""
+        held = self._remembered.pop((kind, namespace, name), None)
+        if held is None:
+            return None
+        remembered, revision = held
+        assert isinstance(remembered, kind)
+        new = change(remembered)
+        if new is None or new is remembered:
+            return None
+        kv, key = await self._bucket(kind), key_of(namespace, name)
+        try:
+            async with translated(f"update {kind.__name__} {namespace}/{name}"):
+                written = await kv.update(key, self._codec(kind).encode(new), last=revision)
+        except Conflict:
+            return None
+        return self._remember((kind, namespace, name), with_version(new, written), written)
+
+    def _remember(self, where: Where, obj: R, revision: int) -> R:
+        self._remembered[where] = (obj, revision)
+        self._remembered.move_to_end(where)
+        if len(self._remembered) > REMEMBERED:
+            self._remembered.popitem(last=False)
+        return obj
 
 
 async def _ensure_bucket(conn: NatsConnection, bucket: str) -> KeyValue:
