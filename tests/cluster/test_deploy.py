@@ -13,17 +13,32 @@ same push signed with another key is answered 401. The run's Job then works in r
 clone init container (c8s/step, set through the scheduler's C8S_CHECKOUT_IMAGE) fetches the pushed
 commit from a git daemon pod through its Service name, the step prints it, the run Succeeds and the
 log-shipper's copy of the step's log in object storage holds the commit.
+
+Then, on the same deployment (slice 4 of issue 16: the e2e scenarios in real containers), two runs
+created with kubectl at once: ``scenarios``, independent steps of one run --
+- a step secret as env, printed plainly and base64'd: the kubelet's raw log of the step container
+  (`kubectl logs`) holds both, the log-shipper's stored copy neither (``***``);
+- artifacts: a step writing ``dist/*.txt``, sent by the artifact sidecar (c8s's image) to the
+  job-watcher's upload endpoint through deploy/'s NetworkPolicy; the object in moto, its URL in the
+  run's status;
+- a failing step (exit 3): Failed with exitCode 3, its dependent Skipped (DependencyFailed);
+- a timeout: the pod's activeDeadlineSeconds kills the step, Failed with reason Timeout;
+- a step pod trying NATS's Service (nats.c8s-system.svc:4222) is refused (deploy/'s policies);
+and ``cancel``: its running step's pod is stopped by spec.cancelRequested set with `kubectl patch`,
+the run Cancelled, its dependent Skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +86,7 @@ async def test_deploy_comes_up_ready_and_runs_a_signed_push_in_real_containers(
             assert status.get("phase") == "Succeeded", status
             [build] = status["steps"]
             assert commit in s3_client(s3).cat(build["logURL"]).decode(), build
+            await _scenarios(kubectl, namespace, commit, s3, cluster.image("step"), tmp_path)
         finally:
             await _remove(kubectl, base, volume)
 
@@ -146,6 +162,77 @@ async def _admission_refuses_a_cycle(k8s_api: client.ApiClient, namespace: str) 
     assert "dependency cycle" in str(refused.value.body), refused.value.body
 
 
+TOKEN = "s3cr3t/" + uuid.uuid4().hex[:12] + "+=&x"
+#: bash: the bus's Service from a step pod, a few tries; prints REACHED or REFUSED
+TRY_NATS = ('for i in 1 2 3; do if timeout 3 bash -c "echo > /dev/tcp/nats.c8s-system.svc/4222" 2>/dev/null; '
+            'then echo REACHED; exit 0; fi; sleep 1; done; echo REFUSED')
+SCENARIOS = [
+    step("secret", 'echo "token=$TOKEN"', 'printf %s "$TOKEN" | base64',
+         secrets=[{"secretRef": "app-secrets", "key": "token", "envVar": "TOKEN"}]),
+    step("build", "mkdir -p dist", 'echo "version 1" > dist/app.txt', artifacts=["dist/*.txt"]),
+    step("fail", "echo about to fail", "exit 3", "echo never"),
+    step("after-fail", "echo not run", dependsOn=["fail"]),
+    step("hang", "echo start", "sleep 300", timeout="5s"),
+    step("bus", f"bash -c '{TRY_NATS}'"),
+]
+SLOW = [step("wait", "echo waiting", "sleep 300"), step("after-wait", "true", dependsOn=["wait"])]
+
+
+async def _scenarios(kubectl: Kubectl, namespace: str, commit: str, s3: dict[str, str], image: str,
+                     tmp_path: Path) -> None:
+    """Runs ``scenarios`` and ``cancel`` side by side (module docstring); checks both."""
+    repository = f"git://git.{namespace}.svc.cluster.local/r"
+    configs = [pipeline("scenarios", repository, [{**s, "image": image} for s in SCENARIOS], namespace),
+               pipeline("slow", repository, [{**s, "image": image} for s in SLOW], namespace)]
+    runs = [{"apiVersion": "c8s.dev/v1alpha1", "kind": "PipelineRun",
+             "metadata": {"name": name, "namespace": namespace},
+             "spec": {"pipelineConfigRef": config, "commit": commit, "branch": "main"}}
+            for name, config in (("scenarios", "scenarios"), ("cancel", "slow"))]
+    await _apply(kubectl, tmp_path / "scenarios.yaml", secret("app-secrets", namespace, token=TOKEN),
+                 *configs)
+    await _apply(kubectl, tmp_path / "runs.yaml", *runs)
+
+    await _step_phase(kubectl, namespace, "cancel", "wait", "Running")
+    await kubectl("patch", "pipelineruns.c8s.dev", "cancel", "-n", namespace, "--type=merge",
+                  "-p", '{"spec":{"cancelRequested":true}}')
+    cancelled = await _finished_run(kubectl, namespace, "cancel")
+    assert cancelled["phase"] == "Cancelled", cancelled
+    assert [s["phase"] for s in cancelled["steps"]] == ["Failed", "Skipped"], cancelled
+    pods = json.loads((await kubectl("get", "pods", "-n", namespace, "-l", "c8s.dev/run=cancel",
+                                     "-o", "json")).stdout)["items"]
+    assert [p["status"]["phase"] for p in pods if p["status"]["phase"] in ("Pending", "Running")] == [], pods
+
+    status = await _finished_run(kubectl, namespace, "scenarios")
+    steps = {s["name"]: s for s in status["steps"]}
+    store = s3_client(s3)
+    assert status["phase"] == "Failed", status
+    assert (steps["fail"]["phase"], steps["fail"].get("exitCode")) == ("Failed", 3), steps["fail"]
+    skipped = steps["after-fail"]
+    assert (skipped["phase"], skipped.get("reason")) == ("Skipped", "DependencyFailed"), skipped
+    assert (steps["hang"]["phase"], steps["hang"].get("reason")) == ("Failed", "Timeout"), steps["hang"]
+    assert "start" in store.cat(steps["hang"]["logURL"]).decode()
+    assert steps["build"]["phase"] == "Succeeded", steps["build"]
+    [artifact] = steps["build"]["artifactURLs"]
+    assert artifact.endswith("dist/app.txt") and store.cat(artifact) == b"version 1\n", artifact
+    assert "REFUSED" in store.cat(steps["bus"]["logURL"]).decode(), steps["bus"]
+
+    encoded = base64.b64encode(TOKEN.encode()).decode()
+    stored = store.cat(steps["secret"]["logURL"]).decode()
+    assert "token=***" in stored and TOKEN not in stored and encoded not in stored, stored
+    raw = (await kubectl("logs", "-n", namespace, "-l", "c8s.dev/run=scenarios,c8s.dev/step=secret",
+                         "-c", "step")).stdout
+    assert f"token={TOKEN}" in raw and encoded in raw, raw
+
+
+async def _step_phase(kubectl: Kubectl, namespace: str, run: str, name: str, phase: str) -> None:
+    async def reached() -> bool:
+        got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
+        status = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
+        return any(s["name"] == name and s.get("phase") == phase for s in status.get("steps", []))
+
+    await eventually(reached, what=f"step {name} of {run} {phase}", within=RUN_TIMEOUT)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -176,11 +263,11 @@ async def _signed_push(kubectl: Kubectl, namespace: str, commit: str) -> str:
 
 
 async def _finished_run(kubectl: Kubectl, namespace: str, run: str) -> dict[str, Any]:
-    """The PipelineRun's status once it is Succeeded or Failed (the projector writes the object)."""
+    """The PipelineRun's status once it is Succeeded, Failed or Cancelled (the projector writes it)."""
     async def finished() -> dict[str, Any] | None:
         got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
         status: dict[str, Any] = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
-        return status if status.get("phase") in ("Succeeded", "Failed") else None
+        return status if status.get("phase") in ("Succeeded", "Failed", "Cancelled") else None
 
     return await eventually(finished, what=f"PipelineRun {run} in {namespace} to finish", within=RUN_TIMEOUT)
 
