@@ -13,36 +13,53 @@ same push signed with another key is answered 401. The run's Job then works in r
 clone init container (c8s/step, set through the scheduler's C8S_CHECKOUT_IMAGE) fetches the pushed
 commit from a git daemon pod through its Service name, the step prints it, the run Succeeds and the
 log-shipper's copy of the step's log in object storage holds the commit.
+
+Then, on the same deployment (slice 4 of issue 16: the e2e scenarios in real containers), two runs
+created with kubectl at once: ``scenarios``, independent steps of one run --
+- a step secret as env, printed plainly and base64'd: the kubelet's raw log of the step container
+  (`kubectl logs`) holds both, the log-shipper's stored copy neither (``***``);
+- artifacts: a step writing ``dist/*.txt``, sent by the artifact sidecar (c8s's image) to the
+  job-watcher's upload endpoint through deploy/'s NetworkPolicy; the object in moto, its URL in the
+  run's status;
+- a failing step (exit 3): Failed with exitCode 3, its dependent Skipped (DependencyFailed);
+- a timeout: the pod's activeDeadlineSeconds kills the step, Failed with reason Timeout;
+- a step pod trying NATS's Service (nats.c8s-system.svc:4222) is refused (deploy/'s policies);
+and ``cancel``: its running step's pod is stopped by spec.cancelRequested set with `kubectl patch`,
+the run Cancelled, its dependent Skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import c8s_deploy
 import cluster as cluster_mod  # tests/cluster on sys.path (conftest.py)
 import pytest
+import pytest_asyncio
 import yaml
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, config
 from test_node import GIT_DAEMON
 
 from c8s.onboarding import manifest as onboarding_manifest
 from tests.cluster.conftest import built_image
 from tests.e2e.local import connection, pipeline, push, secret, step
-from tests.k8s.conftest import Kubectl
+from tests.k8s.conftest import Kubectl, kubectl_on, new_namespace
 from tests.k8s.waiting import eventually
 from tests.support.s3_server import s3_client, s3_server
 from tests.support.webhooks import REPOSITORIES
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900), pytest.mark.asyncio(loop_scope="module")]
 
 RUN_TIMEOUT = 180.0  # a first pull of c8s/step for the clone container and the step included
 READY_TIMEOUT = 420.0  # 17 pods, 16 of them Python, starting on 2 shared cores (~20 s at load 8)
@@ -51,28 +68,52 @@ REPO = c8s_deploy.REPO
 NS = c8s_deploy.NAMESPACE
 
 
-async def test_deploy_comes_up_ready_and_runs_a_signed_push_in_real_containers(
-    cluster: cluster_mod.Cluster, c8s_image: str, k8s_api: client.ApiClient, namespace: str,
-    kubectl: Kubectl, tmp_path: Path,
-) -> None:
+class Deployed(NamedTuple):
+    """deploy/ Ready in the cluster, with an onboarded team namespace whose git daemon serves ``commit``."""
+
+    cluster: cluster_mod.Cluster
+    kubectl: Kubectl
+    api: client.ApiClient
+    namespace: str
+    commit: str
+    s3: dict[str, str]
+    directory: Path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def deployed(cluster: cluster_mod.Cluster, tmp_path_factory: pytest.TempPathFactory,
+                   ) -> AsyncIterator[Deployed]:
+    """One deployment for every test of this module (deploying is most of its time)."""
+    tmp_path = tmp_path_factory.mktemp("deploy")
+    kubectl = kubectl_on(cluster.plane)
+    await built_image(cluster, "c8s-image", "c8s")
     await built_image(cluster, "nats-image", "nats")
+    api = await config.new_client_from_config(config_file=str(cluster.plane.kubeconfig))
     with s3_server(host=cluster.node_ip) as (s3, bucket):
         volume = c8s_deploy.nats_volume(tmp_path / "nats-0")
         await _apply(kubectl, tmp_path / "volume.yaml", volume)
         base = c8s_deploy.kustomization(tmp_path / "deploy", cluster.registry, s3, bucket)
+        namespace = await new_namespace(api)
         try:
             await kubectl("apply", "--server-side", "-k", str(base))
             await _deploy_secrets(cluster)
             await _all_ready(kubectl, base)
-            commit = await _team(kubectl, k8s_api, tmp_path, namespace, cluster)
-            await _admission_refuses_a_cycle(k8s_api, namespace)
-            run = await _signed_push(kubectl, namespace, commit)
-            status = await _finished_run(kubectl, namespace, run)
-            assert status.get("phase") == "Succeeded", status
-            [build] = status["steps"]
-            assert commit in s3_client(s3).cat(build["logURL"]).decode(), build
+            commit = await _team(kubectl, api, tmp_path, namespace, cluster)
+            yield Deployed(cluster, kubectl, api, namespace, commit, s3, tmp_path)
         finally:
             await _remove(kubectl, base, volume)
+            await client.CoreV1Api(api).delete_namespace(namespace)
+            await api.close()
+
+
+async def test_deploy_comes_up_ready_and_runs_a_signed_push_in_real_containers(deployed: Deployed) -> None:
+    kubectl, namespace, commit = deployed.kubectl, deployed.namespace, deployed.commit
+    await _admission_refuses_a_cycle(deployed.api, namespace)
+    run = await _signed_push(kubectl, namespace, commit)
+    status = await _finished_run(kubectl, namespace, run)
+    assert status.get("phase") == "Succeeded", status
+    [build] = status["steps"]
+    assert commit in s3_client(deployed.s3).cat(build["logURL"]).decode(), build
 
 
 async def _apply(kubectl: Kubectl, path: Path, *docs: dict[str, Any]) -> None:
@@ -146,6 +187,127 @@ async def _admission_refuses_a_cycle(k8s_api: client.ApiClient, namespace: str) 
     assert "dependency cycle" in str(refused.value.body), refused.value.body
 
 
+HANG_TIMEOUT = 5
+TOKEN = "s3cr3t/" + uuid.uuid4().hex[:12] + "+=&x"
+#: bash: the bus's Service from a step pod, a few tries; prints REACHED or REFUSED
+TRY_NATS = ('for i in 1 2 3; do if timeout 3 bash -c "echo > /dev/tcp/nats.c8s-system.svc/4222" 2>/dev/null; '
+            'then echo REACHED; exit 0; fi; sleep 1; done; echo REFUSED')
+SCENARIOS = [
+    step("secret", 'echo "token=$TOKEN"', 'printf %s "$TOKEN" | base64',
+         secrets=[{"secretRef": "app-secrets", "key": "token", "envVar": "TOKEN"}]),
+    step("build", "mkdir -p dist", 'echo "version 1" > dist/app.txt', artifacts=["dist/*.txt"]),
+    step("fail", "echo about to fail", "exit 3", "echo never"),
+    step("after-fail", "echo not run", dependsOn=["fail"]),
+    step("hang", "echo start", "sleep 300", timeout=f"{HANG_TIMEOUT}s"),
+    step("bus", f"bash -c '{TRY_NATS}'"),
+]
+SLOW = [step("wait", "echo waiting", "sleep 300"), step("after-wait", "true", dependsOn=["wait"])]
+
+
+class Scenarios(NamedTuple):
+    run: dict[str, Any]  # the status of run ``scenarios``
+    steps: dict[str, dict[str, Any]]  # its steps by name
+    cancelled: dict[str, Any]  # the status of run ``cancel``
+    cancelled_pods: list[dict[str, Any]]  # run ``cancel``'s pods once it is Cancelled
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def scenarios(deployed: Deployed) -> Scenarios:
+    """Runs ``scenarios`` and ``cancel`` side by side (module docstring), both finished; ``cancel``
+    cancelled with `kubectl patch` once its step runs."""
+    kubectl, namespace, image = deployed.kubectl, deployed.namespace, deployed.cluster.image("step")
+    repository = f"git://git.{namespace}.svc.cluster.local/r"
+    configs = [pipeline("scenarios", repository, [{**s, "image": image} for s in SCENARIOS], namespace),
+               pipeline("slow", repository, [{**s, "image": image} for s in SLOW], namespace)]
+    runs = [{"apiVersion": "c8s.dev/v1alpha1", "kind": "PipelineRun",
+             "metadata": {"name": name, "namespace": namespace},
+             "spec": {"pipelineConfigRef": config, "commit": deployed.commit, "branch": "main"}}
+            for name, config in (("scenarios", "scenarios"), ("cancel", "slow"))]
+    await _apply(kubectl, deployed.directory / "scenarios.yaml",
+                 secret("app-secrets", namespace, token=TOKEN), *configs)
+    await _apply(kubectl, deployed.directory / "runs.yaml", *runs)
+
+    await _step_phase(kubectl, namespace, "cancel", "wait", "Running")
+    await kubectl("patch", "pipelineruns.c8s.dev", "cancel", "-n", namespace, "--type=merge",
+                  "-p", '{"spec":{"cancelRequested":true}}')
+    cancelled = await _finished_run(kubectl, namespace, "cancel")
+    pods = json.loads((await kubectl("get", "pods", "-n", namespace, "-l", "c8s.dev/run=cancel",
+                                     "-o", "json")).stdout)["items"]
+    status = await _finished_run(kubectl, namespace, "scenarios")
+    return Scenarios(status, {s["name"]: s for s in status["steps"]}, cancelled, pods)
+
+
+async def test_a_step_secret_is_masked_in_the_stored_log_not_in_the_kubelets(
+    deployed: Deployed, scenarios: Scenarios,
+) -> None:
+    encoded = base64.b64encode(TOKEN.encode()).decode()
+    assert scenarios.steps["secret"]["phase"] == "Succeeded", scenarios.steps["secret"]
+    stored = s3_client(deployed.s3).cat(scenarios.steps["secret"]["logURL"]).decode()
+    assert "token=***" in stored and TOKEN not in stored and encoded not in stored, stored
+    raw = (await deployed.kubectl("logs", "-n", deployed.namespace, "-c", "step",
+                                  "-l", "c8s.dev/run=scenarios,c8s.dev/step=secret")).stdout
+    assert f"token={TOKEN}" in raw and encoded in raw, raw
+
+
+async def test_the_artifact_sidecar_uploads_through_the_job_watcher(
+    deployed: Deployed, scenarios: Scenarios,
+) -> None:
+    build = scenarios.steps["build"]
+    assert build["phase"] == "Succeeded", build
+    [artifact] = build["artifactURLs"]
+    assert artifact.endswith("dist/app.txt"), artifact
+    assert s3_client(deployed.s3).cat(artifact) == b"version 1\n", artifact
+
+
+async def test_a_failing_step_fails_the_run_with_its_exit_code_and_skips_its_dependent(
+    scenarios: Scenarios,
+) -> None:
+    fail, skipped = scenarios.steps["fail"], scenarios.steps["after-fail"]
+    assert scenarios.run["phase"] == "Failed", scenarios.run
+    assert (fail["phase"], fail.get("exitCode")) == ("Failed", 3), fail
+    assert (skipped["phase"], skipped.get("reason")) == ("Skipped", "DependencyFailed"), skipped
+    [condition] = [c for c in scenarios.run["conditions"] if c["type"] == "Succeeded"]
+    assert condition["reason"] == "StepFailed" and "fail (exit code 3)" in condition["message"], condition
+
+
+async def test_a_step_past_its_timeout_is_stopped_by_its_pods_deadline(
+    deployed: Deployed, scenarios: Scenarios,
+) -> None:
+    hang = scenarios.steps["hang"]
+    assert (hang["phase"], hang.get("reason")) == ("Failed", "Timeout"), hang
+    [condition] = [c for c in scenarios.run["conditions"] if c["type"] == "Succeeded"]
+    assert "hang (Timeout)" in condition["message"], condition
+    assert "start" in s3_client(deployed.s3).cat(hang["logURL"]).decode()
+    listed = await deployed.kubectl("get", "pods", "-n", deployed.namespace, "-o", "json",
+                                    "-l", "c8s.dev/run=scenarios,c8s.dev/step=hang")
+    [pod] = json.loads(listed.stdout)["items"]
+    assert pod["spec"]["activeDeadlineSeconds"] == HANG_TIMEOUT, pod["spec"]
+    status = pod["status"]
+    assert (status["phase"], status.get("reason")) == ("Failed", "DeadlineExceeded"), status
+
+
+async def test_a_step_pod_cannot_reach_nats(deployed: Deployed, scenarios: Scenarios) -> None:
+    bus = scenarios.steps["bus"]
+    log = s3_client(deployed.s3).cat(bus["logURL"]).decode()
+    assert "REFUSED" in log and "REACHED" not in log, log
+
+
+async def test_cancel_by_kubectl_patch_stops_the_running_pod(scenarios: Scenarios) -> None:
+    assert scenarios.cancelled["phase"] == "Cancelled", scenarios.cancelled
+    assert [s["phase"] for s in scenarios.cancelled["steps"]] == ["Failed", "Skipped"], scenarios.cancelled
+    phases = [p["status"]["phase"] for p in scenarios.cancelled_pods]
+    assert phases == ["Failed"], scenarios.cancelled_pods  # the step's pod, stopped; none for after-wait
+
+
+async def _step_phase(kubectl: Kubectl, namespace: str, run: str, name: str, phase: str) -> None:
+    async def reached() -> bool:
+        got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
+        status = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
+        return any(s["name"] == name and s.get("phase") == phase for s in status.get("steps", []))
+
+    await eventually(reached, what=f"step {name} of {run} {phase}", within=RUN_TIMEOUT)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -176,11 +338,11 @@ async def _signed_push(kubectl: Kubectl, namespace: str, commit: str) -> str:
 
 
 async def _finished_run(kubectl: Kubectl, namespace: str, run: str) -> dict[str, Any]:
-    """The PipelineRun's status once it is Succeeded or Failed (the projector writes the object)."""
+    """The PipelineRun's status once it is Succeeded, Failed or Cancelled (the projector writes it)."""
     async def finished() -> dict[str, Any] | None:
         got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
         status: dict[str, Any] = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
-        return status if status.get("phase") in ("Succeeded", "Failed") else None
+        return status if status.get("phase") in ("Succeeded", "Failed", "Cancelled") else None
 
     return await eventually(finished, what=f"PipelineRun {run} in {namespace} to finish", within=RUN_TIMEOUT)
 

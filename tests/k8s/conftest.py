@@ -101,6 +101,13 @@ async def k8s_api(control_plane: plane_mod.Plane) -> AsyncIterator[client.ApiCli
 
 @pytest.fixture
 async def namespace(k8s_api: client.ApiClient) -> AsyncIterator[str]:
+    name = await new_namespace(k8s_api)
+    yield name
+    await client.CoreV1Api(k8s_api).delete_namespace(name)
+
+
+async def new_namespace(k8s_api: client.ApiClient) -> str:
+    """A fresh test namespace, once its default ServiceAccount exists (pods need it)."""
     core = client.CoreV1Api(k8s_api)
     name = f"t-{uuid.uuid4().hex[:10]}"
     await core.create_namespace({"metadata": {"name": name, "labels": {"c8s.dev/test": "true"}}})
@@ -115,12 +122,16 @@ async def namespace(k8s_api: client.ApiClient) -> AsyncIterator[str]:
         return True
 
     await eventually(default_sa_exists, what=f"ServiceAccount default in {name}")
-    yield name
-    await core.delete_namespace(name)
+    return name
 
 
 @pytest.fixture
 def kubectl(control_plane: plane_mod.Plane) -> Kubectl:
+    return kubectl_on(control_plane)
+
+
+def kubectl_on(control_plane: plane_mod.Plane) -> Kubectl:
+    """Run the plane's kubectl: ``await kubectl(*args, check=True)`` -> its completed process."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(control_plane.directory),
            "KUBECONFIG": str(control_plane.kubeconfig)}
 
