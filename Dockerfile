@@ -36,8 +36,11 @@ ENV PATH=/opt/c8s/bin:$PATH \
 RUN groupadd --gid 10001 c8s \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin c8s
 COPY --from=build /opt/c8s /opt/c8s
+# APP_OWNER: who owns /app. Root (the default): the services cannot change their code. The Tiltfile
+# passes 10001:10001 so that Tilt's live_update, which syncs files as the container's user, may.
+ARG APP_OWNER=0:0
+COPY --chown=${APP_OWNER} --from=build /src/ /app/
 WORKDIR /app
-COPY --from=build /src/ /app/
 USER 10001:10001
 EXPOSE 8080 8443 9090
 CMD ["c8s", "--help"]
