@@ -63,8 +63,10 @@ def test_dockerfile_copies_only_existing_paths_that_dockerignore_lets_through() 
     """Each COPY source from the build context exists and is re-included by .dockerignore."""
     allowed = {line.strip("!/") for line in (REPO / ".dockerignore").read_text().splitlines()
                if line.startswith("!")}
-    copied = [args.split()[:-1] for op, args in dockerfile_instructions()
-              if op == "COPY" and not args.startswith("--from")]
+    copies = [args.split() for op, args in dockerfile_instructions() if op == "COPY"]
+    from_context = [[w for w in words if not w.startswith("--")] for words in copies
+                    if not any(w.startswith("--from=") for w in words)]  # --chown=... etc. are flags
+    copied = [words[:-1] for words in from_context]
     sources = [s.rstrip("/") for group in copied for s in group]
     assert sources, "the Dockerfile copies nothing from the context"
     for source in sources:
