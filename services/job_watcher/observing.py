@@ -15,6 +15,11 @@ snapshot always gives the same facts, so a restart or a re-list repeats nothing 
   Job with no pod that ran gives StepFinished with that reason; a pod stuck before starting
   (image pull errors, a missing Secret or key, unschedulable) fails with the stuck reason once
   it has existed for `start_deadline`, and the Job is to be stopped (`Observed.stop`).
+- A Job that is gone (deleted, e.g. `kubectl delete job`, or missing at a re-list) before its pod
+  showed a terminal state: StepFinished with reason JobDeleted (Cancelled if the Job was
+  cancelled), so the run does not stay Running forever. When c8s's own cleanup or the Job's TTL
+  removes a finished Job, its StepFinished is already stored and the same message id is not
+  published again.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def observe(job: JobState, now: datetime, start_deadline: timedelta) -> Observed
         return Observed(events=[*events, *_artifacts(job, pod), _pod_finished(job, pod, now)])
     if (finished := _job_finished(job, pod, now)) is not None:
         return Observed(events=[*events, finished])
+    if job.gone:
+        return Observed(events=[*events, _deleted(job, now)])
     stuck = _stuck(pod) if pod is not None and not events else None
     if pod is not None and stuck is not None and now - pod.created_at >= start_deadline:
         return Observed(events=[_finished(job, None, stuck[0], stuck[1], now)], stop=True)
@@ -134,6 +141,17 @@ def _job_finished(job: JobState, pod: PodState | None, now: datetime) -> StepFin
     if job.cancelled and job.suspended and (pod is None or pod.deleting) and not _anyone_ran(job):
         return _finished(job, None, "Cancelled", "the run was cancelled before the step started", now)
     return None
+
+
+#: The step's reason when its Job went away before the step ended.
+JOB_DELETED = "JobDeleted"
+
+
+def _deleted(job: JobState, now: datetime) -> StepFinished:
+    if job.cancelled:
+        return _finished(job, None, "Cancelled", "the run was cancelled and the step's Job deleted", now)
+    message = f"the step's Job {job.name} was deleted before the step ended"
+    return _finished(job, None, JOB_DELETED, message, now)
 
 
 def _anyone_ran(job: JobState) -> bool:

@@ -1,7 +1,8 @@
 """The job-watcher's pure mapping (services.job_watcher.observing) from a Job snapshot to facts:
 started, exit code and reason, OOMKilled, deadline vs cancel, failed checkout, artifacts before
 StepFinished, a Job deadline with the pod gone, cancel before start, a stuck pod before and after
-the start deadline, and the same snapshot always giving the same facts."""
+the start deadline, a Job deleted before its step ended, and the same snapshot always giving the
+same facts."""
 
 from __future__ import annotations
 
@@ -145,3 +146,18 @@ def test_same_snapshot_same_facts() -> None:
     """Observing a snapshot again gives exactly the same facts (what makes re-lists harmless)."""
     state = job(pod("Failed", step("terminated", 1, "Error")))
     assert facts(state) == facts(state)
+
+
+def test_a_job_deleted_before_its_step_ended_fails_the_step() -> None:
+    """`kubectl delete job` mid-step (or a Job missing at a re-list): StepFinished JobDeleted, so the
+    run does not stay Running; with the pod's terminal state still known, the real outcome wins."""
+    started, done = facts(job(pod("Running", step()), gone=True))
+    assert isinstance(started, StepStarted)
+    assert isinstance(done, StepFinished) and (done.exit_code, done.reason) == (None, "JobDeleted")
+    assert "r-s was deleted" in done.message
+    [never_ran] = facts(job(gone=True))
+    assert isinstance(never_ran, StepFinished) and never_ran.reason == "JobDeleted"
+    [cancelled] = facts(job(gone=True, cancelled=True))
+    assert isinstance(cancelled, StepFinished) and cancelled.reason == "Cancelled"
+    ended = facts(job(pod("Succeeded", step("terminated", 0, "Completed")), gone=True))[-1]
+    assert isinstance(ended, StepFinished) and (ended.exit_code, ended.reason) == (0, "Completed")

@@ -3,7 +3,8 @@ StepFinished(3, Error); a step past its timeout gives Timeout; a cancelled step 
 Cancelled; the artifacts container's termination message becomes ArtifactUploaded (files really in
 the object store) before StepFinished; a pod stuck on a missing Secret fails with
 CreateContainerConfigError after the start deadline and its Job is stopped; a watcher restarted
-mid-step reports exactly one StepStarted and one StepFinished."""
+mid-step reports exactly one StepStarted and one StepFinished; a Job deleted by hand mid-step
+(`kubectl delete job`) gives StepFinished JobDeleted instead of a step left running forever."""
 
 from __future__ import annotations
 
@@ -74,6 +75,23 @@ async def test_cancelled(k8s_api: client.ApiClient, namespace: str, repo: tuple[
         events = await finished(bus, plan.ref)
     assert kinds(events) == ["step.started", "step.finished"]
     assert isinstance(events[-1], StepFinished) and events[-1].reason == "Cancelled"
+
+
+async def test_a_job_deleted_mid_step_finishes_the_step(
+    k8s_api: client.ApiClient, namespace: str, repo: tuple[str, str], executor: KubeExecutor,
+    kube: KubeConnection, bus: NatsBus,
+) -> None:
+    """Deleting a running step's Job (foreground, as kubectl does) ends the step: JobDeleted."""
+    plan = await plan_for(k8s_api, namespace, repo, "sleep 300")
+    async with job_watcher(bus, kube):
+        await executor.start(plan)
+        await eventually(lambda: _has(bus, plan.ref, "step.started"), what="StepStarted")
+        await client.BatchV1Api(k8s_api).delete_namespaced_job(
+            plan.ref.job_name, namespace, propagation_policy="Foreground")
+        events = await finished(bus, plan.ref)
+    assert kinds(events) == ["step.started", "step.finished"]
+    done = events[-1]
+    assert isinstance(done, StepFinished) and (done.exit_code, done.reason) == (None, "JobDeleted")
 
 
 async def test_artifacts_reported(k8s_api: client.ApiClient, namespace: str, repo: tuple[str, str],
