@@ -64,6 +64,25 @@ def test_nats_cluster_component_applies_in_a_dry_run(foundations: plane_mod.Plan
     kubectl(foundations, "apply", "--server-side", "--dry-run=server", "-k", str(tmp_path))
 
 
+def test_local_image_component_runs_every_c8s_container_on_the_loaded_image(
+    foundations: plane_mod.Plane, tmp_path: Path
+) -> None:
+    """The base plus local-image: every c8s container and the step pods' artifacts image are c8s:dev
+    (nothing left on the published image, which a kind cluster would try to pull), and it dry-runs."""
+    base = os.path.relpath(DEPLOY, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        f"resources: [{base}]\ncomponents: [{base}/overlays/local-image]\n")
+    rendered = kubectl(foundations, "kustomize", str(tmp_path)).stdout
+    deployments = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment"]
+    pods = [d["spec"]["template"]["spec"] for d in deployments]
+    containers = [c for pod in pods for c in pod["containers"]]
+    assert len(containers) >= 8 and {c["image"] for c in containers} == {"c8s:dev"}
+    env = {e["name"]: e.get("value") for c in containers if c["name"] == "scheduler" for e in c["env"]}
+    assert env["C8S_ARTIFACTS_IMAGE"] == "c8s:dev" and "C8S_ARTIFACT_UPLOAD_KEY" in env
+    assert "ghcr.io/c8s-dev/c8s" not in rendered
+    kubectl(foundations, "apply", "--server-side", "--dry-run=server", "-k", str(tmp_path))
+
+
 SCALED = ("webhook", "scheduler", "job-watcher", "log-shipper", "projector", "notifier", "admission")
 
 
