@@ -76,12 +76,20 @@ class NatsConnection:
             )
         )
         refused = asyncio.ensure_future(self._refused.wait())
-        await asyncio.wait({attempt, refused}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({attempt, refused}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled (a caller's timeout): close the half-open client's socket
+            refused.cancel()
+            await _abandon(attempt, client)
+            raise
         refused.cancel()
         if not attempt.done():
             await _abandon(attempt, client)
             who = s.user or "nobody"
             raise BusRefused(f"connect to {s.servers} as {who}: the server refused the credentials")
+        if not attempt.cancelled() and attempt.exception() is not None:
+            with contextlib.suppress(*NATS_ERRORS):
+                await client.close()
         async with translated(f"connect to {s.servers}"):
             attempt.result()
         self._client = client
