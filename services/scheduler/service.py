@@ -3,10 +3,7 @@
 Three loops share one cache of run states:
 - the durable consumer `scheduler` folds every run event into the run's state and decides;
 - the PipelineRun watch turns new runs into RunRequested and `spec.cancelRequested` into
-  RunCancelRequested (Nats-Msg-Id dedupes repeats), and loads open runs after a restart; a new
-  run is acted on right after its RunRequested is published (accepted, first steps started), which
-  saves the consumer's round trip on the way to the first step; the consumer's later delivery of
-  RunRequested folds what is already folded and decides nothing new;
+  RunCancelRequested (Nats-Msg-Id dedupes repeats), and loads open runs after a restart;
 - a ticker re-decides open runs, which is how the pipeline timeout and the log grace fire, and
   how steps waiting for ResourceQuota capacity start once it is freed.
 The namespace's quotas are read at most once per `quota_ttl` and charged with every step this
@@ -98,7 +95,6 @@ class Scheduler:
             ident = RunIdentity(namespace=meta.namespace, run=meta.name, uid=meta.uid, at=self.clock())
             if cached.state.ctx.spec is None:
                 await self._publish(key, RunRequested(spec=run.spec, **ident))
-                await self._act(key)  # accept and start now, not once the consumer hands it back
             if run.spec.cancel_requested and cached.state.cancel_requested is None and not cached.state.done:
                 await self._publish(key, RunCancelRequested(by="spec.cancelRequested", **ident))
 

@@ -5,31 +5,26 @@ policy (issue 10.4, 13.8).
 Covers: a run naming its connection gets that connection's auth secret (not the first one of the
 config) and RunAccepted records it; a run naming none gets the config's connection first by name;
 a fork's pull request is accepted with its secrets withheld unless its connection says
-WithSecrets; a run naming a connection that does not exist is accepted with none (no guess); a new run seen by
-the PipelineRun watch is accepted and its first step scheduled by the watch handler itself,
-without waiting for the consumer to hand RunRequested back.
+WithSecrets; a run naming a connection that does not exist is accepted with none (no guess).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
 from adapters.jetstream.server import NatsServer
-from adapters.local.executor import LocalExecutor
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Step
-from api.pipelinerun import PipelineRun, PipelineRunSpec, Trigger
+from api.pipelinerun import PipelineRunSpec, Trigger
 from api.repositoryconnection import ForkPolicy, RepositoryConnection, RepositoryConnectionSpec
 from events.run import RunAccepted
-from events.subjects import run_subject
 from projections.run_context import RunContext
 from services.scheduler.accepting import accept, read_inputs
-from services.scheduler.service import Scheduler
 from tests.integration.conftest import bus_settings
 
 NS, REPO = "team-a", "https://github.com/org/app"
@@ -92,20 +87,3 @@ async def test_forks_are_accepted_without_secrets_unless_trusted(
     """A fork's pull request withholds secrets unless its connection says WithSecrets."""
     fork = Trigger(event="pull_request", connection=name, number=7, fork=True)
     assert (await accepted_with(store, fork)).secrets_withheld is withheld
-
-
-async def test_a_new_run_is_accepted_and_started_from_the_watch_alone(
-    store: KvStore, nats_server: NatsServer
-) -> None:
-    """on_run with no consumer running: RunRequested, RunAccepted and the first StepScheduled are
-    stored (one hop less to the first step); a second on_run (a status write's MODIFIED) adds none."""
-    bus = await NatsBus.connect(bus_settings(nats_server))
-    await bus.ensure_streams()
-    scheduler = Scheduler(bus, store, LocalExecutor(), log_grace=timedelta(seconds=30))
-    meta = ObjectMeta(name="r-1", namespace=NS, uid="u-1")
-    run = PipelineRun(metadata=meta, spec=PipelineRunSpec(pipeline_config_ref="app-ci", commit="abcdef1"))
-    await scheduler.on_run(run)
-    await scheduler.on_run(run)
-    history = await bus.history(run_subject(NS, "r-1"))
-    assert [r.event.type for r in history] == ["run.requested", "run.accepted", "step.scheduled"]
-    await bus.close()
