@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from adapters.runtime.tasks import stop_tasks
 from events.run import StepEvent, StepFinished
 from events.subjects import message_id
 from ports.bus import Bus, StopSignal, run_history
@@ -94,9 +95,8 @@ async def serve(watcher: JobWatcher, stop: StopSignal, tick_seconds: float) -> N
             if task is not stopped:
                 task.result()  # a loop that ended on its own failed: crash, to be restarted
     finally:
-        for task in [*tasks, stopped]:
-            task.cancel()
-        await asyncio.gather(*tasks, stopped, return_exceptions=True)
+        # one cancel is not always enough: a request's wait_for on Python 3.11 can swallow it
+        await stop_tasks([*tasks, stopped])
 
 
 async def _follow(watcher: JobWatcher) -> None:

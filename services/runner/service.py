@@ -37,7 +37,7 @@ from typing import Any
 
 import structlog
 
-from adapters.runtime.tasks import stop_task
+from adapters.runtime.tasks import stop_task, stop_tasks
 from events.run import (
     RunCancelled,
     RunEvent,
@@ -176,9 +176,7 @@ class Runner:
             for ref in self.steps:
                 request_stop(StepFiles.of(self.deps.home, ref), request)
             await asyncio.wait(self.steps.values(), timeout=self.settings.kill_grace_seconds + 2)
-        for task in self.steps.values():
-            task.cancel()
-        await asyncio.gather(*self.steps.values(), return_exceptions=True)
+        await stop_tasks(self.steps.values())
         await self.deps.launcher.close()
         await self.deps.prefetcher.close()
 
