@@ -4,15 +4,17 @@
 ``kubectl apply --server-side -k``: deploy/ unchanged as the base, with the images from the
 cluster's registry (c8s/c8s, c8s/nats; the step pods' clone container from c8s/step, which has sh
 and git) and object storage at an S3 endpoint (moto's server on the node's IP in the tests); it is
-written per cluster because both addresses are chosen at start.
-``nats_volume`` is the PersistentVolume the NATS claim binds to (the cluster has no provisioner;
-kind's local-path one plays this part there). Then scripts/deploy-secrets creates the Secrets
-deploy/ does not ship, as a user runs it.
+written per cluster because both addresses are chosen at start. ``components`` adds kustomize
+Components of deploy/overlays (e.g. ``nats-cluster``: three NATS servers, R3 streams).
+``nats_volume`` is the PersistentVolume a NATS server's claim binds to (the cluster has no
+provisioner; kind's local-path one plays this part there), one per server. Then
+scripts/deploy-secrets creates the Secrets deploy/ does not ship, as a user runs it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,14 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "c8s-system"
-NATS_CLAIM = "data-nats-0"  # volumeClaimTemplates "data" of StatefulSet "nats", server 0
+NATS_CLAIM = "data-nats-{}"  # volumeClaimTemplates "data" of StatefulSet "nats", server N
 NATS_UID = 1000  # deploy/400-nats.yaml's runAsUser: the volume's directory must be its own
 
 
-def kustomization(directory: Path, registry: str, s3: dict[str, str], bucket: str) -> Path:
-    """Write ``directory/kustomization.yaml``; returns ``directory``."""
+def kustomization(directory: Path, registry: str, s3: dict[str, str], bucket: str,
+                  components: Sequence[str] = ()) -> Path:
+    """Write ``directory/kustomization.yaml`` (with the Components deploy/overlays/``components``);
+    returns ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     storage = {"C8S_LOG_STORE": f"s3://{bucket}/", "AWS_ENDPOINT_URL": s3["AWS_ENDPOINT_URL"],
                "AWS_DEFAULT_REGION": s3["AWS_DEFAULT_REGION"]}
@@ -42,6 +46,8 @@ def kustomization(directory: Path, registry: str, s3: dict[str, str], bucket: st
             _scheduler_env(C8S_CHECKOUT_IMAGE=f"{registry}/c8s/step:latest",
                            C8S_ARTIFACTS_IMAGE=f"{registry}/c8s/c8s:latest"))],
     }
+    if components:
+        doc["components"] = [os.path.relpath(REPO / "deploy" / "overlays" / c, directory) for c in components]
     (directory / "kustomization.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return directory
 
@@ -59,15 +65,17 @@ def _named(kind: str, name: str, **fields: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": NAMESPACE}, **fields}
 
 
-def nats_volume(path: Path, capacity: str = "10Gi") -> dict[str, Any]:
-    """A hostPath PersistentVolume at ``path`` (made, owned by NATS's uid) reserved for NATS's claim."""
+def nats_volume(path: Path, capacity: str = "10Gi", server: int = 0) -> dict[str, Any]:
+    """A hostPath PersistentVolume at ``path`` (made, owned by NATS's uid) reserved for the claim of
+    NATS server ``server`` (pod nats-``server``)."""
     path.mkdir(parents=True, exist_ok=True)
     os.chown(path, NATS_UID, NATS_UID)
+    claim = NATS_CLAIM.format(server)
     return {
-        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"c8s-{NATS_CLAIM}"},
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"c8s-{claim}"},
         "spec": {"capacity": {"storage": capacity}, "accessModes": ["ReadWriteOnce"],
                  "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
-                 "claimRef": {"namespace": NAMESPACE, "name": NATS_CLAIM},
+                 "claimRef": {"namespace": NAMESPACE, "name": claim},
                  "hostPath": {"path": str(path), "type": "Directory"}},
     }
 
