@@ -121,6 +121,7 @@ async def test_a_nats_server_killed_mid_run_loses_nothing(deployed: deploying.De
     logs = {name: s3_client(deployed.s3).cat(s["logURL"]).decode() for name, s in steps.items()}
     assert "gate open" in logs["gate"] and "after the failover" in logs["after"], logs
     history = await _events(kubectl, namespace, RUN)
+    print("\n".join(history))
     assert _counted(history) == EXPECTED, "\n".join(history)
     await _rejoined(kubectl, leader, killed_uid)
     print(f"{leader} back and all {SERVERS} servers Ready {time.monotonic() - killed_at:.1f}s after the kill")
