@@ -4,16 +4,16 @@ Covers (issue 16, slice 4's last scenario): deploy/ plus the Component deploy/ov
 (three NATS servers, each on its own hostPath PersistentVolume, R3 streams) applied through the same
 overlay as test_deploy.py, in a deployment of this module's own: all three NATS pods and every
 Deployment Ready. A run of two steps (``gate`` waits for a file the test writes into its container
-with `kubectl exec`; ``after`` depends on it) is started; while ``gate`` runs, the leader of the run
-stream C8S_RUNS (asked of NATS's monitoring port) is killed with `kubectl delete pod --grace-period=0
---force`; then the gate is opened, so the step's end, the second step and the run's end are
-published while the bus fails over. The run Succeeds, both steps' logs are in object storage, the
-run's event history (`c8s events`, run in a c8s-system pod as the dashboard's identity: deploy/'s
-policies let nothing else reach NATS) holds each expected event exactly once, and the killed server
-comes back (its StatefulSet 3/3 Ready again).
+with `kubectl exec`; ``after`` depends on it) is started; while ``gate`` runs, the run stream
+C8S_RUNS is on all three servers (R3, asked of NATS's monitoring port) and its leader is killed with
+`kubectl delete pod --grace-period=0 --force`; then the gate is opened, so the step's end, the
+second step and the run's end are published while the bus fails over. The run Succeeds, both steps'
+logs are in object storage, the run's event history (`c8s events`, run in a c8s-system pod as the
+dashboard's identity: deploy/'s policies let nothing else reach NATS) holds each expected event
+exactly once, and the killed server comes back (its StatefulSet 3/3 Ready again).
 
-If test_deploy.py ran before in the same session, its deployment is being deleted: the fixture
-waits for its namespace, CRDs and volumes to be gone before applying again.
+If test_deploy.py ran before in the same session, its deployment is being deleted: the fixture waits
+for its namespace, CRDs and volumes to be gone before applying again.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import shlex
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import c8s_deploy
 import cluster as cluster_mod  # tests/cluster on sys.path (conftest.py)
@@ -106,7 +107,9 @@ async def test_a_nats_server_killed_mid_run_loses_nothing(deployed: deploying.De
     await deploying._apply(kubectl, deployed.directory / "failover.yaml", run)
     await deploying._step_phase(kubectl, namespace, RUN, "gate", "Running")
     pod = await _step_pod(kubectl, namespace, "gate")
-    leader = await _stream_leader(kubectl, "C8S_RUNS")
+    stream = await _stream_cluster(kubectl, "C8S_RUNS")
+    leader, peers = stream["leader"], sorted(r["name"] for r in stream.get("replicas", []))
+    assert sorted([leader, *peers]) == [f"nats-{i}" for i in range(SERVERS)], stream  # R3, one per server
     killed_uid = await _uid(kubectl, leader)
     killed_at = time.monotonic()
     await kubectl("delete", "pod", leader, "-n", NS, "--grace-period=0", "--force")
@@ -147,15 +150,16 @@ async def _in_c8s_system(kubectl: Kubectl, *command: str) -> str:
     return got.stdout
 
 
-async def _stream_leader(kubectl: Kubectl, stream: str) -> str:
-    """The server (pod) leading ``stream``, as nats-0's monitoring endpoint reports it."""
-    async def leader() -> str | None:
+async def _stream_cluster(kubectl: Kubectl, stream: str) -> dict[str, Any]:
+    """``stream``'s cluster info (``leader``: the server, i.e. pod; ``replicas``: the other peers) as
+    nats-0's monitoring endpoint reports it, once it has a leader."""
+    async def led() -> dict[str, Any] | None:
         state = json.loads(await _in_c8s_system(kubectl, "python", "-c", JSZ, "nats-0"))
-        found = [d.get("cluster", {}).get("leader") for a in state.get("account_details", [])
+        found = [d.get("cluster", {}) for a in state.get("account_details", [])
                  for d in a.get("stream_detail", []) if d["name"] == stream]
-        return found[0] if found and found[0] else None
+        return found[0] if found and found[0].get("leader") else None
 
-    return await eventually(leader, what=f"the leader of {stream}", within=60, interval=1)
+    return await eventually(led, what=f"the leader of {stream}", within=60, interval=1)
 
 
 async def _uid(kubectl: Kubectl, pod: str) -> str:
