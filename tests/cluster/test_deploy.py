@@ -33,148 +33,49 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import c8s_deploy
 import cluster as cluster_mod  # tests/cluster on sys.path (conftest.py)
 import pytest
 import pytest_asyncio
-import yaml
-from kubernetes_asyncio import client, config
-from test_node import GIT_DAEMON
+from kubernetes_asyncio import client
 
-from c8s.onboarding import manifest as onboarding_manifest
-from tests.cluster.conftest import built_image
-from tests.e2e.local import connection, pipeline, push, secret, step
-from tests.k8s.conftest import Kubectl, kubectl_on, new_namespace
+from tests.cluster.deployment import KEY, Deployed, apply, deployment, finished_run, step_phase
+from tests.e2e.local import pipeline, push, secret, step
+from tests.k8s.conftest import Kubectl
 from tests.k8s.waiting import eventually
-from tests.support.s3_server import s3_client, s3_server
+from tests.support.s3_server import s3_client
 from tests.support.webhooks import REPOSITORIES
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900), pytest.mark.asyncio(loop_scope="module")]
 
-RUN_TIMEOUT = 180.0  # a first pull of c8s/step for the clone container and the step included
-READY_TIMEOUT = 420.0  # 17 pods, 16 of them Python, starting on 2 shared cores (~20 s at load 8)
-KEY = b"cluster-webhook-key"
-REPO = c8s_deploy.REPO
 NS = c8s_deploy.NAMESPACE
-
-
-class Deployed(NamedTuple):
-    """deploy/ Ready in the cluster, with an onboarded team namespace whose git daemon serves ``commit``."""
-
-    cluster: cluster_mod.Cluster
-    kubectl: Kubectl
-    api: client.ApiClient
-    namespace: str
-    commit: str
-    s3: dict[str, str]
-    directory: Path
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def deployed(cluster: cluster_mod.Cluster, tmp_path_factory: pytest.TempPathFactory,
                    ) -> AsyncIterator[Deployed]:
     """One deployment for every test of this module (deploying is most of its time)."""
-    tmp_path = tmp_path_factory.mktemp("deploy")
-    kubectl = kubectl_on(cluster.plane)
-    await built_image(cluster, "c8s-image", "c8s")
-    await built_image(cluster, "nats-image", "nats")
-    api = await config.new_client_from_config(config_file=str(cluster.plane.kubeconfig))
-    with s3_server(host=cluster.node_ip) as (s3, bucket):
-        volume = c8s_deploy.nats_volume(tmp_path / "nats-0")
-        await _apply(kubectl, tmp_path / "volume.yaml", volume)
-        base = c8s_deploy.kustomization(tmp_path / "deploy", cluster.registry, s3, bucket)
-        namespace = await new_namespace(api)
-        try:
-            await kubectl("apply", "--server-side", "-k", str(base))
-            await _deploy_secrets(cluster)
-            await _all_ready(kubectl, base)
-            commit = await _team(kubectl, api, tmp_path, namespace, cluster)
-            yield Deployed(cluster, kubectl, api, namespace, commit, s3, tmp_path)
-        finally:
-            await _remove(kubectl, base, volume)
-            await client.CoreV1Api(api).delete_namespace(namespace)
-            await api.close()
+    async with deployment(cluster, tmp_path_factory.mktemp("deploy")) as deployed:
+        yield deployed
 
 
 async def test_deploy_comes_up_ready_and_runs_a_signed_push_in_real_containers(deployed: Deployed) -> None:
     kubectl, namespace, commit = deployed.kubectl, deployed.namespace, deployed.commit
     await _admission_refuses_a_cycle(deployed.api, namespace)
     run = await _signed_push(kubectl, namespace, commit)
-    status = await _finished_run(kubectl, namespace, run)
+    status = await finished_run(kubectl, namespace, run)
     assert status.get("phase") == "Succeeded", status
     [build] = status["steps"]
     assert commit in s3_client(deployed.s3).cat(build["logURL"]).decode(), build
 
 
-async def _apply(kubectl: Kubectl, path: Path, *docs: dict[str, Any]) -> None:
-    await asyncio.to_thread(path.write_text, yaml.safe_dump_all(docs))
-    await kubectl("apply", "-f", str(path))
 
 
-async def _deploy_secrets(cluster: cluster_mod.Cluster) -> None:
-    plane = cluster.plane
-    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig), "KUBECTL": str(plane.kubectl)}
-    done = await asyncio.to_thread(subprocess.run, [str(REPO / "scripts" / "deploy-secrets")], env=env,
-                                   capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"scripts/deploy-secrets exited {done.returncode}: {done.stderr}"
-
-
-async def _all_ready(kubectl: Kubectl, base: Path) -> None:
-    """Every Deployment and StatefulSet of the overlay Ready; on the deadline, fail with what the
-    pods say."""
-    expected = c8s_deploy.workloads((await kubectl("kustomize", str(base))).stdout)
-    assert len(expected) == 9, expected  # 8 services and NATS: deploy/ lost or gained one
-    deadline, late = time.monotonic() + READY_TIMEOUT, sorted(expected)
-    while time.monotonic() < deadline:
-        listed = json.loads((await kubectl("get", "deployments,statefulsets", "-n", NS, "-o", "json")).stdout)
-        late = c8s_deploy.not_ready(expected, listed["items"])
-        if not late:
-            return
-        await asyncio.sleep(2)
-    pods = (await kubectl("get", "pods", "-n", NS, "-o", "wide")).stdout
-    events = (await kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp")).stdout
-    logs = (await kubectl("logs", "-n", NS, "-l", "app.kubernetes.io/part-of=c8s", "--all-containers",
-                          "--prefix", "--tail=15", "--max-log-requests=30", check=False)).stdout
-    raise AssertionError(f"not Ready after {READY_TIMEOUT:.0f}s: {late}\n{pods}\n"
-                         f"{events[-6000:]}\n{logs[-8000:]}")
-
-
-async def _team(kubectl: Kubectl, k8s_api: client.ApiClient, tmp_path: Path, namespace: str,
-                cluster: cluster_mod.Cluster) -> str:
-    """Onboard ``namespace`` and give it a git daemon behind Service ``git``, a webhook Secret, a
-    PipelineConfig of that repository and a connection from GitHub's; returns the repository's HEAD."""
-    await asyncio.to_thread((tmp_path / "onboard.yaml").write_text, onboarding_manifest(namespace))
-    await kubectl("apply", "-f", str(tmp_path / "onboard.yaml"))
-    core = client.CoreV1Api(k8s_api)
-    container = {"name": "git", "image": cluster.image("step"), "command": ["sh", "-c", GIT_DAEMON]}
-    await core.create_namespaced_pod(namespace, {"metadata": {"name": "git", "labels": {"app": "git"}},
-                                                 "spec": {"containers": [container]}})
-    await core.create_namespaced_service(namespace, {"metadata": {"name": "git"}, "spec": {
-        "selector": {"app": "git"}, "ports": [{"port": 9418, "targetPort": 9418}]}})
-
-    async def head() -> str | None:
-        got = await kubectl("exec", "-n", namespace, "git", "--", "git", "-C", "/srv/r", "rev-parse", "HEAD",
-                            check=False)
-        return got.stdout.strip() if got.returncode == 0 else None
-
-    commit = await eventually(head, what="the git daemon's repository", within=RUN_TIMEOUT)
-    repository = f"git://git.{namespace}.svc.cluster.local/r"
-    build = step("build", "git log -1 --format=%H", image=cluster.image("step"))
-    github = REPOSITORIES["github"]
-    await _apply(kubectl, tmp_path / "team.yaml", secret("gh-hook", namespace, webhook_secret=KEY.decode()),
-                 pipeline("app-ci", repository, [build], namespace),
-                 connection("gh", "github", github, "app-ci", "gh-hook", namespace))
-    return commit
 
 
 async def _admission_refuses_a_cycle(k8s_api: client.ApiClient, namespace: str) -> None:
@@ -223,17 +124,17 @@ async def scenarios(deployed: Deployed) -> Scenarios:
              "metadata": {"name": name, "namespace": namespace},
              "spec": {"pipelineConfigRef": config, "commit": deployed.commit, "branch": "main"}}
             for name, config in (("scenarios", "scenarios"), ("cancel", "slow"))]
-    await _apply(kubectl, deployed.directory / "scenarios.yaml",
+    await apply(kubectl, deployed.directory / "scenarios.yaml",
                  secret("app-secrets", namespace, token=TOKEN), *configs)
-    await _apply(kubectl, deployed.directory / "runs.yaml", *runs)
+    await apply(kubectl, deployed.directory / "runs.yaml", *runs)
 
-    await _step_phase(kubectl, namespace, "cancel", "wait", "Running")
+    await step_phase(kubectl, namespace, "cancel", "wait", "Running")
     await kubectl("patch", "pipelineruns.c8s.dev", "cancel", "-n", namespace, "--type=merge",
                   "-p", '{"spec":{"cancelRequested":true}}')
-    cancelled = await _finished_run(kubectl, namespace, "cancel")
+    cancelled = await finished_run(kubectl, namespace, "cancel")
     pods = json.loads((await kubectl("get", "pods", "-n", namespace, "-l", "c8s.dev/run=cancel",
                                      "-o", "json")).stdout)["items"]
-    status = await _finished_run(kubectl, namespace, "scenarios")
+    status = await finished_run(kubectl, namespace, "scenarios")
     return Scenarios(status, {s["name"]: s for s in status["steps"]}, cancelled, pods)
 
 
@@ -299,15 +200,6 @@ async def test_cancel_by_kubectl_patch_stops_the_running_pod(scenarios: Scenario
     assert phases == ["Failed"], scenarios.cancelled_pods  # the step's pod, stopped; none for after-wait
 
 
-async def _step_phase(kubectl: Kubectl, namespace: str, run: str, name: str, phase: str) -> None:
-    async def reached() -> bool:
-        got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
-        status = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
-        return any(s["name"] == name and s.get("phase") == phase for s in status.get("steps", []))
-
-    await eventually(reached, what=f"step {name} of {run} {phase}", within=RUN_TIMEOUT)
-
-
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -335,22 +227,3 @@ async def _signed_push(kubectl: Kubectl, namespace: str, commit: str) -> str:
     status, answer = await asyncio.to_thread(_post, url, forged, forged_headers)
     assert status == 401, answer
     return str(run)
-
-
-async def _finished_run(kubectl: Kubectl, namespace: str, run: str) -> dict[str, Any]:
-    """The PipelineRun's status once it is Succeeded, Failed or Cancelled (the projector writes it)."""
-    async def finished() -> dict[str, Any] | None:
-        got = await kubectl("get", "pipelineruns.c8s.dev", run, "-n", namespace, "-o", "json", check=False)
-        status: dict[str, Any] = json.loads(got.stdout).get("status") or {} if got.returncode == 0 else {}
-        return status if status.get("phase") in ("Succeeded", "Failed", "Cancelled") else None
-
-    return await eventually(finished, what=f"PipelineRun {run} in {namespace} to finish", within=RUN_TIMEOUT)
-
-
-async def _remove(kubectl: Kubectl, base: Path, volume: dict[str, Any]) -> None:
-    """The webhook configuration first (it refuses c8s objects once admission is gone), then the rest."""
-    await kubectl("delete", "validatingwebhookconfiguration", "c8s-admission", "--ignore-not-found",
-                  check=False)
-    await kubectl("delete", "-k", str(base), "--ignore-not-found", "--wait=false", check=False)
-    await kubectl("delete", "persistentvolume", volume["metadata"]["name"], "--ignore-not-found",
-                  "--wait=false", check=False)

@@ -29,15 +29,13 @@ import c8s_deploy
 import cluster as cluster_mod  # tests/cluster on sys.path (conftest.py)
 import pytest
 import pytest_asyncio
-from kubernetes_asyncio import client, config
 
 from steps.job_manifest import WORKSPACE
-from tests.cluster import test_deploy as deploying
-from tests.cluster.conftest import built_image
+from tests.cluster.deployment import Deployed, apply, deployment, finished_run, step_phase
 from tests.e2e.local import pipeline, step
-from tests.k8s.conftest import Kubectl, kubectl_on, new_namespace
+from tests.k8s.conftest import Kubectl
 from tests.k8s.waiting import eventually
-from tests.support.s3_server import s3_client, s3_server
+from tests.support.s3_server import s3_client
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900), pytest.mark.asyncio(loop_scope="module")]
 
@@ -51,10 +49,6 @@ STEPS = [step("gate", "echo gate waiting", f"until [ -f {GATE} ]; do sleep 0.5; 
 EXPECTED = Counter({("run.requested", ""): 1, ("run.accepted", ""): 1, ("run.finished", ""): 1,
                     **{(t, s["name"]): 1 for s in STEPS
                        for t in ("step.scheduled", "step.started", "step.finished", "log.shipped")}})
-#: What test_deploy's deployment leaves being deleted (kubectl delete --wait=false) in a shared session.
-LEFTOVERS = [f"namespace/{NS}", *(f"crd/{c}.c8s.dev" for c in
-                                  ("pipelineconfigs", "pipelineruns", "repositoryconnections")),
-             *(f"persistentvolume/c8s-{c8s_deploy.NATS_CLAIM.format(i)}" for i in range(SERVERS))]
 NATS_URL = "tls://nats.c8s-system.svc:4222"
 #: python in a c8s-system pod: the JetStream state of one NATS server (monitoring port, JSON)
 JSZ = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
@@ -64,58 +58,32 @@ JSZ = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def deployed(cluster: cluster_mod.Cluster, tmp_path_factory: pytest.TempPathFactory,
-                   ) -> AsyncIterator[deploying.Deployed]:
-    """deploy/ + nats-cluster Ready, with an onboarded team namespace (test_deploy's ``_team``)."""
-    tmp_path = tmp_path_factory.mktemp("nats-cluster")
-    kubectl = kubectl_on(cluster.plane)
-    await built_image(cluster, "c8s-image", "c8s")
-    await built_image(cluster, "nats-image", "nats")
-    await eventually(lambda: _gone(kubectl), what="a previous deployment's removal", within=180)
-    api = await config.new_client_from_config(config_file=str(cluster.plane.kubeconfig))
-    with s3_server(host=cluster.node_ip) as (s3, bucket):
-        volumes = [c8s_deploy.nats_volume(tmp_path / f"nats-{i}", server=i) for i in range(SERVERS)]
-        await deploying._apply(kubectl, tmp_path / "volumes.yaml", *volumes)
-        base = c8s_deploy.kustomization(tmp_path / "deploy", cluster.registry, s3, bucket,
-                                        components=["nats-cluster"])
-        namespace = await new_namespace(api)
-        try:
-            started = time.monotonic()
-            await kubectl("apply", "--server-side", "-k", str(base))
-            await deploying._deploy_secrets(cluster)
-            await deploying._all_ready(kubectl, base)
-            print(f"deploy/ + nats-cluster Ready in {time.monotonic() - started:.1f}s")
-            commit = await deploying._team(kubectl, api, tmp_path, namespace, cluster)
-            yield deploying.Deployed(cluster, kubectl, api, namespace, commit, s3, tmp_path)
-        finally:
-            await deploying._remove(kubectl, base, volumes[0])
-            for volume in volumes[1:]:
-                await kubectl("delete", "persistentvolume", volume["metadata"]["name"], "--ignore-not-found",
-                              "--wait=false", check=False)
-            await client.CoreV1Api(api).delete_namespace(namespace)
-            await api.close()
+                   ) -> AsyncIterator[Deployed]:
+    """deploy/ + nats-cluster Ready, with an onboarded team namespace."""
+    directory = tmp_path_factory.mktemp("nats-cluster")
+    async with deployment(cluster, directory, nats_servers=SERVERS, components=["nats-cluster"]) as deployed:
+        yield deployed
 
 
-async def test_a_nats_server_killed_mid_run_loses_nothing(deployed: deploying.Deployed) -> None:
+async def test_a_nats_server_killed_mid_run_loses_nothing(deployed: Deployed) -> None:
     """The stream leader killed while a step runs: the run Succeeds, no event is lost or doubled."""
     kubectl, namespace = deployed.kubectl, deployed.namespace
     image, repository = deployed.cluster.image("step"), f"git://git.{namespace}.svc.cluster.local/r"
     run = {"apiVersion": "c8s.dev/v1alpha1", "kind": "PipelineRun",
            "metadata": {"name": RUN, "namespace": namespace},
            "spec": {"pipelineConfigRef": "gated", "commit": deployed.commit, "branch": "main"}}
-    await deploying._apply(kubectl, deployed.directory / "gated.yaml",
+    await apply(kubectl, deployed.directory / "gated.yaml",
                            pipeline("gated", repository, [{**s, "image": image} for s in STEPS], namespace))
-    await deploying._apply(kubectl, deployed.directory / "failover.yaml", run)
-    await deploying._step_phase(kubectl, namespace, RUN, "gate", "Running")
+    await apply(kubectl, deployed.directory / "failover.yaml", run)
+    await step_phase(kubectl, namespace, RUN, "gate", "Running")
     pod = await _step_pod(kubectl, namespace, "gate")
-    stream = await _stream_cluster(kubectl, "C8S_RUNS")
-    leader, peers = stream["leader"], sorted(r["name"] for r in stream.get("replicas", []))
-    assert sorted([leader, *peers]) == [f"nats-{i}" for i in range(SERVERS)], stream  # R3, one per server
+    leader = await _replicated_leader(kubectl, "C8S_RUNS")
     killed_uid = await _uid(kubectl, leader)
     killed_at = time.monotonic()
     await kubectl("delete", "pod", leader, "-n", NS, "--grace-period=0", "--force")
     await kubectl("exec", "-n", namespace, pod, "-c", "step", "--", "touch", GATE)
 
-    status = await deploying._finished_run(kubectl, namespace, RUN)
+    status = await finished_run(kubectl, namespace, RUN)
     print(f"killed {leader} (C8S_RUNS leader); run {status.get('phase')} "
           f"{time.monotonic() - killed_at:.1f}s later")
     assert status["phase"] == "Succeeded", status
@@ -129,10 +97,6 @@ async def test_a_nats_server_killed_mid_run_loses_nothing(deployed: deploying.De
     await _rejoined(kubectl, leader, killed_uid)
     print(f"{leader} back and all {SERVERS} servers Ready {time.monotonic() - killed_at:.1f}s after the kill")
 
-
-async def _gone(kubectl: Kubectl) -> bool:
-    got = await kubectl("get", *LEFTOVERS, "--ignore-not-found", "-o", "name", check=False)
-    return got.returncode == 0 and not got.stdout.strip()
 
 
 async def _step_pod(kubectl: Kubectl, namespace: str, name: str) -> str:
@@ -150,16 +114,37 @@ async def _in_c8s_system(kubectl: Kubectl, *command: str) -> str:
     return got.stdout
 
 
-async def _stream_cluster(kubectl: Kubectl, stream: str) -> dict[str, Any]:
-    """``stream``'s cluster info (``leader``: the server, i.e. pod; ``replicas``: the other peers) as
-    nats-0's monitoring endpoint reports it, once it has a leader."""
-    async def led() -> dict[str, Any] | None:
-        state = json.loads(await _in_c8s_system(kubectl, "python", "-c", JSZ, "nats-0"))
-        found = [d.get("cluster", {}) for a in state.get("account_details", [])
-                 for d in a.get("stream_detail", []) if d["name"] == stream]
-        return found[0] if found and found[0].get("leader") else None
+async def _stream_cluster(kubectl: Kubectl, server: str, stream: str) -> dict[str, Any] | None:
+    """``stream``'s cluster info as ``server``'s monitoring endpoint reports it (None: not there)."""
+    state = json.loads(await _in_c8s_system(kubectl, "python", "-c", JSZ, server))
+    found = [d.get("cluster", {}) for a in state.get("account_details", [])
+             for d in a.get("stream_detail", []) if d["name"] == stream]
+    return found[0] if found else None
 
-    return await eventually(led, what=f"the leader of {stream}", within=60, interval=1)
+
+async def _replicated_leader(kubectl: Kubectl, stream: str) -> str:
+    """The server leading ``stream`` once it reports every other server as a current replica (R3, one
+    copy per server). Only the leader's report tells: a follower's leaves itself out and lists the
+    leader among the replicas, with `current` as it last knew it."""
+    servers = [f"nats-{i}" for i in range(SERVERS)]
+    last: dict[str, Any] | None = None
+
+    async def replicated() -> str | None:
+        nonlocal last
+        seen = await _stream_cluster(kubectl, servers[0], stream)
+        leader = seen.get("leader") if seen else None
+        if not leader:
+            return None
+        last = await _stream_cluster(kubectl, leader, stream)
+        if not last or last.get("leader") != leader:
+            return None
+        current = [r["name"] for r in last.get("replicas", []) if r.get("current")]
+        return leader if sorted([leader, *current]) == servers else None
+
+    try:
+        return await eventually(replicated, what=f"{stream} on {SERVERS} servers", within=60, interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; its leader's last report: {last}") from e
 
 
 async def _uid(kubectl: Kubectl, pod: str) -> str:
