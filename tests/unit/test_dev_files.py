@@ -196,6 +196,23 @@ def test_tiltfile_overrides_choose_services() -> None:
         run_tiltfile(settings={"services": ["webhok"]})
 
 
+def test_tiltfile_overrides_the_step_jobs_images() -> None:
+    """The scheduler's C8S_ARTIFACTS_IMAGE / C8S_CHECKOUT_IMAGE (env, which Tilt cannot rewrite) stay
+    deploy/'s unless tilt_config.json names others."""
+    def step_images(tilt: Tilt) -> dict[str, str]:
+        [scheduler] = [d for d in tilt.applied
+                       if d["kind"] == "Deployment" and d["metadata"]["name"] == "c8s-scheduler"]
+        return {e["name"]: e["value"] for c in scheduler["spec"]["template"]["spec"]["containers"]
+                for e in c.get("env", []) if e["name"] in ("C8S_ARTIFACTS_IMAGE", "C8S_CHECKOUT_IMAGE")}
+
+    published = step_images(run_tiltfile())
+    assert set(published) == {"C8S_ARTIFACTS_IMAGE", "C8S_CHECKOUT_IMAGE"}
+    local = step_images(run_tiltfile(settings={"artifacts-image": "localhost:5001/c8s:dev"}))
+    assert local == {**published, "C8S_ARTIFACTS_IMAGE": "localhost:5001/c8s:dev"}
+    both = step_images(run_tiltfile(settings={"artifacts-image": "a:1", "checkout-image": "b:2"}))
+    assert both == {"C8S_ARTIFACTS_IMAGE": "a:1", "C8S_CHECKOUT_IMAGE": "b:2"}
+
+
 @pytest.mark.parametrize("context", ["kind-c8s", "k3d-dev", "docker-desktop", "minikube"])
 def test_tiltfile_allows_local_contexts(context: str) -> None:
     """A local cluster's context is allowed explicitly."""
