@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,11 +34,14 @@ from host import (
     drop_network_policy_rules,
     host_lock,
     node_ip,
+    sweep_stale,
     unmount_under,
 )
 
 __all__ = ["Cluster", "HostError", "running"]
 from kubernetes_asyncio import client, config
+
+log = logging.getLogger(__name__)
 
 CONTROLLERS = (*plane_mod.CONTROLLERS, "root-ca-certificate-publisher-controller", "endpoints-controller",
                "endpointslice-controller", "replicaset-controller", "deployment-controller",
@@ -74,6 +78,8 @@ async def running(directory: Path, plane_bin: Path, build_dir: Path) -> AsyncIte
     t0 = time.monotonic()
     address = node_ip()
     with host_lock():
+        for left in sweep_stale(build_dir.parent):
+            log.warning("killed a process an earlier cluster left running: %s", left)
         async with plane_mod.running(directory, plane_bin, node_agent=False, controllers=CONTROLLERS,
                                      advertise_address=address) as p, \
                 contextlib.AsyncExitStack() as stack:

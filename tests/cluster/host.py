@@ -7,6 +7,12 @@ bridge with the gateway address (CoreDNS binds to it before the first pod exists
 exit; ``drop_cni_rules``, ``drop_kubelet_rules`` and ``drop_network_policy_rules`` remove the iptables
 rules (and ipsets) the bridge plugin, the kubelet and kube-router's policy controller leave behind;
 ``unmount_under`` the kubelet's and containerd's mounts in the cluster's dir.
+
+``sweep_stale`` runs first, under the lock: a cluster whose process was killed (SIGKILL, a CI
+timeout) never ran its teardown, and its kubelet, containerd, shims and containers, each in a
+session of its own, live on. They are the processes whose executable lies under the cluster
+builds' cache dir (any build key), and the processes below them (a shim's container): holding the
+lock, no live cluster owns them, so they are killed before the new cluster starts.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
+import os
 import re
+import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from node_config import BRIDGE, CNI_NETWORK, GATEWAY, POD_SUBNET
@@ -40,6 +48,53 @@ def host_lock() -> Iterator[None]:
                 f"{BRIDGE} and the iptables rules are per host, so stop that one first"
             ) from None
         yield
+
+
+def stale(table: Mapping[int, tuple[str, int]], root: Path) -> list[int]:
+    """Of ``table`` (pid -> (executable, parent pid)), the pids to kill: each process whose
+    executable lies under ``root`` and every process below one, descendants first."""
+    children: dict[int, list[int]] = {}
+    for pid, (_, parent) in table.items():
+        children.setdefault(parent, []).append(pid)
+    ordered: list[int] = []
+
+    def below(pid: int) -> None:
+        for child in children.get(pid, []):
+            if child not in ordered:
+                below(child)
+        if pid not in ordered:
+            ordered.append(pid)
+
+    for pid, (exe, _) in sorted(table.items()):
+        if Path(exe).is_relative_to(root):
+            below(pid)
+    return ordered
+
+
+def processes() -> dict[int, tuple[str, int]]:
+    """pid -> (executable, parent pid) of every process this user may inspect (root: all)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            exe = str((entry / "exe").readlink())
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or a kernel thread (no exe)
+            continue
+        table[int(entry.name)] = (exe, parent)
+    return table
+
+
+def sweep_stale(root: Path) -> list[str]:
+    """Kill what an earlier cluster left running (module docstring); returns what was killed."""
+    table = processes()
+    killed = []
+    for pid in stale(table, root.resolve()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(f"{pid} {table[pid][0]}")
+    return killed
 
 
 def node_ip() -> str:
