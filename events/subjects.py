@@ -41,6 +41,19 @@ def untoken(tok: str) -> str:
     return "" if tok == _UNKNOWN else tok.replace("_", ".")
 
 
+def run_events_subjects(*kinds: type[RunEvent]) -> list[str]:
+    """The filters of every event of `kinds` (e.g. StepStarted), whichever run: for a consumer that
+    handles only those, so the others are neither delivered to it nor acknowledged by it."""
+    return [run_event_subject("*", "*", _tag(kind)) for kind in kinds]
+
+
+def _tag(kind: type[RunEvent]) -> str:
+    tag = kind.__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"{kind.__name__} is not a tagged event")
+    return tag
+
+
 def run_subject(namespace: str, run: str) -> str:
     """The filter of one run's whole history (every event type)."""
     return f"c8s.run.{token(namespace)}.{token(run)}.>"

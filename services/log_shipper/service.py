@@ -46,7 +46,7 @@ import structlog
 
 from adapters.runtime.keyed_locks import KeyedLocks
 from events.run import LogShipped, RunEvent, RunFinished, StepStarted
-from events.subjects import RUN_SUBJECTS
+from events.subjects import run_events_subjects
 from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_history
 from ports.execution import StepLogs
 from ports.live import LiveLog
@@ -62,6 +62,8 @@ from steps.plans import StepPlan, plan
 
 log = structlog.get_logger(__name__)
 DURABLE = "log-shipper"
+#: What handle() acts on: nothing else is delivered to the durable (nor acked by it).
+HANDLED = run_events_subjects(StepStarted, RunFinished)
 
 
 class Shipper:
@@ -166,4 +168,4 @@ def _shipped(history: list[RunEvent], step: str) -> bool:
 
 async def serve(shipper: Shipper, stop: StopSignal, concurrency: int) -> None:
     """Ship the log of every started step until `stop` is set."""
-    await shipper.bus.consume(DURABLE, [RUN_SUBJECTS], shipper.handle, stop, concurrency=concurrency)
+    await shipper.bus.consume(DURABLE, HANDLED, shipper.handle, stop, concurrency=concurrency)

@@ -43,7 +43,7 @@ from adapters.runtime.structured_logging import get_logger
 from adapters.runtime.tasks import stop_task
 from api.repositoryconnection import RepositoryConnection
 from events.run import RunAccepted, RunEvent, RunFinished, RunRejected
-from events.subjects import RUN_SUBJECTS
+from events.subjects import run_events_subjects
 from ports.bus import Bus, Received, RetryLater, StopSignal, run_events, run_history
 from ports.http import ApiUnavailable
 from ports.resources import StoreError
@@ -55,6 +55,8 @@ from services.notifier.reporting import StatusReporter
 from services.notifier.statuses import report_for
 
 DURABLE = "notifier"
+#: What handle() acts on: nothing else is delivered to the durable (nor acked by it).
+HANDLED = run_events_subjects(RunAccepted, RunFinished, RunRejected)
 log = get_logger()
 
 
@@ -119,7 +121,7 @@ async def serve(
     async with asyncio.TaskGroup() as tasks:
         handler = retry_outages(notifier.handle)
         consumer = tasks.create_task(
-            notifier.bus.consume(DURABLE, [RUN_SUBJECTS], handler, stop, concurrency)
+            notifier.bus.consume(DURABLE, HANDLED, handler, stop, concurrency)
         )
         if commands is not None:
             tasks.create_task(serve_commands(commands.bus, commands, stop))

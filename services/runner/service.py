@@ -47,7 +47,7 @@ from events.run import (
     StepFinished,
     StepScheduled,
 )
-from events.subjects import RUN_SUBJECTS
+from events.subjects import run_events_subjects
 from ports.bus import Bus, Received, RetryLater, run_events, run_history
 from ports.objects import ObjectStore
 from ports.resources import ResourceStore, StoreUnavailable
@@ -67,6 +67,8 @@ from steps.runner_files import run_dir
 
 log = structlog.get_logger(__name__)
 DURABLE = "runner"
+#: What handle() acts on: nothing else is delivered to the runner's durable (nor acked by it).
+HANDLED = run_events_subjects(StepScheduled, RunCancelled, RunTimedOut, RunFinished, RunRejected)
 #: Handlers kept free of slot waiters (for cancels, re-attaches and steps being prepared).
 FREE_HANDLERS = 8
 #: Runs whose stop this runner handled, remembered for steps being claimed at that moment.
@@ -92,7 +94,7 @@ class Runner:
         try:
             self.reattach_all()
             handlers = self.settings.max_waiting_steps + FREE_HANDLERS
-            await self.deps.bus.consume(DURABLE, [RUN_SUBJECTS], self.handle, self._halt, handlers)
+            await self.deps.bus.consume(DURABLE, HANDLED, self.handle, self._halt, handlers)
         finally:
             relay.cancel()
             await stop_task(lookahead)

@@ -7,7 +7,9 @@ an undecodable body is terminated, never reaches the handler and stays in the st
 exception propagates and its message comes back; history replays a subject in order, across
 many read batches, and ends at what was stored when it was called even while publishing goes on;
 a consumer
-keeps working, exactly once, across a restart of the server on the same store.
+keeps working, exactly once, across a restart of the server on the same store; a durable given
+only some event types gets only those, and an existing durable whose subjects change keeps its
+place (the next delivery is the next matching event after what it acked).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import msgspec
 import pytest
 
 from events.codec import AnyEvent
-from events.run import StepStarted
-from events.subjects import namespace_runs_subject, run_subject, subject_of
+from events.run import RunFinished, StepStarted
+from events.subjects import namespace_runs_subject, run_events_subjects, run_subject, subject_of
 from ports.bus import Bus, Received, RetryLater
 from ports.bus_errors import BusUnavailable
 from tests.integration.conftest import AckState, BusHarness, eventually
@@ -216,6 +218,27 @@ class TestBusContract:
         await harness.bus.publish(started(2))
         await asyncio.wait_for(task, 20)
         assert handler.seqs in ([1, 2], [1, 1, 2])
+
+    async def test_a_durable_for_some_event_types_gets_only_those_and_keeps_its_place(
+        self, harness: BusHarness
+    ) -> None:
+        """A durable consuming every run event, then re-consumed with only RunFinished's subjects,
+        gets the RunFinished events after what it acked, none before and no other type."""
+        def finished(run: str) -> RunFinished:
+            return RunFinished(at=T0, namespace=NS, run=run, uid=f"uid-{run}", phase="Succeeded",
+                               reason="Succeeded")
+
+        await harness.bus.publish_many([started(1), finished("r0")])
+        everything = Collector(until=2)
+        await consume(harness.bus, "svc", everything)
+        await eventually(lambda: _acked(harness, "svc", 2))
+        await harness.bus.publish_many([started(2, "r1"), finished("r1"), started(3, "r2"), finished("r2")])
+        only = Collector(until=2)
+        finished_only = run_events_subjects(RunFinished)
+        await asyncio.wait_for(harness.bus.consume("svc", finished_only, only, only.stop), 10)
+        assert everything.seqs == [1, 2]
+        assert only.seqs == [4, 6]
+        assert [type(r.event) for r in only.got] == [RunFinished, RunFinished]
 
 
 async def _acked(harness: BusHarness, durable: str, seq: int) -> AckState | None:

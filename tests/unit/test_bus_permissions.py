@@ -21,7 +21,13 @@ from adapters.runtime.settings import Mode
 from events.codec import catalog
 from events.command import CommandEvent
 from events.run import RunEvent
-from events.subjects import command_subject, live_log_subject, run_event_subject, webhook_subject
+from events.subjects import (
+    command_subject,
+    live_log_subject,
+    run_event_subject,
+    run_events_subjects,
+    webhook_subject,
+)
 
 PRODUCERS = {
     "run.": "scheduler",
@@ -36,6 +42,7 @@ PRODUCERS = {
     "comment.command": "webhook",
     "comment.decided": "notifier",
 }
+RUN_EVENT_KINDS = [k for k in catalog() if issubclass(k, RunEvent)]
 
 
 def matches(pattern: str, subject: str) -> bool:
@@ -154,3 +161,16 @@ def test_the_dashboard_reads_runs_and_writes_pipelineruns_only() -> None:
     assert not may_publish("dashboard", permissions, "$KV.c8s_pipelineconfigs.team-a.c")
     assert not may_publish("dashboard", permissions, "$JS.API.DIRECT.GET.KV_c8s_secrets")
     assert not may_publish("dashboard", permissions, "$JS.API.CONSUMER.CREATE.C8S_WEBHOOKS.h.c8s.webhook.>")
+
+
+@pytest.mark.parametrize("kind", RUN_EVENT_KINDS, ids=lambda k: k.__name__)
+def test_an_event_type_filter_takes_that_type_of_any_run_and_nothing_else(kind: type[RunEvent]) -> None:
+    """events.subjects.run_events_subjects(kind) matches kind's subject for any namespace and run
+    (names with dots included) and no other kind's."""
+    [pattern] = run_events_subjects(kind)
+    tag = kind.__struct_config__.tag
+    for namespace, run in (("team-a", "app-1"), ("t.b", "r.2.x")):
+        assert matches(pattern, run_event_subject(namespace, run, str(tag)))
+        others = [k for k in RUN_EVENT_KINDS if k is not kind]
+        assert not any(matches(pattern, run_event_subject(namespace, run, str(k.__struct_config__.tag)))
+                       for k in others)
