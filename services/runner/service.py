@@ -3,7 +3,10 @@
 - StepScheduled: the run's context is folded from its history (the config it was accepted with);
   the step is claimed (services.runner.claims) before anything starts, then run in the background,
   bounded by max_parallel_steps: a StepScheduled beyond it waits for a slot (services.runner.slots,
-  woken when a step ends), handed back for redelivery when none frees in time. The message is
+  woken when a step ends), handed back for redelivery when none frees in time, and at once, before
+  its run's history is read, when every slot is used and the waiting queue is full (a burst of
+  1,000 runs hands ~930 steps back every busy_retry_seconds; reading each one's history first
+  cost the runner a quarter of a CPU and nats-server half of one, bench/README.md). The message is
   acked once the claim is on disk: from then on the claim, not the message, carries the step, so a
   long step never waits on ack_wait and no in-progress heartbeat is needed.
 - A StepScheduled for a step already claimed (redelivery, another replica) re-attaches to it.
@@ -62,6 +65,7 @@ from services.runner.slots import Slots
 from services.runner.spares import Launcher
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_outcome, request_stop
 from services.runner.stepping import Prepared, StepDeps, resume, run_claimed
+from steps.naming import job_name
 from steps.plans import StepPlan, StepRef, plan
 from steps.runner_files import run_dir
 
@@ -114,6 +118,8 @@ class Runner:
             self.deps.prefetcher.discard(event.uid)
 
     async def on_scheduled(self, event: StepScheduled) -> None:
+        if self._refuses(scheduled_ref(event)):
+            raise RetryLater("every step slot is busy", delay=self.settings.busy_retry_seconds)
         history = await self._history(event)
         if any(isinstance(e, StepFinished) and e.step == event.step for e in history):
             return
@@ -148,6 +154,13 @@ class Runner:
         if (stopped := stop_request(history) or self.stopped.get(step_plan.ref.uid)) is not None:
             request_stop(files, stopped)
         self._spawn(step_plan.ref, run_claimed(self.deps, prepared, lock_fd), slot_held=True)
+
+    def _refuses(self, ref: StepRef) -> bool:
+        """A step this runner would hand back anyway: neither running, being taken nor claimed
+        here (those re-attach, whatever the slots), and no slot or queue place free."""
+        if ref in self.steps or ref in self._taking or not self.slots.refuses():
+            return False
+        return not StepFiles.of(self.deps.home, ref).claim.exists()
 
     def on_stopped(self, event: RunCancelled | RunTimedOut) -> None:
         request = stop_request([event])
@@ -235,6 +248,17 @@ class Runner:
         log.error("step.task_crashed", run=ref.run, step=ref.step, error=repr(task.exception()))
         self._crash = self._crash or task.exception()
         self._halt.set()
+
+
+def scheduled_ref(event: StepScheduled) -> StepRef:
+    """The StepRef the step's plan will have (steps.plans.step_ref), from the event alone."""
+    return StepRef(
+        namespace=event.namespace,
+        run=event.run,
+        uid=event.uid,
+        step=event.step,
+        job_name=job_name(event.run, event.step),
+    )
 
 
 def _plan(history: list[RunEvent], step: str) -> StepPlan | None:

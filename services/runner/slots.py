@@ -6,6 +6,8 @@ than the caller's limit, so a busy runner still hands steps back to the stream (
 with free slots). A released slot passes straight to the oldest waiter: `used` counts the steps
 holding one, and a waiter that gave up (timeout, cancellation) never holds one.
 `take` adds a step without waiting (re-attached steps: they run already, whatever the limit).
+`refuses` says, without waiting, that `acquire` would give up at once (every slot used, the
+queue full), so a caller can hand a step back before doing any work for it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ class Slots:
     @property
     def waiting(self) -> int:
         return len(self._waiters)
+
+    def refuses(self) -> bool:
+        """Whether `acquire` would return False at once: no free slot and no room in the queue."""
+        return (self.used >= self.size or bool(self._waiters)) and len(self._waiters) >= self.queue
 
     def take(self) -> None:
         self.used += 1

@@ -6,16 +6,19 @@ command fails the step; artifacts matching `**` globs are uploaded and announced
 failure fails the step (redacted message) without stopping the runner; the step timeout and a
 cancelled or timed-out run kill the whole process group; a redelivered StepScheduled never runs
 a step twice; steps beyond max_parallel_steps wait for a free slot (handed back after the slot
-wait, started the moment a slot frees, and never started when their run is cancelled meanwhile);
+wait, started the moment a slot frees, never started when their run is cancelled meanwhile, and,
+beyond the waiting queue, handed back without reading their run's history);
 a step still starts when the runner's spare shim died.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,8 +31,10 @@ from api.pipelineconfig import SecretEnv, Step
 from api.secret import Secret
 from events import run as ev
 from events.codec import AnyEvent
-from ports.bus import Received
+from events.subjects import run_subject
+from ports.bus import Handler, Received
 from services.runner.checkout import checkout
+from services.runner.service import Runner, step_deps
 from tests.integration.conftest import bus_settings, eventually
 from tests.support.git_daemon import GitDaemon, GitRepo
 from tests.support.runner_harness import (
@@ -311,6 +316,52 @@ async def test_a_step_waiting_for_a_slot_of_a_cancelled_run_never_runs(
         done = await finished(env.bus, "build", run="app-ci-2")
     assert (done.reason, done.exit_code) == ("Cancelled", None)
     assert not (tmp_path / "ran").exists()
+
+
+class CountingBus(NatsBus):
+    """The real bus, counting history reads per subject and deliveries of StepScheduled per run."""
+
+    def __init__(self, bus: NatsBus) -> None:
+        super().__init__(bus.connection)
+        self.reads: Counter[str] = Counter()
+        self.deliveries: dict[str, int] = {}
+
+    async def history(self, subject: str) -> list[Received]:
+        self.reads[subject] += 1
+        return await super().history(subject)
+
+    async def consume(
+        self, durable: str, subjects: Sequence[str], handler: Handler, *args: Any, **kw: Any
+    ) -> None:
+        async def counted(received: Received) -> None:
+            if isinstance(received.event, ev.StepScheduled):
+                self.deliveries[received.event.run] = received.delivered
+            await handler(received)
+
+        await super().consume(durable, subjects, counted, *args, **kw)
+
+
+async def test_a_step_beyond_the_waiting_queue_is_handed_back_without_reading_history(
+    env: RunnerEnv, served: Served, tmp_path: Path
+) -> None:
+    """One slot taken and the one queue place taken: a third run's StepScheduled is handed back
+    on every delivery without its run's history being read, and runs once the slot frees."""
+    gate = tmp_path / "gate"
+    the_step = step("echo started", f"while [ ! -f {gate} ]; do sleep 0.02; done")
+    bus = CountingBus(env.bus)
+    settings = env.settings(max_parallel_steps=1, max_waiting_steps=1, busy_retry_seconds=0.05)
+    await bus.publish_many(run_events(the_step, repository=served.url, commit=served.first))
+    async with running(Runner(step_deps(settings, bus, env.objects), env.store, settings)) as runner:
+        await eventually(_logged(env, "started\n"))
+        await bus.publish_many(second_run(the_step, served))
+        await eventually(lambda: _true(runner.slots.waiting == 1))
+        third = run_events(the_step, repository=served.url, commit=served.first, run="app-ci-3", uid="uid-3")
+        await bus.publish_many(third)
+        await eventually(lambda: _true(bus.deliveries.get("app-ci-3", 0) >= 3))
+        assert bus.reads[run_subject(NS, "app-ci-3")] == 0
+        gate.touch()
+        assert (await finished(bus, "build", run="app-ci-3")).exit_code == 0
+    assert bus.reads[run_subject(NS, "app-ci-3")] >= 1
 
 
 def second_run(the_step: Step, served: Served) -> list[AnyEvent]:

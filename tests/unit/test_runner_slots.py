@@ -2,7 +2,8 @@
 
 Covers: a free slot is taken at once; a waiter gets the slot the moment a step releases it, oldest
 first; a full queue and a wait that outlives its limit are refused without holding a slot; a
-cancelled waiter holds none; re-attached steps are counted beyond the limit; `exited` returns when
+cancelled waiter holds none; `refuses` is true exactly when acquire would give up at once;
+re-attached steps are counted beyond the limit; `exited` returns when
 a process that is not our child exits (long before its limit), at once for a gone pid, and after
 its limit for a live one.
 """
@@ -27,6 +28,23 @@ async def test_a_free_slot_is_taken_at_once() -> None:
     slots = Slots(size=2, queue=4)
     assert await slots.acquire(0.01) and await slots.acquire(0.01)
     assert slots.used == 2
+
+
+async def test_refuses_exactly_when_acquire_gives_up_at_once() -> None:
+    """refuses is false while a slot or a queue place is free, true once both are taken, and an
+    acquire then returns False without waiting."""
+    slots = Slots(size=1, queue=1)
+    assert not slots.refuses()
+    await slots.acquire(0.01)
+    assert not slots.refuses()  # the queue has room: acquire would wait
+    waiter = asyncio.create_task(slots.acquire(5))
+    await asyncio.sleep(0)
+    assert slots.refuses()
+    began = time.monotonic()
+    assert await slots.acquire(5) is False
+    assert time.monotonic() - began < 1
+    slots.release()
+    assert await waiter is True and not slots.refuses()
 
 
 async def test_a_released_slot_goes_to_the_oldest_waiter() -> None:

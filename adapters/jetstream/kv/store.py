@@ -15,6 +15,7 @@ read otherwise. A remembered object is only trusted to *send* a write, never to 
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -184,8 +185,9 @@ class KvStore:
     async def watch(self, kind: type[R], namespace: str | None = None) -> AsyncIterator[WatchEvent]:
         kv = await self._bucket(kind)
         watch = KvWatch(self._conn, kv, key_pattern(namespace), self._codec(kind), lambda: self._closed)
-        async for event in watch.events():
-            yield event
+        async with contextlib.aclosing(watch.events()) as events:  # its consumer goes with this watch
+            async for event in events:
+                yield event
 
     async def close(self) -> None:
         self._closed = True

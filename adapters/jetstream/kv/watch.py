@@ -7,13 +7,22 @@ consumer does not reliably come back after a server restart, so after every reco
 connection's `generation` grows) the watcher is replaced and the new snapshot diffed against what
 was already delivered: newer entries are re-sent, vanished keys become DELETED. Revisions already
 delivered are skipped, so no change is reported twice and none is reported out of order per key.
+
+Every watcher's consumer is deleted when the watcher stops (stop_watcher), and is made with a
+short inactive threshold (CONSUMER_IDLE_SECONDS) for when that delete never comes (the process
+died, the server was away, nats-py's ordered consumer replaced it after a gap). Unsubscribing alone
+leaves the consumer on the server for nats-py's default threshold of 5 minutes, and every
+`KvStore.list` is such a watcher: a scheduler accepting a burst of runs (one RepositoryConnection
+list each) piled up 1,000 idle consumers on one bucket within seconds, the server refused the next
+one (err 10026, "maximum consumers limit reached"), and the scheduler crashed and stalled until
+the oldest expired, 5 minutes later (issue 14, bench/README.md "Memory per service").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Generic, Literal
 
 import structlog
@@ -26,6 +35,9 @@ from adapters.jetstream.kv.objects import Codec
 from ports.resources import R, StoreUnavailable, WatchEvent
 
 log = structlog.get_logger(__name__)
+#: A watcher's consumer is removed by the server once nobody has listened on it for this long
+#: (nobody at all when its stop's delete was lost); a live watcher always listens.
+CONSUMER_IDLE_SECONDS = 30.0
 Entry = KeyValue.Entry
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
@@ -38,7 +50,7 @@ async def open_watcher(kv: KeyValue, pattern: str, wait: float) -> tuple[KeyValu
     """A started watcher and the current entries it delivered first (markers included), each
     awaited for at most `wait` seconds."""
     async with translated(f"watch {kv._name} {pattern}"):
-        watcher = await kv.watch(pattern)
+        watcher = await kv.watch(pattern, inactive_threshold=max(CONSUMER_IDLE_SECONDS, 4 * wait))
         try:
             return watcher, await _initial(kv, pattern, watcher, wait)
         except BaseException:
@@ -78,8 +90,14 @@ async def next_update(watcher: KeyValue.KeyWatcher, wait: float) -> Entry | None
 
 
 async def stop_watcher(watcher: KeyValue.KeyWatcher) -> None:
+    """Unsubscribe, then delete the watcher's consumer (its current one: an ordered consumer
+    names a new one after a gap). Best effort: the inactive threshold is the backstop."""
+    sub = watcher._sub
     with contextlib.suppress(*NATS_ERRORS):
         await watcher.stop()  # type: ignore[no-untyped-call]
+    if sub is not None:
+        with contextlib.suppress(*NATS_ERRORS):
+            await sub._js.delete_consumer(sub._stream, sub._consumer)
 
 
 class KvWatch(Generic[R]):
@@ -100,7 +118,7 @@ class KvWatch(Generic[R]):
         self._timeout = conn.settings.request_timeout
         self._known: dict[str, tuple[int, R]] = {}
 
-    async def events(self) -> AsyncIterator[WatchEvent]:
+    async def events(self) -> AsyncGenerator[WatchEvent, None]:
         generation = self._conn.generation
         watcher, entries = await open_watcher(self._kv, self._pattern, self._timeout)
         try:
