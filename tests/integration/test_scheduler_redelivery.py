@@ -6,13 +6,15 @@ run, and the cache dropped every event at or below its position, so a LogShipped
 later event was lost and the run waited out the whole log grace (120 s). Covered, on a real
 nats-server and the KV store: a LogShipped retried after the step's next event still ends the run
 at once (log grace and tick far beyond the deadline); a second scheduler replica that did not
-consume some events of a run catches up from the stream on its tick and finishes the run.
+consume some events of a run catches up from the stream on its tick and finishes the run (once
+the run is due: its state calls for a decision, or it was last caught up `catch_up_every` ago),
+and a tick with no run due reads nothing from the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
@@ -80,14 +82,36 @@ async def test_retried_log_shipped_still_ends_the_run_at_once(bus: NatsBus, stor
     assert done.status is not None and done.status.phase == "Succeeded"
 
 
+class Clock:
+    """A clock the test moves (the scheduler's catch-up interval is measured with it)."""
+
+    def __init__(self) -> None:
+        self.at = now()
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+class CountingReads(NatsBus):
+    """The bus, counting next_after requests (a tick's reads of runs' news)."""
+
+    reads = 0
+
+    async def next_after(self, subject: str, after: int) -> Received | None:
+        CountingReads.reads += 1
+        return await super().next_after(subject, after)
+
+
 async def test_a_replica_catches_up_on_events_it_did_not_consume(bus: NatsBus, store: KvStore) -> None:
-    """Events of a run consumed by another replica reach this replica's cache on its tick."""
+    """Events of a run consumed by another replica reach this replica's cache on its tick, once the
+    run is due: it was last caught up `catch_up_every` ago."""
     await store.create(config(step("test")))
     created = await store.create(run())
     ident = {"namespace": NS, "run": created.metadata.name, "uid": created.metadata.uid}
     requested = ev.RunRequested(spec=created.spec, at=now(), **ident)
     seq = await bus.publish(requested)
-    replica = Scheduler(bus, store, LocalExecutor(), GRACE)
+    clock = Clock()
+    replica = Scheduler(bus, store, LocalExecutor(), GRACE, clock, catch_up_every=timedelta(seconds=10))
     await replica.handle(Received(event=requested, seq=seq, subject=subject_of(requested)))
     for e in (  # what another replica consumed and acted on
         ev.StepStarted(step="test", job_name="j", at=now(), **ident),
@@ -96,6 +120,39 @@ async def test_a_replica_catches_up_on_events_it_did_not_consume(bus: NatsBus, s
     ):
         await bus.publish(e)
     await replica.tick()
+    assert not await _finished(bus)  # not due yet: the step runs as far as this replica knows
+    clock.at += timedelta(seconds=10)
+    await replica.tick()
+    assert await _finished(bus) == ["Succeeded"]
+
+
+async def test_a_tick_with_no_run_due_reads_nothing(bus: NatsBus, store: KvStore) -> None:
+    """A run whose step runs (nothing to decide) is not read from the stream on each tick."""
+    await store.create(config(step("test")))
+    created = await store.create(run())
+    ident = {"namespace": NS, "run": created.metadata.name, "uid": created.metadata.uid}
+    requested = ev.RunRequested(spec=created.spec, at=now(), **ident)
+    seq = await bus.publish(requested)
+    counting = await CountingReads.connect(bus.connection.settings)
+    try:
+        clock = Clock()
+        replica = Scheduler(counting, store, LocalExecutor(), GRACE, clock)
+        await replica.handle(Received(event=requested, seq=seq, subject=subject_of(requested)))
+        clock.at += timedelta(seconds=10)
+        await replica.tick()  # due: reads back what it published itself (RunAccepted, StepScheduled)
+        before = CountingReads.reads
+        assert before == 3
+        for _ in range(9):
+            clock.at += timedelta(seconds=1)
+            await replica.tick()
+        assert CountingReads.reads == before
+        clock.at += timedelta(seconds=1)
+        await replica.tick()
+        assert CountingReads.reads == before + 1  # due again: one read, nothing new
+    finally:
+        await counting.close()
+
+
+async def _finished(bus: NatsBus) -> list[str]:
     history = await bus.history(RUN_SUBJECTS)
-    finished = [r.event for r in history if isinstance(r.event, ev.RunFinished)]
-    assert [f.phase for f in finished] == ["Succeeded"], [r.event.type for r in history]
+    return [r.event.phase for r in history if isinstance(r.event, ev.RunFinished)]
