@@ -44,8 +44,10 @@ def test_sweep_kills_a_leftover_and_its_children_not_a_bystander(tmp_path: Path)
     (cache / "key" / "bin").mkdir(parents=True)
     shim = cache / "key" / "bin" / "shim"
     shutil.copy("/bin/sh", shim)
-    leftover = subprocess.Popen([str(shim), "-c", "sleep 300 & echo $!; wait"], stdout=subprocess.PIPE,
-                                text=True, start_new_session=True)
+    # `read` from a pipe kept open: the "shim" outlives its child, as a real shim would (with
+    # `wait`, the shell would exit on its own once its child is killed, before its own SIGKILL)
+    leftover = subprocess.Popen([str(shim), "-c", "sleep 300 & echo $!; read _"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, start_new_session=True)
     bystander = subprocess.Popen(["sleep", "300"])
     try:
         assert leftover.stdout is not None
@@ -60,5 +62,6 @@ def test_sweep_kills_a_leftover_and_its_children_not_a_bystander(tmp_path: Path)
         for p in (leftover, bystander):
             p.kill()
             p.wait()
-        if leftover.stdout is not None:
-            leftover.stdout.close()
+        for pipe in (leftover.stdin, leftover.stdout):
+            if pipe is not None:
+                pipe.close()
