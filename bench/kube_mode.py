@@ -49,7 +49,7 @@ from adapters.kube.store import KubeStore
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun, PipelineRunSpec, PipelineRunStatus
-from bench import kube_floor, local_mode, stream_lag
+from bench import apiserver_requests, kube_floor, local_mode, stream_lag
 from events.run import (
     ArtifactUploaded,
     LogShipped,
@@ -357,7 +357,9 @@ async def end_to_end(
                 found["job"].append(await jobs.wait(name) - sent)
                 found["finished"].append(statuses.terminal[name] - sent)
                 bench.names.append(name)
+            served = await apiserver_requests.counts(api)
             rate, burst_names = await local_mode.at_once(bench, statuses, burst)
+            apiserver_requests.report(f"the burst of {burst}", served, await apiserver_requests.counts(api))
         lag_one = await stream_lag.lags(conn, statuses, bench.names)
         lag_burst = await stream_lag.lags(conn, statuses, burst_names)
         for task in watching:
