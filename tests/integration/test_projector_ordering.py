@@ -257,17 +257,6 @@ async def one_run(replica: Replica, ns: str) -> tuple[list[Received], str, str]:
     return [r for r in stored if isinstance(r.event, RunEvent)], name, uid
 
 
-def changes(events: list[Received]) -> int:
-    """How many of the events change the run's status (each one write, handed over one at a time)."""
-    count, status = 0, run_status.initial()
-    for r in events:
-        assert isinstance(r.event, RunEvent)
-        folded = run_status.evolve(status, r.seq, r.event)
-        count += replace(folded, observed_sequence=0) != replace(status, observed_sequence=0)
-        status = folded
-    return count
-
-
 async def test_events_one_after_another_cost_one_store_read(replicas: list[Replica]) -> None:
     """Each event handled alone, in order: the run is read once (its first event), then every next
     event is folded from the status this projector wrote; one write per status change."""
@@ -277,7 +266,8 @@ async def test_events_one_after_another_cost_one_store_read(replicas: list[Repli
         await replica.projector.on_run_event(r)
     written = (await replica.store.get(PipelineRun, ns, name)).status
     assert same(written, (await expected_runs(replica.bus, ns, {name: uid}))[name])
-    assert (replica.store.reads - 1, replica.store.writes) == (1, changes(events))  # -1: the get above
+    reads = replica.store.reads - 1  # the get above
+    assert (reads, replica.store.writes) == (1, h.status_changes(events))
 
 
 async def test_a_status_overtaken_by_another_replica_is_dropped_and_read_again(

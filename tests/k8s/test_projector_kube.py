@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from msgspec.structs import replace
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.server import NatsServer
@@ -66,17 +65,6 @@ async def stored_run(bus: NatsBus, store: KubeStore, ns: str) -> tuple[list[Rece
     return events, run.metadata.name, uid
 
 
-def changes(events: list[Received]) -> int:
-    """How many of the events change the run's status."""
-    count, status = 0, run_status.initial()
-    for r in events:
-        assert isinstance(r.event, RunEvent)
-        folded = run_status.evolve(status, r.seq, r.event)
-        count += replace(folded, observed_sequence=0) != replace(status, observed_sequence=0)
-        status = folded
-    return count
-
-
 async def test_a_runs_events_cost_one_get_and_a_patch_per_change(
     bus: NatsBus, store: KubeStore, namespace: str
 ) -> None:
@@ -86,7 +74,7 @@ async def test_a_runs_events_cost_one_get_and_a_patch_per_change(
     projector = Projector(bus, store)
     for r in events:
         await projector.on_run_event(r)
-    assert calls.calls == ["get"] + ["patch_status"] * changes(events)
+    assert calls.calls == ["get"] + ["patch_status"] * h.status_changes(events)
     history = await run_history(bus, namespace, name, uid)
     expected = run_status.fold((r.seq, r.event) for r in history if isinstance(r.event, RunEvent))
     assert (await store.get(PipelineRun, namespace, name)).status == expected
