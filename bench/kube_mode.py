@@ -14,7 +14,10 @@
    watch before the next; p50/p99 of the write call itself (its round trips) and of (seen - the
    moment the write was sent), and the p50 ratios adapter/raw.
 4. End to end through `c8s dev up --kubeconfig` (webhook -> first Job -> terminal status, runs/s of
-   a burst), after the raw chained-Jobs floor of bench/kube_floor.py at the same burst (its ratio).
+   a burst), after the raw chained-Jobs floor of bench/kube_floor.py at the same burst (its ratio);
+   projector lag from each event's stored time in the stream, with the lag from its `at` beside it,
+   per event type (bench/stream_lag.py), and the apiserver's request counts over the burst
+   (bench/apiserver_requests.py).
 
 Rounds alternate adapter and raw. Prints figures and ratios; asserts nothing about time.
 Run: .venv/bin/python -m bench.kube_mode [--jobs N] [--rounds R] [--writes W]
