@@ -22,7 +22,11 @@ more deliveries of its subject queued behind it folds ahead to the subject's end
 `ahead`), so it writes once for all of them and each of them then finds its event covered
 without a store read: the process remembers how far the status it last read or wrote for a run
 covers (services/projector/covered.py; a stored status never goes backwards, so that is what
-the read would say). None of this changes the rule above: the lock only saves conflicting work,
+the read would say). It also keeps that status, and folds a run's next event from it: a store read
+only for a run it does not know (its first event here, or after the store refused a write), so an
+event costs one status write (in Kubernetes mode one PATCH, not a GET and a PATCH). None of this
+changes the rule above: the lock only saves conflicting work, a fold from a status that another
+replica has since overtaken is still the fold of the history (the store drops it if it is behind),
 and what is written is still the fold of the stored history up to its observedSequence.
 
 Writes never go backwards (the store drops a status whose observedSequence is below the stored
@@ -76,27 +80,41 @@ class Projector:
         key = (event.namespace, event.run, event.uid)
         if self._covered.covers(key, received.seq):
             return  # folded ahead by an earlier delivery (covered.py: as the store would say)
-        try:
-            run = await self.store.get(PipelineRun, event.namespace, event.run)
-        except NotFound:
-            return  # the run was deleted: nothing to show its status on
-        if run.metadata.uid != event.uid:
-            return  # an event of an earlier run that had the same name
-        current = run.status or PipelineRunStatus()
-        self._covered.stored(key, current)
-        if received.seq <= current.observed_sequence or current.phase in TERMINAL_RUN_PHASES:
+        current = self._covered.known(key)
+        if current is None:
+            current = await self._stored_status(key)
+        if current is None or received.seq <= current.observed_sequence:
             return
         ahead = self._subjects.waiting(subject) > 0
         news = await unfolded(self.bus, subject, current.observed_sequence, received, ahead=ahead)
         folded = run_status.fold(_of_run(news, event.uid), current)
         if _changed(current, folded):
-            written = await self.store.patch_status(
-                PipelineRun, event.namespace, event.run, folded, uid=event.uid
-            )
-            if written is not None and written.status is not None:
+            try:
+                written = await self.store.patch_status(
+                    PipelineRun, event.namespace, event.run, folded, uid=event.uid
+                )
+            except NotFound:
+                written = None  # deleted since this process last read or wrote it
+            if written is None or written.status is None:
+                self._covered.forget(key)  # behind the stored status, or another run: read next time
+            else:
                 self._covered.stored(key, written.status)
             if folded.phase != current.phase:
                 INSTRUMENTS.run_entered_phase(folded.phase)
+
+    async def _stored_status(self, key: tuple[str, str, str]) -> PipelineRunStatus | None:
+        """The run's stored status (remembered), or None when there is nothing to fold into: the run
+        is gone, is another run of the same name, or has finished."""
+        namespace, name, uid = key
+        try:
+            run = await self.store.get(PipelineRun, namespace, name)
+        except NotFound:
+            return None  # the run was deleted: nothing to show its status on
+        if run.metadata.uid != uid:
+            return None  # an event of an earlier run that had the same name
+        current = run.status or PipelineRunStatus()
+        self._covered.stored(key, current)
+        return None if current.phase in TERMINAL_RUN_PHASES else current
 
     async def on_config_event(self, received: Received) -> None:
         """Delivered serially (see the module docstring): the seq check alone makes it exactly once."""

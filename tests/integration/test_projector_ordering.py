@@ -10,6 +10,11 @@ store client) working at once:
 - a run's deliveries queued behind one another on one projector (a burst) are folded by the
   first in one status write, the others skipped without a store read, and the fold is still the
   history's;
+- a run's events handed over one after another cost one store read in all (its first event; the
+  projector folds each next event from the status it wrote), one write per status change;
+- a replica folding from a status another replica has since overtaken: its write is dropped, it
+  reads the run again for its next event, and the status stays the history's fold; a run deleted
+  after the projector last wrote it is no crash and gets nothing written;
 - process level: two complete projectors (serve) on the same durable consumers, over a store that
   fails a share of writes: run statuses, PipelineConfig stats (a serial consumer) and the
   connection status all converge to the folds of the stream.
@@ -243,3 +248,63 @@ async def test_deliveries_queued_behind_one_another_are_written_once(replicas: l
     assert written is not None and written.observed_sequence == run_events[-1].seq
     assert same(written, expected)
     assert (len(run_events), writes, reads) == (15, 1, 1)
+
+
+async def one_run(replica: Replica, ns: str) -> tuple[list[Received], str, str]:
+    """A two-step run's stored events (run events only), its name and uid."""
+    stored, uids = await store_history(replica, ns, Scenario([[0, 0]], [], False, random.Random(2)))
+    [(name, uid)] = uids.items()
+    return [r for r in stored if isinstance(r.event, RunEvent)], name, uid
+
+
+async def test_events_one_after_another_cost_one_store_read(replicas: list[Replica]) -> None:
+    """Each event handled alone, in order: the run is read once (its first event), then every next
+    event is folded from the status this projector wrote; one write per status change."""
+    ns, replica = "sequence", replicas[0]
+    events, name, uid = await one_run(replica, ns)
+    for r in events:
+        await replica.projector.on_run_event(r)
+    written = (await replica.store.get(PipelineRun, ns, name)).status
+    assert same(written, (await expected_runs(replica.bus, ns, {name: uid}))[name])
+    reads = replica.store.reads - 1  # the get above
+    assert (reads, replica.store.writes) == (1, h.status_changes(events))
+
+
+async def test_a_status_overtaken_by_another_replica_is_dropped_and_read_again(
+    replicas: list[Replica],
+) -> None:
+    """Replica A folds from what it wrote; B writes further; A's next write (a redelivery) is behind
+    the stored status and dropped, A reads the run again for its next event, and the status ends
+    at the fold of the history."""
+    ns, (a, b) = "overtaken", replicas
+    events, name, uid = await one_run(a, ns)
+    for r in events[:4]:
+        await a.projector.on_run_event(r)
+    for r in events[4:8]:
+        await b.projector.on_run_event(r)
+    reads = a.store.reads
+    await a.projector.on_run_event(events[5])  # redelivered to A: folded from A's status at events[3]
+    assert a.store.reads == reads  # folded from what A knew: no read
+    stored = (await b.store.get(PipelineRun, ns, name)).status
+    assert stored is not None and stored.observed_sequence == events[7].seq  # A's write was dropped
+    for r in events[8:]:
+        await a.projector.on_run_event(r)
+    assert a.store.reads == reads + 1  # forgotten after the dropped write: one read, then folds on
+    written = (await b.store.get(PipelineRun, ns, name)).status
+    assert written is not None and written.observed_sequence == events[-1].seq
+    assert same(written, (await expected_runs(a.bus, ns, {name: uid}))[name])
+
+
+async def test_a_run_deleted_after_its_status_was_written_gets_nothing(replicas: list[Replica]) -> None:
+    """The projector knows the run's status; the run is deleted; its next event is no crash and
+    writes nothing (the store says NotFound), and the one after reads the store again."""
+    ns, replica = "deleted", replicas[0]
+    events, name, _ = await one_run(replica, ns)
+    for r in events[:3]:
+        await replica.projector.on_run_event(r)
+    await replica.store.delete(PipelineRun, ns, name)
+    writes, reads = replica.store.writes, replica.store.reads
+    await replica.projector.on_run_event(events[3])
+    await replica.projector.on_run_event(events[4])
+    assert (replica.store.writes, replica.store.reads) == (writes + 1, reads + 1)
+    assert name not in [r.metadata.name for r in await replica.store.list(PipelineRun, ns)]

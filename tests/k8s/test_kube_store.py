@@ -17,11 +17,11 @@ import pytest
 from msgspec.structs import replace
 
 from adapters.kube.client import KubeSettings
-from adapters.kube.kinds import Body, KindApi
 from adapters.kube.store import KubeStore
 from api.pipelinerun import PipelineRun
 from ports.resources import Invalid
 from tests.k8s.conftest import Kubectl
+from tests.k8s.counting import counted
 from tests.k8s.spare_apiserver import c8s_crds
 from tests.support.resources import Recorder, run, run_status
 
@@ -130,27 +130,6 @@ async def test_lingering_writes_are_coalesced(control_plane: object, namespace: 
         assert (await store.get(PipelineRun, namespace, "app-ci-1")).status == run_status(3)
     finally:
         await store.close()
-
-
-class Counted:
-    """A kind's REST calls, recording the name of each status-path request."""
-
-    def __init__(self, api: KindApi) -> None:
-        self.api, self.calls = api, list[str]()
-
-    async def get(self, namespace: str, name: str) -> Body:
-        self.calls.append("get")
-        return await self.api.get(namespace, name)
-
-    async def patch_status(self, namespace: str, name: str, patch: Body) -> Body:
-        self.calls.append("patch_status")
-        return await self.api.patch_status(namespace, name, patch)
-
-
-def counted(store: KubeStore) -> Counted:
-    calls = Counted(store._api(PipelineRun))
-    store._kinds[PipelineRun] = calls  # type: ignore[assignment]
-    return calls
 
 
 async def test_status_write_after_a_read_is_one_request(store: KubeStore, namespace: str) -> None:

@@ -3,7 +3,9 @@
 `script(...)` gives one run's events in the order its producers publish them (requested, accepted,
 each step scheduled/started/finished/log shipped, finished), with exit codes chosen by the
 caller; `deliveries(...)` gives webhook decisions for one connection with event times that need
-not grow with the stream sequence. The projector must end with the fold of what was stored.
+not grow with the stream sequence. The projector must end with the fold of what was stored;
+`status_changes(...)` counts the stored events that change a run's status (one write each when
+handed over one at a time).
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from msgspec.structs import replace
+
 from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun, PipelineRunSpec
 from api.repositoryconnection import RepositoryConnection, RepositoryConnectionSpec
 from events import run as ev
 from events.webhook import WebhookAccepted, WebhookEvent, WebhookRejected
+from ports.bus import Received
+from projections import run_status
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 CONFIG, CONNECTION = "app-ci", "app-repo"
@@ -100,3 +106,14 @@ def deliveries(ns: str, offsets: list[int]) -> list[WebhookEvent]:
                 )
             )
     return out
+
+
+def status_changes(events: list[Received]) -> int:
+    """How many of a run's stored events change its status (each folded in stream order)."""
+    count, status = 0, run_status.initial()
+    for r in events:
+        assert isinstance(r.event, ev.RunEvent)
+        folded = run_status.evolve(status, r.seq, r.event)
+        count += replace(folded, observed_sequence=0) != replace(status, observed_sequence=0)
+        status = folded
+    return count
