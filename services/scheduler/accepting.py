@@ -11,11 +11,13 @@ start, so waiting would be forever.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
 from msgspec import Struct
 
+from adapters.runtime.tasks import stop_tasks
 from api.pipeline_checks import check_pipeline_spec
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec
 from api.quotas import Quota, beyond_hard, pod_demand
@@ -36,15 +38,19 @@ class Inputs(Struct, frozen=True, kw_only=True):
 
 
 async def read_inputs(store: ResourceStore, ctx: RunContext) -> Inputs:
-    """The run's config (None: not found) and its connection (api/triggers.py's rule)."""
+    """The run's config (None: not found) and its connection (api/triggers.py's rule), both
+    requested at once: one round trip to the store on the way to a run's first step, not two."""
     assert ctx.spec is not None
     ref = ctx.spec.pipeline_config_ref
+    listing = asyncio.ensure_future(store.list(RepositoryConnection, ctx.namespace))
     try:
         config = await store.get(PipelineConfig, ctx.namespace, ref)
-    except NotFound:
-        return Inputs(config=None, connection=None)
-    connections = await store.list(RepositoryConnection, ctx.namespace)
-    return Inputs(config=config, connection=connection_of(ctx.spec, connections))
+    except BaseException as e:
+        await stop_tasks([listing])
+        if isinstance(e, NotFound):
+            return Inputs(config=None, connection=None)
+        raise
+    return Inputs(config=config, connection=connection_of(ctx.spec, await listing))
 
 
 def accept(

@@ -10,6 +10,7 @@ WithSecrets; a run naming a connection that does not exist is accepted with none
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -23,6 +24,7 @@ from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRunSpec, Trigger
 from api.repositoryconnection import ForkPolicy, RepositoryConnection, RepositoryConnectionSpec
 from events.run import RunAccepted
+from ports.resources import NotFound
 from projections.run_context import RunContext
 from services.scheduler.accepting import accept, read_inputs
 from tests.integration.conftest import bus_settings
@@ -87,3 +89,36 @@ async def test_forks_are_accepted_without_secrets_unless_trusted(
     """A fork's pull request withholds secrets unless its connection says WithSecrets."""
     fork = Trigger(event="pull_request", connection=name, number=7, fork=True)
     assert (await accepted_with(store, fork)).secrets_withheld is withheld
+
+
+class Overlapping:
+    """The store, recording whether the connection list was asked for before the config arrived."""
+
+    def __init__(self, store: KvStore, config_found: bool = True) -> None:
+        self.store, self.config_found = store, config_found
+        self.listed_before_config = False
+        self._got_config = False
+
+    async def get(self, kind: type[PipelineConfig], namespace: str, name: str) -> PipelineConfig:
+        await asyncio.sleep(0.05)  # a round trip: the list must not wait behind it
+        self._got_config = True
+        if not self.config_found:
+            raise NotFound(f"{name} in {namespace}")
+        return await self.store.get(kind, namespace, name)
+
+    async def list(self, kind: type[RepositoryConnection], namespace: str) -> list[RepositoryConnection]:
+        self.listed_before_config = not self._got_config
+        return await self.store.list(kind, namespace)
+
+
+async def test_the_config_and_the_connections_are_read_at_once(store: KvStore) -> None:
+    """One round trip, not two, on the way to the first step; a missing config still means none."""
+    spec = PipelineRunSpec(pipeline_config_ref="app-ci", commit="abcdef1", trigger=None)
+    ctx = RunContext(namespace=NS, run="r-1", uid="u-1", spec=spec)
+    overlapping = Overlapping(store)
+    inputs = await read_inputs(overlapping, ctx)  # type: ignore[arg-type]
+    assert overlapping.listed_before_config
+    assert inputs.config is not None and inputs.connection is not None
+    assert inputs.connection.metadata.name == "a-repo"
+    missing = await read_inputs(Overlapping(store, config_found=False), ctx)  # type: ignore[arg-type]
+    assert (missing.config, missing.connection) == (None, None)
