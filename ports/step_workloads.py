@@ -67,6 +67,8 @@ class JobState(Struct, frozen=True, kw_only=True):
     created_at: datetime
     cancelled: bool = False
     suspended: bool = False
+    #: Being deleted (deletionTimestamp set: a foreground deletion waits for its pods to go first).
+    deleting: bool = False
     gone: bool = False
     conditions: list[JobCondition] = field(default_factory=list)
     pods: list[PodState] = field(default_factory=list)

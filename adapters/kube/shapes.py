@@ -128,6 +128,7 @@ def job_state(job: Job, pods: list[Pod], *, gone: bool = False) -> JobState | No
         created_at=job.metadata.creation_timestamp or _EPOCH,
         cancelled=notes.get(ANNOTATION_CANCELLED) == "true",
         suspended=bool(job.spec.suspend),
+        deleting=job.metadata.deletion_timestamp is not None,
         gone=gone,
         conditions=[_condition(c) for c in (job.status.conditions if job.status else None) or []],
         pods=[pod_state(p) for p in sorted(pods, key=lambda p: p.metadata.name)],

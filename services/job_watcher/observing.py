@@ -19,7 +19,10 @@ snapshot always gives the same facts, so a restart or a re-list repeats nothing 
   showed a terminal state: StepFinished with reason JobDeleted (Cancelled if the Job was
   cancelled), so the run does not stay Running forever. When c8s's own cleanup or the Job's TTL
   removes a finished Job, its StepFinished is already stored and the same message id is not
-  published again.
+  published again. The same when the Job is being deleted (a foreground deletion deletes its pods
+  first) and the pod shows its step killed by the termination signal (exit 143 or 137) before the
+  Job is gone: which of the two the watch shows first is a race, the fact is one. A pod deleted
+  on its own (evicted, `kubectl delete pod`) with its step killed that way: PodDeleted.
 """
 
 from __future__ import annotations
@@ -110,6 +113,11 @@ def _pod_finished(job: JobState, pod: PodState, now: datetime) -> StepFinished:
         return _finished(job, None, reason, pod.message, at)
     if main is None or main.phase != "terminated" or main.started_at is None:
         return _not_run(job, pod, at)
+    if main.exit_code in TERMINATION_EXITS and (job.deleting or pod.deleting):
+        if job.deleting or job.cancelled:
+            return _deleted(job, at)
+        detail = f"the step's pod {pod.name} was deleted (evicted, or by hand) before the step ended"
+        return _finished(job, None, POD_DELETED, detail, at)
     message = "" if main.exit_code == 0 else (main.message or f"exit code {main.exit_code}")
     reason = main.reason or ("Completed" if main.exit_code == 0 else "Error")
     return _finished(job, main.exit_code, reason, _with_failed_uploads(message, pod), at)
@@ -145,6 +153,9 @@ def _job_finished(job: JobState, pod: PodState | None, now: datetime) -> StepFin
 
 #: The step's reason when its Job went away before the step ended.
 JOB_DELETED = "JobDeleted"
+POD_DELETED = "PodDeleted"
+#: A step ended by its pod's deletion: SIGTERM (128 + 15), or SIGKILL (128 + 9) after the grace.
+TERMINATION_EXITS = frozenset({143, 137})
 
 
 def _deleted(job: JobState, now: datetime) -> StepFinished:

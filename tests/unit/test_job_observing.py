@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events.run import ArtifactUploaded, StepFinished, StepStarted
+from events.subjects import message_id
 from ports.step_workloads import ContainerState, JobCondition, JobState, PodState
 from services.job_watcher.observing import observe
 from steps import artifact_report
@@ -161,3 +162,22 @@ def test_a_job_deleted_before_its_step_ended_fails_the_step() -> None:
     assert isinstance(cancelled, StepFinished) and cancelled.reason == "Cancelled"
     ended = facts(job(pod("Succeeded", step("terminated", 0, "Completed")), gone=True))[-1]
     assert isinstance(ended, StepFinished) and (ended.exit_code, ended.reason) == (0, "Completed")
+
+
+def test_a_step_killed_by_its_pods_deletion_is_reported_as_the_deletion() -> None:
+    """Foreground deletion of the Job (its pods go first): the step's SIGTERM exit is the deletion,
+    whichever the watch shows first; a pod deleted on its own is PodDeleted; an exit that is not the
+    termination signal, or a pod not being deleted, keeps the step's own outcome."""
+    killed = pod("Failed", step("terminated", 143, "Error"), deleting=True)
+    done = facts(job(killed, deleting=True))[-1]
+    assert isinstance(done, StepFinished) and (done.exit_code, done.reason) == (None, "JobDeleted")
+    gone = facts(job(pod("Running", step()), gone=True))[-1]
+    assert message_id(done) == message_id(gone)  # one fact, whichever the watch showed first
+    evicted = facts(job(pod("Failed", step("terminated", 137, "Error"), deleting=True)))[-1]
+    assert isinstance(evicted, StepFinished) and (evicted.exit_code, evicted.reason) == (None, "PodDeleted")
+    cancelled = facts(job(killed, deleting=True, cancelled=True))[-1]
+    assert isinstance(cancelled, StepFinished) and cancelled.reason == "Cancelled"
+    own = facts(job(pod("Failed", step("terminated", 1, "Error"), deleting=True), deleting=True))[-1]
+    assert isinstance(own, StepFinished) and (own.exit_code, own.reason) == (1, "Error")
+    sigterm = facts(job(pod("Failed", step("terminated", 143, "Error"))))[-1]
+    assert isinstance(sigterm, StepFinished) and (sigterm.exit_code, sigterm.reason) == (143, "Error")
