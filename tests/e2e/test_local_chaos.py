@@ -98,7 +98,8 @@ def test_a_burst_of_pushes_survives_repeated_kill_9_of_every_process(
         try:
             for sha in shas:
                 deliver(c8s, "github", *push("github", sha, "main", KEY))
-            ended = c8s.poll(lambda: settled(c8s) is not None, deadline=240)  # inside pytest-timeout: fail with the kills named
+            # 240 s, inside pytest-timeout's 300: a stuck burst fails below with the kills named
+            ended = c8s.poll(lambda: settled(c8s) is not None, deadline=240)
         finally:
             chaos.stop()
         print(f"\nchaos (seed {seed}): {chaos.summary()}; runs settled in {time.monotonic() - started:.0f}s")
