@@ -103,7 +103,7 @@ def test_a_burst_of_pushes_survives_repeated_kill_9_of_every_process(
         finally:
             chaos.stop()
         print(f"\nchaos (seed {seed}): {chaos.summary()}; runs settled in {time.monotonic() - started:.0f}s")
-        assert ended, f"the runs did not all end ({chaos.summary()})"
+        assert ended, f"the runs did not all end ({chaos.summary()}):\n{_unsettled(c8s, dev.home)}"
         runs = settled(c8s)
         assert runs is not None
         assert len(runs) == RUNS, f"{len(runs)} runs for {RUNS} deliveries"
@@ -123,3 +123,18 @@ def test_a_burst_of_pushes_survives_repeated_kill_9_of_every_process(
         print(f"steps started again after a runner died in their claim window: {restarts}")
         assert restarts >= 1, f"no kill landed between a claim and its start ({chaos.summary()})"
         assert dev.stop() == 0
+
+
+def _unsettled(c8s: Instance, home: Path) -> str:
+    """For a failure: the runs not ended yet, and the end of every service's log."""
+    try:
+        runs = c8s.runs()
+    except AssertionError as e:  # the CLI failing is worth reporting too
+        runs, open_error = [], [f"listing the runs failed: {e}"]
+    else:
+        open_error = []
+    open_runs = [f"{r['metadata']['name']}: {(r.get('status') or {}).get('phase')}" for r in runs
+                 if (r.get("status") or {}).get("phase") not in TERMINAL]
+    tails = [f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+             for log in sorted((home / "logs").glob("*.log"))]
+    return "\n".join([*open_error, *open_runs, *tails])
