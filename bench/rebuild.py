@@ -32,18 +32,17 @@ import itertools
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from msgspec.structs import replace
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.server import NatsServer
 from adapters.jetstream.settings import BusSettings
 from adapters.jetstream.streams import stream_of
 from bench.kube_mode import history
+from bench.stream_lag import replay_consumer
 from events import codec
 from events.codec import AnyEvent
 from events.run import RunEvent
@@ -129,16 +128,7 @@ async def fetch_replay(bus: NatsBus, subject: str) -> list[Received]:
     conn = bus.connection
     js, stream = conn.js, stream_of([subject])
     last = (await js.stream_info(stream)).state.last_seq
-    name = f"bench-fetch-{uuid.uuid4().hex}"
-    config = ConsumerConfig(
-        name=name,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_policy=AckPolicy.NONE,
-        filter_subject=subject,
-        mem_storage=True,
-        inactive_threshold=30.0,
-    )
-    await js.add_consumer(stream, config)
+    name, _ = await replay_consumer(js, stream, subject, "bench-fetch")
     sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
     out: list[Received] = []
     try:

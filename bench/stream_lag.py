@@ -20,7 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from msgspec.structs import replace
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 
 from adapters.jetstream.connection import NatsConnection
 from adapters.jetstream.streams import stream_of
@@ -38,10 +39,12 @@ class Stored:
     event: RunEvent
 
 
-async def stored_history(conn: NatsConnection, subject: str) -> list[Stored]:
-    """Every run event on `subject` with its stream timestamp, in stream order."""
-    stream, js = stream_of([subject]), conn.js
-    name = f"bench-lag-{uuid.uuid4().hex}"
+async def replay_consumer(
+    js: JetStreamContext, stream: str, subject: str, prefix: str
+) -> tuple[str, ConsumerInfo]:
+    """A new unacknowledged in-memory consumer replaying `subject` from its start (the server
+    removes it 30 s after its last use): its name and info."""
+    name = f"{prefix}-{uuid.uuid4().hex}"
     config = ConsumerConfig(
         name=name,
         deliver_policy=DeliverPolicy.ALL,
@@ -50,7 +53,13 @@ async def stored_history(conn: NatsConnection, subject: str) -> list[Stored]:
         mem_storage=True,
         inactive_threshold=30.0,
     )
-    info = await js.add_consumer(stream, config)
+    return name, await js.add_consumer(stream, config)
+
+
+async def stored_history(conn: NatsConnection, subject: str) -> list[Stored]:
+    """Every run event on `subject` with its stream timestamp, in stream order."""
+    stream, js = stream_of([subject]), conn.js
+    name, info = await replay_consumer(js, stream, subject, "bench-lag")
     out: list[Stored] = []
     sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
     try:
