@@ -44,9 +44,12 @@ class StepPlan(Struct, frozen=True, kw_only=True):
 
 
 def step_ref(ctx: RunContext, step: str) -> StepRef:
-    return StepRef(
-        namespace=ctx.namespace, run=ctx.run, uid=ctx.uid, step=step, job_name=job_name(ctx.run, step)
-    )
+    return ref_of(ctx.namespace, ctx.run, ctx.uid, step)
+
+
+def ref_of(namespace: str, run: str, uid: str, step: str) -> StepRef:
+    """A step's identity, its Job's name included (what every plan of the step carries)."""
+    return StepRef(namespace=namespace, run=run, uid=uid, step=step, job_name=job_name(run, step))
 
 
 def plan(ctx: RunContext, step_name: str) -> StepPlan:

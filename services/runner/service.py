@@ -65,8 +65,7 @@ from services.runner.slots import Slots
 from services.runner.spares import Launcher
 from services.runner.step_files import Outcome, StepFiles, StopRequest, read_outcome, request_stop
 from services.runner.stepping import Prepared, StepDeps, resume, run_claimed
-from steps.naming import job_name
-from steps.plans import StepPlan, StepRef, plan
+from steps.plans import StepPlan, StepRef, plan, ref_of
 from steps.runner_files import run_dir
 
 log = structlog.get_logger(__name__)
@@ -252,13 +251,7 @@ class Runner:
 
 def scheduled_ref(event: StepScheduled) -> StepRef:
     """The StepRef the step's plan will have (steps.plans.step_ref), from the event alone."""
-    return StepRef(
-        namespace=event.namespace,
-        run=event.run,
-        uid=event.uid,
-        step=event.step,
-        job_name=job_name(event.run, event.step),
-    )
+    return ref_of(event.namespace, event.run, event.uid, event.step)
 
 
 def _plan(history: list[RunEvent], step: str) -> StepPlan | None:
