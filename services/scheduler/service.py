@@ -97,11 +97,15 @@ class Scheduler:
     async def on_run(self, run: PipelineRun) -> None:
         """Watch handler: request new runs, forward cancel requests, adopt open runs."""
         meta = run.metadata
-        if run.status is not None and run.status.phase in TERMINAL_RUN_PHASES:
-            self.runs.pop((meta.namespace, meta.name), None)
-            return
         key = (meta.namespace, meta.name)
-        async with self._lock(key):
+        ended = run.status is not None and run.status.phase in TERMINAL_RUN_PHASES
+        if ended and key not in self.runs and key not in self._locks:
+            return  # nothing of it here (every finished run at a re-list)
+        async with self._lock(key):  # a handler of the run's events may be half-way through it
+            if ended:
+                self.runs.pop(key, None)
+                self._locks.pop(key, None)
+                return
             cached = await self._load(key, meta.uid)
             ident = RunIdentity(namespace=meta.namespace, run=meta.name, uid=meta.uid, at=self.clock())
             if cached.state.ctx.spec is None:
@@ -163,7 +167,9 @@ class Scheduler:
         return cached
 
     async def _act(self, key: tuple[str, str]) -> None:
-        cached = self.runs[key]
+        cached = self.runs.get(key)
+        if cached is None:
+            return  # forgotten meanwhile: the run ended
         state = cached.state
         if state.ctx.spec is not None and not state.accepted and not state.done:
             quotas = await self._quotas_of(key[0])

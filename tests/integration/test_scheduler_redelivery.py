@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from msgspec.structs import replace
+
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
 from adapters.local.executor import LocalExecutor
+from api.pipelinerun import PipelineRunStatus
 from events import run as ev
 from events.subjects import RUN_SUBJECTS, subject_of
 from ports.bus import Received, RetryLater
@@ -156,3 +159,46 @@ async def test_a_tick_with_no_run_due_reads_nothing(bus: NatsBus, store: KvStore
 async def _finished(bus: NatsBus) -> list[str]:
     history = await bus.history(RUN_SUBJECTS)
     return [r.event.phase for r in history if isinstance(r.event, ev.RunFinished)]
+
+
+class HeldReads(NatsBus):
+    """The bus, holding every next_after request until `release` is set."""
+
+    release = asyncio.Event()
+    waiting = asyncio.Event()
+
+    async def next_after(self, subject: str, after: int) -> Received | None:
+        HeldReads.waiting.set()
+        await HeldReads.release.wait()
+        return await super().next_after(subject, after)
+
+
+async def test_the_run_seen_ended_while_an_event_of_it_is_handled(bus: NatsBus, store: KvStore) -> None:
+    """The watch reporting the run terminal (another replica finished it) while this replica's
+    handler is half-way through one of its events: the handler ends without error (it crashed the
+    scheduler with a KeyError when the watch dropped the cached run under it)."""
+    await store.create(config(step("test")))
+    created = await store.create(run())
+    ident = {"namespace": NS, "run": created.metadata.name, "uid": created.metadata.uid}
+    requested = ev.RunRequested(spec=created.spec, at=now(), **ident)
+    seq = await bus.publish(requested)
+    HeldReads.release, HeldReads.waiting = asyncio.Event(), asyncio.Event()
+    held = await HeldReads.connect(bus.connection.settings)
+    try:
+        replica = Scheduler(held, store, LocalExecutor(), GRACE)
+        HeldReads.release.set()
+        await replica.handle(Received(event=requested, seq=seq, subject=subject_of(requested)))
+        HeldReads.release.clear()
+        HeldReads.waiting.clear()
+        started = ev.StepStarted(step="test", job_name="j", at=now(), **ident)
+        later = Received(event=started, seq=await bus.publish(started), subject=subject_of(started))
+        handling = asyncio.create_task(replica.handle(later))
+        await asyncio.wait_for(HeldReads.waiting.wait(), 10)  # in the handler's fold, reading
+        finished = replace(created, status=PipelineRunStatus(phase="Succeeded"))
+        watching = asyncio.create_task(replica.on_run(finished))
+        await asyncio.sleep(0)  # one turn of the loop: on_run runs up to the run's lock (no await before it)
+        HeldReads.release.set()
+        await asyncio.wait_for(asyncio.gather(handling, watching), 10)
+        assert (NS, created.metadata.name) not in replica.runs
+    finally:
+        await held.close()
