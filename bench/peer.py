@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -62,9 +62,17 @@ import images  # noqa: E402
 TEKTON_NS = "tekton-pipelines"
 RUN_NS = "default"
 #: The controller's image flags; each names the image of one binary its Pods run.
-IMAGE_FLAGS = ("entrypoint", "nop", "sidecarlogresults", "workingdirinit", "shell", "shell-win")
+IMAGE_FLAGS = (
+    "entrypoint-image",
+    "nop-image",
+    "sidecarlogresults-image",
+    "workingdirinit-image",
+    "shell-image",
+    "shell-image-win",
+)
 #: The ones bench/tekton/build makes an image of (<home>/<name>.oci.tar); the shells are c8s/step.
 POD_BINARIES = ("entrypoint", "nop", "sidecarlogresults", "workingdirinit")
+CONTROLLER_LOG = "tekton-controller.log"
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class Where:
     """The cluster both systems run on, and what its Pods can use."""
 
     plane: plane.Plane
-    tekton_images: dict[str, str]  # image flag (without -image) -> reference
+    tekton_images: dict[str, str]  # image flag (without its dash) -> reference
     step_image: str  # both systems' steps (`true`)
     git_host: str  # an address of this host that pods reach (c8s clones from a git daemon there)
     dev_env: dict[str, str]  # extra environment of `c8s dev up`
@@ -84,7 +92,7 @@ async def fake_node(tmp: Path) -> AsyncIterator[Where]:
     """tests/controlplane with its test node agent: images are only names there."""
     os.environ.setdefault("C8S_CONTROLPLANE_BIN", kube_mode.DEFAULT_BIN)
     async with plane.running(tmp / "plane", plane.find_binaries()) as p:
-        refs = {flag: f"bench.local/{flag}-image" for flag in IMAGE_FLAGS}
+        refs = {flag: f"bench.local/{flag}" for flag in IMAGE_FLAGS}
         yield Where(
             p, refs, "busybox", "127.0.0.1", {}, f"control plane with the test node agent ({p.server})"
         )
@@ -95,9 +103,10 @@ async def real_node(tmp: Path, home: Path) -> AsyncIterator[Where]:
     """tests/cluster (real kubelet, containerd, runc), Tekton's Pod images pushed to its registry."""
     os.environ.setdefault("C8S_CONTROLPLANE_BIN", kube_mode.DEFAULT_BIN)
     async with cluster.running(tmp / "cluster", plane.find_binaries(), binaries.find()) as c:
-        refs = {name: c.image(f"tekton-{name}") for name in POD_BINARIES}
-        await asyncio.gather(*(images.push(home / f"{name}.oci.tar", ref) for name, ref in refs.items()))
-        refs |= {"shell": c.image("step"), "shell-win": c.image("step")}  # no Windows node here
+        pushed = {name: c.image(f"tekton-{name}") for name in POD_BINARIES}
+        await asyncio.gather(*(images.push(home / f"{name}.oci.tar", ref) for name, ref in pushed.items()))
+        refs = {f"{name}-image": ref for name, ref in pushed.items()}
+        refs |= {"shell-image": c.image("step"), "shell-image-win": c.image("step")}  # no Windows node here
         note = f"tests/cluster, node {c.node_ip}, registry {c.registry}, up in {c.started_in:.1f} s"
         yield Where(c.plane, refs, c.image("step"), c.node_ip, {"C8S_CHECKOUT_IMAGE": c.image("step")}, note)
 
@@ -257,8 +266,10 @@ async def measure(api: client.ApiClient, system: System, args: argparse.Namespac
     if failed:
         print(f"{system.name}: {runs - len(ends)} of {runs} one at a time did not succeed: {sorted(failed)}")
     if all_done and all(n in seen.ends for n in names):
-        rate = burst / (max(seen.ends[n] for n in names) - start)
-        print(f"{system.name}: burst of {burst}: {rate:.2f} runs/s")
+        took = sorted(seen.ends[n] - start for n in names)
+        rate = burst / took[-1]
+        spread = f"first {took[0]:.1f} s, median {local_mode.pct(took, 50):.1f} s, last {took[-1]:.1f} s"
+        print(f"{system.name}: burst of {burst}: {rate:.2f} runs/s (runs terminal after: {spread})")
     else:
         unfinished = [n for n in names if n not in seen.ends]
         why = {
@@ -335,9 +346,23 @@ def start_tekton(where: Where, home: Path, logs: Path) -> subprocess.Popen[bytes
     }
     args = [str(home / "controller"), f"--kubeconfig={p.kubeconfig}"]
     for flag in IMAGE_FLAGS:
-        args += [f"-{flag}-image", where.tekton_images[flag]]
-    log = (logs / "tekton-controller.log").open("wb")
+        args += [f"-{flag}", where.tekton_images[flag]]
+    log = (logs / CONTROLLER_LOG).open("wb")
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def until_exit(work: Coroutine[Any, Any, None], proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Run `work`, but fail with the end of its log as soon as `proc` (Tekton's controller) exits."""
+    task = asyncio.create_task(work)
+    exited = asyncio.create_task(asyncio.to_thread(proc.wait))
+    await asyncio.wait((task, exited), return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-3000:]
+        raise RuntimeError(f"Tekton's controller exited with status {proc.returncode}; its log ends:\n{tail}")
+    exited.cancel()  # the thread returns once the controller is stopped
+    task.result()
 
 
 async def main(args: argparse.Namespace, home: Path) -> None:
@@ -355,7 +380,7 @@ async def main(args: argparse.Namespace, home: Path) -> None:
                 for obj in tekton_objects(where.step_image):
                     plural = obj["kind"].lower() + "s"
                     await custom.create_namespaced_custom_object("tekton.dev", "v1", RUN_NS, plural, obj)
-                await measure(api, TEKTON, args)
+                await until_exit(measure(api, TEKTON, args), controller, (args.logs or tmp) / CONTROLLER_LOG)
             finally:
                 controller.terminate()
                 controller.wait(30)
@@ -372,7 +397,7 @@ async def with_c8s(where: Where, api: client.ApiClient, tmp: Path, args: argpars
     kubeconfig = str(where.plane.kubeconfig)
     with (
         GitDaemon(tmp / "repos", host=where.git_host) as daemon,
-        DevUp(tmp / "c8s", "--kubeconfig", kubeconfig, env=where.dev_env) as dev,
+        DevUp((args.logs or tmp) / "c8s", "--kubeconfig", kubeconfig, env=where.dev_env) as dev,
     ):
         dev.wait_for(r"^c8s is up$", deadline=180)
         custom = client.CustomObjectsApi(api)
@@ -404,7 +429,9 @@ def cli() -> None:
     )
     parser.add_argument("--deadline", type=float, default=120, help="seconds to wait for a run or a burst")
     parser.add_argument(
-        "--logs", type=Path, help="write Tekton's controller log here (default: the temp dir)"
+        "--logs",
+        type=Path,
+        help="keep Tekton's controller log and c8s dev up's dir here (default: the temp dir)",
     )
     args = parser.parse_args()
     build = [str(ROOT / "bench" / "tekton" / "build")]
