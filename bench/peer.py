@@ -73,6 +73,7 @@ IMAGE_FLAGS = (
 #: The ones bench/tekton/build makes an image of (<home>/<name>.oci.tar); the shells are c8s/step.
 POD_BINARIES = ("entrypoint", "nop", "sidecarlogresults", "workingdirinit")
 CONTROLLER_LOG = "tekton-controller.log"
+REWATCH_PAUSE = 0.5  # seconds before a watch the apiserver ended or refused is opened again
 
 
 @dataclass(frozen=True)
@@ -166,29 +167,38 @@ class Seen:
     pod_failures: dict[str, str] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
+    watchers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self, api: client.ApiClient, system: System) -> None:
+        for work in (self.follow_pods(api, system.pod_label), self.follow_runs(api, system)):
+            task = asyncio.create_task(work)
+            task.add_done_callback(lambda _: self.changed.set())  # `until` then raises its error
+            self.watchers.append(task)
+
+    async def stop(self) -> None:
+        for task in self.watchers:
+            task.cancel()
+        await asyncio.gather(*self.watchers, return_exceptions=True)
+
     async def follow_pods(self, api: client.ApiClient, label: str) -> None:
         core = client.CoreV1Api(api)
-        async with watch.Watch() as w:
-            async for event in w.stream(core.list_namespaced_pod, RUN_NS, label_selector=label):
-                pod = event["object"]
-                run = pod.metadata.labels[label]
-                self.pods.setdefault(run, time.time())
-                if pod.status and pod.status.phase == "Failed":
-                    self.pod_failures.setdefault(run, pod_failure(pod))
+        async for event in watching(core.list_namespaced_pod, RUN_NS, label_selector=label):
+            pod = event["object"]
+            run = pod.metadata.labels[label]
+            self.pods.setdefault(run, time.time())
+            if pod.status and pod.status.phase == "Failed":
+                self.pod_failures.setdefault(run, pod_failure(pod))
 
     async def follow_runs(self, api: client.ApiClient, system: System) -> None:
         custom = client.CustomObjectsApi(api)
-        async with watch.Watch() as w:
-            stream = w.stream(
-                custom.list_namespaced_custom_object, system.group, system.version, RUN_NS, "pipelineruns"
-            )
-            async for event in stream:
-                run, outcome = event["object"], system.outcome(event["object"])
-                if outcome == "ok":
-                    self.ends.setdefault(run["metadata"]["name"], time.time())
-                elif outcome:
-                    self.failures.setdefault(run["metadata"]["name"], outcome)
-                self.changed.set()
+        list_runs = custom.list_namespaced_custom_object
+        async for event in watching(list_runs, system.group, system.version, RUN_NS, "pipelineruns"):
+            run, outcome = event["object"], system.outcome(event["object"])
+            if outcome == "ok":
+                self.ends.setdefault(run["metadata"]["name"], time.time())
+            elif outcome:
+                self.failures.setdefault(run["metadata"]["name"], outcome)
+            self.changed.set()
 
     def settled(self, run: str) -> bool:
         return run in self.ends or run in self.failures
@@ -196,12 +206,31 @@ class Seen:
     async def until(self, done: Callable[[], bool], deadline: float) -> bool:
         end = time.monotonic() + deadline
         while not done():
+            for task in self.watchers:
+                if task.done():
+                    task.result()  # its error, if it failed
+                    raise RuntimeError("a watch ended")
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), max(0.0, end - time.monotonic()))
             except TimeoutError:
                 return False
         return True
+
+
+async def watching(list_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+    """The events of a watch, opened again when the apiserver ends it or refuses it for a while:
+    right after Tekton's CRDs are made, a watch of PipelineRuns may get an ERROR event 429 "storage
+    is (re)initializing" (seen here: the run watch died and no run was ever seen to finish)."""
+    while True:
+        try:
+            async with watch.Watch() as w:
+                async for event in w.stream(list_fn, *args, **kwargs):
+                    yield event
+        except client.ApiException as e:
+            if e.status not in (410, 429):
+                raise
+        await asyncio.sleep(REWATCH_PAUSE)
 
 
 def pod_failure(pod: Any) -> str:
@@ -221,10 +250,7 @@ async def measure(api: client.ApiClient, system: System, args: argparse.Namespac
     runs, burst, deadline = args.runs, args.burst, args.deadline
     custom = client.CustomObjectsApi(api)
     seen = Seen()
-    tasks = [
-        asyncio.create_task(seen.follow_pods(api, system.pod_label)),
-        asyncio.create_task(seen.follow_runs(api, system)),
-    ]
+    seen.start(api, system)
 
     async def create() -> tuple[str, float]:
         sent = time.time()
@@ -259,9 +285,7 @@ async def measure(api: client.ApiClient, system: System, args: argparse.Namespac
     start = time.time()
     names = [name for name, _ in await asyncio.gather(*(create() for _ in range(burst)))]
     all_done = await seen.until(lambda: all(map(seen.settled, names)), deadline)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await seen.stop()
     report(system.name, pods, ends, runs)
     if failed:
         print(f"{system.name}: {runs - len(ends)} of {runs} one at a time did not succeed: {sorted(failed)}")
