@@ -8,10 +8,11 @@ Both run on one cluster, started here in a temp dir:
 - **c8s**: `c8s dev up --kubeconfig` against the same cluster, the bench's 3-step PipelineConfig
   (`true` each, chained by dependsOn); its step Jobs also clone the commit (an init container).
 
-For each, `--warmup` runs are created and waited for first (not counted: the first pulls of the
-images), then N PipelineRuns one at a time (each once the previous is terminal), then a burst of M
-at once. Measured: create -> first Pod of the run (a Pod watch), create -> run terminal (a watch of
-the runs), runs/s of the burst. Prints; asserts nothing.
+For each (Tekton first, then c8s; `--c8s-first` swaps them), `--warmup` runs are created and
+waited for first (not counted: the first pulls of the images), then N PipelineRuns one at a time
+(each once the previous is terminal), then a burst of M at once. Measured: create -> first Pod of
+the run (a Pod watch), create -> run terminal (a watch of the runs), runs/s of the burst. Prints;
+asserts nothing.
 
 Two clusters:
 - default: tests/controlplane (etcd, kube-apiserver, kube-controller-manager and the test node
@@ -398,24 +399,33 @@ async def main(args: argparse.Namespace, home: Path) -> None:
             api = await config.new_client_from_config(config_file=str(where.plane.kubeconfig))
             print("| system | measure                  |   n     |   p50 ms  |   p99 ms  |")
             print("|--------|--------------------------|--------:|----------:|----------:|", flush=True)
-            controller = start_tekton(where, home, args.logs or tmp)
-            try:
-                custom = client.CustomObjectsApi(api)
-                for obj in tekton_objects(where.step_image):
-                    plural = obj["kind"].lower() + "s"
-                    await custom.create_namespaced_custom_object("tekton.dev", "v1", RUN_NS, plural, obj)
-                await until_exit(measure(api, TEKTON, args), controller, (args.logs or tmp) / CONTROLLER_LOG)
-            finally:
-                controller.terminate()
-                controller.wait(30)
+            first, second = with_tekton(where, api, home, tmp, args), with_c8s(where, api, tmp, args)
+            if args.c8s_first:
+                first, second = second, first
+            await first
             print(f"load average between: {kube_mode.loadavg()}", flush=True)
-            kube_mode.install_crds(where.plane)
-            await with_c8s(where, api, tmp, args)
+            await second
             await api.close()
     print(f"\nload average after: {kube_mode.loadavg()}")
 
 
+async def with_tekton(
+    where: Where, api: client.ApiClient, home: Path, tmp: Path, args: argparse.Namespace
+) -> None:
+    controller = start_tekton(where, home, args.logs or tmp)
+    try:
+        custom = client.CustomObjectsApi(api)
+        for obj in tekton_objects(where.step_image):
+            plural = obj["kind"].lower() + "s"
+            await custom.create_namespaced_custom_object("tekton.dev", "v1", RUN_NS, plural, obj)
+        await until_exit(measure(api, TEKTON, args), controller, (args.logs or tmp) / CONTROLLER_LOG)
+    finally:
+        controller.terminate()
+        controller.wait(30)
+
+
 async def with_c8s(where: Where, api: client.ApiClient, tmp: Path, args: argparse.Namespace) -> None:
+    kube_mode.install_crds(where.plane)
     repo = GitRepo.create(tmp / "repos" / "app.git")
     commit = repo.commit({"README": "bench\n"}, "first")
     kubeconfig = str(where.plane.kubeconfig)
@@ -446,6 +456,7 @@ def cli() -> None:
         action="store_true",
         help="tests/cluster (real kubelet, containerd, runc; root), not the test node agent",
     )
+    parser.add_argument("--c8s-first", action="store_true", help="measure c8s first, then Tekton")
     parser.add_argument("--runs", type=int, default=10, help="runs created one at a time, per system")
     parser.add_argument("--burst", type=int, default=20, help="runs created at once, per system")
     parser.add_argument(
