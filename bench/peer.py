@@ -4,7 +4,9 @@ chain, PipelineRuns created the same way (issue 14, item 6).
 Both run on one cluster, started here in a temp dir:
 - **Tekton**: its controller built from the published module (bench/tekton/build), run as a local
   process with the cluster's kubeconfig (as the plane runs the controller-manager), its release CRDs
-  and config maps applied; a Pipeline of three Tasks (`true` each, command form, chained by runAfter).
+  and config maps applied; a Pipeline of three Tasks (`true` each, command form, chained by runAfter),
+  each step requesting and limited to a c8s step's default CPU and memory (500m, 1Gi; the node's
+  2 CPUs then fit as many Pods of either; `--tekton-best-effort`: no requests).
 - **c8s**: `c8s dev up --kubeconfig` against the same cluster, the bench's 3-step PipelineConfig
   (`true` each, chained by dependsOn); its step Jobs also clone the commit (an init container).
 
@@ -49,6 +51,7 @@ from typing import Any
 
 from kubernetes_asyncio import client, config, watch
 
+from api.pipelineconfig import Resources
 from bench import kube_mode, local_mode
 from bench.kube_mode import plane
 from tests.support.dev_up import DevUp
@@ -234,6 +237,26 @@ async def watching(list_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> As
         await asyncio.sleep(REWATCH_PAUSE)
 
 
+async def pod_timeline(api: client.ApiClient, label: str, run: str, start: float) -> list[str]:
+    """Each Pod of `run`: when it was made and each container ran, in seconds after `start` (the
+    burst's first create; the apiserver's timestamps, whole seconds): where a slow run waited."""
+    pods = (await client.CoreV1Api(api).list_namespaced_pod(RUN_NS, label_selector=f"{label}={run}")).items
+
+    def at(when: Any) -> str:
+        return f"{when.timestamp() - start:.0f}" if when else "-"
+
+    lines = []
+    for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp):
+        parts = [f"{pod.metadata.name}: created {at(pod.metadata.creation_timestamp)}"]
+        statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+        for status in statuses:
+            ended = status.state and status.state.terminated
+            if ended:
+                parts.append(f"{status.name} {at(ended.started_at)}-{at(ended.finished_at)}")
+        lines.append(", ".join(parts))
+    return lines
+
+
 def pod_failure(pod: Any) -> str:
     """The first terminated container's reason and message (what the node reported)."""
     statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
@@ -295,6 +318,10 @@ async def measure(api: client.ApiClient, system: System, args: argparse.Namespac
         rate = burst / took[-1]
         spread = f"first {took[0]:.1f} s, median {local_mode.pct(took, 50):.1f} s, last {took[-1]:.1f} s"
         print(f"{system.name}: burst of {burst}: {rate:.2f} runs/s (runs terminal after: {spread})")
+        slowest = max(names, key=lambda n: seen.ends[n])
+        print(f"{system.name}: the burst's last run {slowest}, its Pods:")
+        for line in await pod_timeline(api, system.pod_label, slowest, start):
+            print(f"  {line}")
     else:
         unfinished = [n for n in names if n not in seen.ends]
         why = {
@@ -325,13 +352,19 @@ def kubectl(p: plane.Plane, *args: str) -> None:
     subprocess.run([str(p.kubectl), *args], env=env, check=True, capture_output=True, timeout=180)
 
 
-def tekton_objects(image: str) -> list[dict[str, Any]]:
+def tekton_objects(image: str, requests: bool) -> list[dict[str, Any]]:
+    """The Tasks and Pipeline; with `requests`, each step requests (and is limited to) what a c8s
+    step does by default (api.pipelineconfig.Resources), so both chains' Pods fit the node alike."""
+    step: dict[str, Any] = {"name": "run", "image": image, "command": ["true"]}
+    if requests:
+        amount = {"cpu": Resources().cpu, "memory": Resources().memory}
+        step["computeResources"] = {"requests": amount, "limits": amount}
     tasks = [
         {
             "apiVersion": "tekton.dev/v1",
             "kind": "Task",
             "metadata": {"name": f"step-{s}", "namespace": RUN_NS},
-            "spec": {"steps": [{"name": "run", "image": image, "command": ["true"]}]},
+            "spec": {"steps": [step]},
         }
         for s in "abc"
     ]
@@ -415,7 +448,7 @@ async def with_tekton(
     controller = start_tekton(where, home, args.logs or tmp)
     try:
         custom = client.CustomObjectsApi(api)
-        for obj in tekton_objects(where.step_image):
+        for obj in tekton_objects(where.step_image, not args.tekton_best_effort):
             plural = obj["kind"].lower() + "s"
             await custom.create_namespaced_custom_object("tekton.dev", "v1", RUN_NS, plural, obj)
         await until_exit(measure(api, TEKTON, args), controller, (args.logs or tmp) / CONTROLLER_LOG)
@@ -455,6 +488,11 @@ def cli() -> None:
         "--cluster",
         action="store_true",
         help="tests/cluster (real kubelet, containerd, runc; root), not the test node agent",
+    )
+    parser.add_argument(
+        "--tekton-best-effort",
+        action="store_true",
+        help="Tekton's steps request nothing (c8s's still request their default 500m CPU, 1Gi)",
     )
     parser.add_argument("--c8s-first", action="store_true", help="measure c8s first, then Tekton")
     parser.add_argument("--runs", type=int, default=10, help="runs created one at a time, per system")
