@@ -30,7 +30,9 @@ Two clusters:
   cluster's c8s/step (sh, git), also c8s's clone image (the scheduler's C8S_CHECKOUT_IMAGE). The
   git daemon c8s clones from listens on the node's IP, which pods reach (loopback they do not).
 
-Run: .venv/bin/python -m bench.peer [--cluster] [--runs N] [--burst M] [--warmup W]
+Run: .venv/bin/python -m bench.peer [--cluster] [--runs N] [--burst M] [--warmup W] [--c8s-first]
+     [--tekton-best-effort] [--tekton-no-sidecar-wait] [--logs DIR]
+The burst's last run's Pods are printed (when each container ran): where a straggler waited.
 """
 
 from __future__ import annotations
@@ -381,7 +383,7 @@ def tekton_objects(image: str, requests: bool) -> list[dict[str, Any]]:
     return [*tasks, pipeline]
 
 
-def start_tekton(where: Where, home: Path, logs: Path) -> subprocess.Popen[bytes]:
+def start_tekton(where: Where, home: Path, logs: Path, no_sidecar_wait: bool) -> subprocess.Popen[bytes]:
     """Apply Tekton's namespace, CRDs and config maps; start its controller as a local process."""
     p, cfg = where.plane, home / "config"
     kubectl(p, "apply", "-f", str(cfg / "100-namespace"))
@@ -389,6 +391,9 @@ def start_tekton(where: Where, home: Path, logs: Path) -> subprocess.Popen[bytes
     kubectl(p, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(cfg / "300-crds"))
     for path in sorted(cfg.glob("config-*.yaml")):
         kubectl(p, "apply", "-f", str(path))
+    if no_sidecar_wait:  # the release's default is "true": each first step waits for the ready annotation
+        flags = '{"data":{"running-in-environment-with-injected-sidecars":"false"}}'
+        kubectl(p, "patch", "configmap", "feature-flags", "-n", TEKTON_NS, "--type=merge", "-p", flags)
     env = {
         **os.environ,
         "SYSTEM_NAMESPACE": TEKTON_NS,
@@ -445,7 +450,7 @@ async def main(args: argparse.Namespace, home: Path) -> None:
 async def with_tekton(
     where: Where, api: client.ApiClient, home: Path, tmp: Path, args: argparse.Namespace
 ) -> None:
-    controller = start_tekton(where, home, args.logs or tmp)
+    controller = start_tekton(where, home, args.logs or tmp, args.tekton_no_sidecar_wait)
     try:
         custom = client.CustomObjectsApi(api)
         for obj in tekton_objects(where.step_image, not args.tekton_best_effort):
@@ -493,6 +498,11 @@ def cli() -> None:
         "--tekton-best-effort",
         action="store_true",
         help="Tekton's steps request nothing (c8s's still request their default 500m CPU, 1Gi)",
+    )
+    parser.add_argument(
+        "--tekton-no-sidecar-wait",
+        action="store_true",
+        help="Tekton's feature flag running-in-environment-with-injected-sidecars: false",
     )
     parser.add_argument("--c8s-first", action="store_true", help="measure c8s first, then Tekton")
     parser.add_argument("--runs", type=int, default=10, help="runs created one at a time, per system")
