@@ -13,7 +13,9 @@
   a field a pod may change at any time: the kubelet kills the containers and keeps the pod,
   Failed with reason DeadlineExceeded, and its log readable. A Job with no pod yet is suspended:
   no pod will be created, and there is no log to keep. The Job is deleted by its TTL afterwards.
-Kubernetes outages leave as StoreUnavailable (the scheduler's handler retries them).
+Kubernetes outages leave as StoreUnavailable (the scheduler's handler retries them). A 403 leaves
+as NotOnboarded: the scheduler creates Jobs and patches pods only in namespaces that lend it
+ClusterRole c8s-team-step-runner (`c8s team onboard`), and retrying will not help.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from msgspec import Struct
 
 from adapters.kube.connection import MERGE_PATCH, KubeConnection, outage
+from adapters.kube.errors import status_of
 from adapters.runtime.settings import CommonSettings, from_env
-from ports.resources import StoreUnavailable
+from ports.resources import NotOnboarded, StoreUnavailable
 from steps.job_manifest import ANNOTATION_CANCELLED, PodTools, job_manifest
 from steps.plans import StepPlan, StepRef
 from steps.upload_grant import expiry, mint
@@ -76,7 +79,7 @@ class KubeExecutor:
         self.connection, self.tools, self.upload_key, self.clock = connection, tools, upload_key, clock
 
     async def start(self, plan: StepPlan) -> str:
-        with _outages(f"creating Job {plan.ref.namespace}/{plan.ref.job_name}"):
+        with _outages(plan.ref.namespace, f"creating Job {plan.ref.namespace}/{plan.ref.job_name}"):
             await self._create(job_manifest(plan, self.tools, self._upload_token(plan)))
         return plan.ref.job_name
 
@@ -87,7 +90,7 @@ class KubeExecutor:
         return mint(self.upload_key, plan.ref, expiry(self.clock(), plan.timeout_seconds))
 
     async def cancel(self, ref: StepRef) -> None:
-        with _outages(f"cancelling Job {ref.namespace}/{ref.job_name}"):
+        with _outages(ref.namespace, f"cancelling Job {ref.namespace}/{ref.job_name}"):
             if not await self._annotate_cancelled(ref):
                 return
             if not await self._expire_pods(ref):
@@ -138,10 +141,13 @@ async def _expire(core: Any, namespace: str, pod: str) -> None:
 
 
 @contextlib.contextmanager
-def _outages(doing: str) -> Iterator[None]:
+def _outages(namespace: str, doing: str) -> Iterator[None]:
     try:
         yield
     except (ApiException, OSError, TimeoutError) as e:
         if outage(e):
             raise StoreUnavailable(f"{doing}: {e}") from e
+        if isinstance(e, ApiException) and e.status == 403:
+            status = status_of(e)
+            raise NotOnboarded(namespace, f"{doing}: {status.message or status.reason}") from e
         raise

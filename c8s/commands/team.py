@@ -1,4 +1,4 @@
-"""`c8s team onboard NAMESPACE`: print the RoleBindings that let c8s work with a team namespace.
+"""`c8s team onboard NAMESPACE`: print the RoleBindings that let c8s work in a team namespace.
 
 Prints (never applies: onboarding is a cluster admin's act, done with their own kubectl) the
 manifest c8s.onboarding builds; a bad or reserved namespace name is a usage error (exit 2) that
@@ -13,27 +13,43 @@ import textwrap
 from typing import TextIO
 
 from c8s.commands import HelpFormatter, Subparsers
-from c8s.onboarding import GRANTS, ROLE, SYSTEM_NAMESPACE, BadNamespace, check_namespace, manifest
+from c8s.onboarding import (
+    GRANTS,
+    SECRET_READER,
+    STEP_RUNNER,
+    SYSTEM_NAMESPACE,
+    BadNamespace,
+    check_namespace,
+    manifest,
+)
 
 WIDTH = 96
 
 DESCRIPTION = (
     textwrap.fill(
-        "c8s's services hold no cluster-wide right on Secrets. In each namespace where teams keep "
-        "PipelineConfigs and RepositoryConnections, a cluster admin lends them `get` on that "
-        f"namespace's Secrets by binding ClusterRole {ROLE} (deploy/210-team-roles.yaml) to:",
+        "c8s's services hold no cluster-wide right on Secrets or Jobs. In each namespace where teams "
+        "keep PipelineConfigs and RepositoryConnections and run pipelines, a cluster admin lends them "
+        f"what they need there by binding ClusterRoles {SECRET_READER} (`get` on Secrets) and "
+        f"{STEP_RUNNER} (create and patch Jobs, list and patch pods; deploy/210-team-roles.yaml):",
         WIDTH,
+        break_on_hyphens=False,
     )
     + "\n"
     + "".join(
-        textwrap.fill(why, WIDTH, initial_indent=f"  {account:<16} ", subsequent_indent=" " * 19) + "\n"
-        for account, why in GRANTS
+        textwrap.fill(
+            f"{g.role.removeprefix('c8s-team-')}: {g.why}",
+            WIDTH,
+            initial_indent=f"  {g.account:<16} ",
+            subsequent_indent=" " * 19,
+        )
+        + "\n"
+        for g in GRANTS
     )
     + textwrap.fill(
-        "This command prints those RoleBindings (YAML); pipe them to kubectl. Without them a run "
-        "still runs, but webhooks are refused, commit statuses are not posted, step logs are not "
-        "shipped (they cannot be masked) and configs naming Secrets are refused, each with a message "
-        "naming the namespace and this command.",
+        "This command prints those RoleBindings (YAML); pipe them to kubectl. Without them no step "
+        "runs there (each run fails with reason NotOnboarded), webhooks are refused, commit statuses "
+        "are not posted, step logs are not shipped (they cannot be masked) and configs naming Secrets "
+        "are refused, each with a message naming the namespace and this command.",
         WIDTH,
     )
     + "\n"

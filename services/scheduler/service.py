@@ -21,9 +21,13 @@ replica), so the process can be killed at any moment. A cached state never skips
 delivered above the cache's position is folded with every stored event of the run in between
 (ports.bus.unfolded), and the ticker catches each open run up the same way before deciding, so
 events another replica consumed, or a retried event that came back after later ones, are never
-missed. Work on one run is serialised by a lock in this process; every effect is idempotent
-(deterministic Job names, Nats-Msg-Id) and every decision is made again on the next event, so a
-decision repeated after a crash or by a second replica changes nothing.
+missed. A Job the Kubernetes API refuses to create (NotOnboarded: the namespace does not lend the
+scheduler ClusterRole c8s-team-step-runner) rejects the run with the reason NotOnboarded and the
+command that fixes it, instead of crashing the consumer on every redelivery; a refused cancel is
+logged (the steps then end by their timeouts). Work on one run is serialised by a lock in this
+process; every effect is idempotent (deterministic Job names, Nats-Msg-Id) and every decision is
+made again on the next event, so a decision repeated after a crash or by a second replica changes
+nothing.
 """
 
 from __future__ import annotations
@@ -32,24 +36,34 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from msgspec import Struct
 
 from adapters.runtime.retrying import retry_outages
 from adapters.runtime.tasks import stop_task
 from api.pipelinerun import TERMINAL_RUN_PHASES, PipelineRun
 from api.quotas import charged
-from events.run import RunCancelRequested, RunEvent, RunEvents, RunIdentity, RunRequested, StepScheduled
+from events.run import (
+    RunCancelRequested,
+    RunEvent,
+    RunEvents,
+    RunIdentity,
+    RunRejected,
+    RunRequested,
+    StepScheduled,
+)
 from events.subjects import RUN_SUBJECTS, run_subject
 from ports.bus import Bus, Received, StopSignal, run_history, unfolded
 from ports.execution import Executor
 from ports.quotas import Quota, Quotas
-from ports.resources import ResourceStore
+from ports.resources import Forbidden, NotOnboarded, ResourceStore
 from projections import run_progress as progress
 from projections.run_progress import RunProgress
 from services.scheduler.accepting import accept, read_inputs
 from services.scheduler.deciding import CancelStep, Decision, Publish, StartStep, decide, in_flight
 
 Clock = Callable[[], datetime]
+log = structlog.get_logger(__name__)
 
 
 def utcnow() -> datetime:
@@ -179,6 +193,8 @@ class Scheduler:
             quotas = await self._free(key[0])
             for decision in decide(cached.state, self.clock(), self.log_grace, quotas):
                 await self._perform(key, decision)
+                if cached.state.done:
+                    break  # rejected: the namespace refused a Job
         self._forget_if_done(key)
 
     def _forget_if_done(self, key: tuple[str, str]) -> None:
@@ -207,8 +223,13 @@ class Scheduler:
     async def _perform(self, key: tuple[str, str], decision: Decision) -> None:
         match decision:
             case StartStep(plan=plan):
-                job = await self.executor.start(plan)
                 ref = plan.ref
+                try:
+                    job = await self.executor.start(plan)
+                except NotOnboarded as e:
+                    ident = RunIdentity(namespace=ref.namespace, run=ref.run, uid=ref.uid, at=self.clock())
+                    await self._publish(key, RunRejected(reason="NotOnboarded", message=str(e), **ident))
+                    return
                 scheduled = StepScheduled(
                     namespace=ref.namespace,
                     run=ref.run,
@@ -219,7 +240,16 @@ class Scheduler:
                 )
                 await self._publish(key, scheduled)
             case CancelStep(ref=ref):
-                await self.executor.cancel(ref)
+                try:
+                    await self.executor.cancel(ref)
+                except Forbidden as e:
+                    log.warning(
+                        "scheduler.cancel_refused",
+                        namespace=ref.namespace,
+                        run=ref.run,
+                        step=ref.step,
+                        error=str(e),
+                    )
             case Publish(event=event):
                 await self._publish(key, event)
 

@@ -5,10 +5,10 @@ Covers: `kubectl apply --server-side --dry-run=server -k deploy/` succeeds once 
 CRDs exist for real (a dry run creates nothing, so objects in c8s-system would not find their
 namespace otherwise); the same for the base with the nats-cluster component; a table of allowed and
 denied verbs per service account through `kubectl auth can-i --as=system:serviceaccount:...` with
-the groups a real token carries (the scheduler may create Jobs and the webhook may not, the
-projector may patch the status subresources and not the objects, nothing may create
-ClusterRoleBindings, bind or escalate roles, impersonate, or change admission webhooks; nobody
-reads Secrets in a namespace that is not onboarded: test_onboarding.py has the Secret matrix).
+the groups a real token carries (the projector may patch the status subresources and not the
+objects, nothing may create ClusterRoleBindings, bind or escalate roles, impersonate, or change
+admission webhooks; nobody reads Secrets, creates Jobs or patches pods in a namespace that is not
+onboarded: test_onboarding.py has the Secret and Job matrices of onboarded namespaces).
 """
 
 from __future__ import annotations
@@ -107,12 +107,14 @@ def _kustomized(plane: plane_mod.Plane) -> str:
 
 # (service account, verb, resource, subresource, namespace, allowed)
 ALLOWED_AND_DENIED = [
-    ("scheduler", "create", "jobs.batch", "", TEAM, True),
-    ("scheduler", "delete", "jobs.batch", "", TEAM, True),
+    ("scheduler", "create", "jobs.batch", "", TEAM, False),  # only once TEAM is onboarded
+    ("scheduler", "create", "jobs.batch", "", "kube-system", False),
+    ("scheduler", "delete", "jobs.batch", "", TEAM, False),
     ("scheduler", "watch", "pipelineruns.c8s.dev", "", "", True),
     ("scheduler", "get", "pipelineconfigs.c8s.dev", "", TEAM, True),
     ("scheduler", "list", "resourcequotas", "", TEAM, True),
-    ("scheduler", "patch", "pods", "", TEAM, True),
+    ("scheduler", "patch", "pods", "", TEAM, False),  # only once TEAM is onboarded
+    ("scheduler", "patch", "pods", "", "kube-system", False),
     ("scheduler", "create", "secrets", "", TEAM, False),
     ("scheduler", "get", "secrets", "", TEAM, False),
     ("scheduler", "patch", "pipelineruns.c8s.dev", "", TEAM, False),

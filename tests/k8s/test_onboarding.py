@@ -8,34 +8,61 @@ that is not onboarded, in c8s-system and across all namespaces (nobody); with a 
 token, the Kubernetes store reads a Secret of an onboarded namespace, and in another one fails with
 NotOnboarded naming the namespace and the command that fixes it; the admission webhook's decision
 refuses a PipelineConfig naming a Secret there with 403 and that message, and admits it once onboarded.
+Jobs: only the scheduler may create Jobs and patch pods, and only in an onboarded namespace (the
+can-i matrix); with its real token the executor creates a step's Job there, and elsewhere fails
+with NotOnboarded and creates nothing; the scheduler service, on a real bus with that executor,
+rejects a run in a namespace that is not onboarded (reason NotOnboarded, the fix in the message)
+and keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import plane as plane_mod
 import pytest
 import yaml
+from kubernetes_asyncio import client
 
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.kv.store import KvStore
+from adapters.jetstream.server import NatsServer
 from adapters.kube.client import KubeSettings, api_client
+from adapters.kube.connection import KubeConnection
+from adapters.kube.jobs import KubeExecutor
 from adapters.kube.quotas import KubeQuotas
 from adapters.kube.store import KubeStore
+from api.meta import ObjectMeta
+from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Step
+from api.pipelinerun import PipelineRun, PipelineRunSpec
 from api.secret import Secret
-from c8s.onboarding import GRANTS, manifest
+from c8s.onboarding import GRANTS, SECRET_READER, STEP_RUNNER, manifest
+from events.run import RunRejected
+from ports.bus import run_history
 from ports.resources import NotOnboarded
 from services.admission.deciding import Admission
 from services.admission.lookups import Lookups
 from services.admission.reviews import read_request
+from services.scheduler.service import Scheduler
+from services.scheduler.service import serve as serve_scheduler
+from steps.job_manifest import PodTools
+from tests.integration.conftest import bus_settings
+from tests.k8s.executor.steps import plan_for
 from tests.k8s.rbac import ACCOUNTS, SYSTEM, can_i, kubectl, rbac_applied
+from tests.k8s.test_crds import crds  # noqa: F401 - the session fixture that applies the CRDs
+from tests.k8s.waiting import eventually
 
 pytestmark = pytest.mark.k8s
 
-READERS = {account.removeprefix("c8s-") for account, _ in GRANTS}
+READERS = {g.account.removeprefix("c8s-") for g in GRANTS if g.role == SECRET_READER}
+RUNNERS = {g.account.removeprefix("c8s-") for g in GRANTS if g.role == STEP_RUNNER}
 
 
 @dataclass(frozen=True)
@@ -60,10 +87,10 @@ def teams(control_plane: plane_mod.Plane) -> Iterator[Teams]:
 
 
 def test_manifest_applies_for_real_and_reapplies_unchanged(teams: Teams) -> None:
-    """The onboarding manifest made one RoleBinding per reader, and applying it again changes nothing."""
+    """The onboarding manifest made one RoleBinding per grant, and applying it again changes nothing."""
     names = kubectl(teams.plane, "get", "rolebindings", "-n", teams.onboarded, "-o", "name",
                     "-l", "app.kubernetes.io/managed-by=c8s-team-onboard").stdout.split()
-    assert sorted(names) == sorted(f"rolebinding.rbac.authorization.k8s.io/{a}" for a, _ in GRANTS)
+    assert sorted(names) == sorted(f"rolebinding.rbac.authorization.k8s.io/{g.account}" for g in GRANTS)
     again = kubectl(teams.plane, "apply", "-f", "-", stdin=manifest(teams.onboarded)).stdout.splitlines()
     assert len(again) == len(GRANTS) and all(line.endswith(" unchanged") for line in again), again
 
@@ -81,6 +108,28 @@ def test_secret_rights_per_namespace(teams: Teams, account: str) -> None:
                if can_i(teams.plane, account, verb, "secrets", "", ns)}
     expected = {(teams.onboarded, "get")} if account in READERS else set()
     assert granted == expected
+
+
+#: (verb, resource): the writes running steps takes (the first three), and others it must not bring.
+STEP_WRITES = (("create", "jobs.batch"), ("patch", "jobs.batch"), ("patch", "pods"), ("delete", "jobs.batch"),
+               ("create", "pods"), ("delete", "pods"), ("update", "pods"))
+
+
+@pytest.mark.parametrize("account", ACCOUNTS)
+def test_step_rights_per_namespace(teams: Teams, account: str) -> None:
+    """Only the scheduler may create and patch Jobs and patch pods, and only in an onboarded namespace."""
+    places = (teams.onboarded, teams.other, SYSTEM, "kube-system", "")
+    granted = {(ns or "*", verb, resource) for ns in places for verb, resource in STEP_WRITES
+               if can_i(teams.plane, account, verb, resource, "", ns)}
+    if account in RUNNERS:
+        assert granted == {(teams.onboarded, v, r) for v, r in STEP_WRITES[:3]}
+        # it lists a Job's pods to stop them, there only (others watch pods everywhere: read only)
+        assert [can_i(teams.plane, account, "list", "pods", "", ns) for ns in places] == [
+            True, False, False, False, False]
+    elif account == "job-watcher":  # suspends a Job it must stop: not a pod spec, everywhere
+        assert granted == {(ns or "*", "patch", "jobs.batch") for ns in places}
+    else:
+        assert granted == set()
 
 
 def _token_kubeconfig(teams: Teams, account: str, directory: Path) -> str:
@@ -152,3 +201,75 @@ async def test_admission_refuses_with_the_fix_until_onboarded(teams: Teams,
     fix = f"not onboarded to c8s: run `c8s team onboard {teams.other} | kubectl apply -f -`"
     assert fix in refused.message
     assert (await admission.review(read_request(_review(teams.onboarded)))).allowed
+
+
+@pytest.fixture
+async def as_scheduler(teams: Teams, tmp_path: Path) -> AsyncIterator[KubeExecutor]:
+    """The Kubernetes executor authenticated as c8s-scheduler (a real ServiceAccount token)."""
+    connection = KubeConnection(_token_kubeconfig(teams, "scheduler", tmp_path))
+    yield KubeExecutor(connection, PodTools())
+    await connection.close()
+
+
+async def _jobs(api: client.ApiClient, namespace: str) -> list[str]:
+    batch: Any = client.BatchV1Api(api)
+    return [j.metadata.name for j in (await batch.list_namespaced_job(namespace)).items]
+
+
+@pytest.mark.usefixtures("crds")
+async def test_scheduler_creates_jobs_only_in_an_onboarded_namespace(
+        teams: Teams, as_scheduler: KubeExecutor, k8s_api: client.ApiClient) -> None:
+    """With its own token, the executor creates a step's Job in an onboarded namespace; in another it
+    fails with NotOnboarded, naming the namespace and the fix, creates nothing, and cannot cancel."""
+    repo = ("https://example.com/org/app", "0" * 40)
+    plan = await plan_for(k8s_api, teams.onboarded, repo, "true")
+    assert await as_scheduler.start(plan) == plan.ref.job_name
+    assert plan.ref.job_name in await _jobs(k8s_api, teams.onboarded)
+    await as_scheduler.cancel(plan.ref)  # annotates the Job: allowed there
+
+    elsewhere = await plan_for(k8s_api, teams.other, repo, "true")
+    with pytest.raises(NotOnboarded) as refused:
+        await as_scheduler.start(elsewhere)
+    fix = f"run `c8s team onboard {teams.other} | kubectl apply -f -`"
+    assert str(refused.value).startswith(f"namespace {teams.other} is not onboarded to c8s: {fix}")
+    assert f"creating Job {teams.other}/{elsewhere.ref.job_name}" in str(refused.value)
+    assert "c8s-scheduler" in str(refused.value)  # the apiserver's own words follow
+    assert await _jobs(k8s_api, teams.other) == []
+    with pytest.raises(NotOnboarded):
+        await as_scheduler.cancel(elsewhere.ref)
+
+
+@pytest.fixture
+async def bus(tmp_path: Path) -> AsyncIterator[NatsBus]:
+    with NatsServer(tmp_path / "jetstream") as server:
+        connected = await NatsBus.connect(bus_settings(server))
+        await connected.ensure_streams()
+        yield connected
+        await connected.close()
+
+
+async def test_scheduler_rejects_a_run_in_a_namespace_not_onboarded(
+        teams: Teams, as_scheduler: KubeExecutor, bus: NatsBus, k8s_api: client.ApiClient) -> None:
+    """The scheduler, creating Jobs with its own token, ends a run where the namespace refuses them as
+    rejected (NotOnboarded, the fix in the message) and keeps serving: no crash, no retry loop."""
+    store = KvStore.from_connection(bus.connection)
+    await store.ensure_buckets()
+    spec = PipelineConfigSpec(repository="https://example.com/org/app",
+                              steps=[Step(name="build", image="alpine", commands=["true"])])
+    await store.create(PipelineConfig(metadata=ObjectMeta(name="app-ci", namespace=teams.other), spec=spec))
+    run = await store.create(PipelineRun(metadata=ObjectMeta(name="app-ci-1", namespace=teams.other),
+                                         spec=PipelineRunSpec(pipeline_config_ref="app-ci", commit="a" * 40)))
+    stop = asyncio.Event()
+    scheduler = Scheduler(bus, store, as_scheduler, timedelta(seconds=5))
+    task = asyncio.create_task(serve_scheduler(scheduler, stop, 0.1))
+
+    async def rejected() -> RunRejected | None:
+        history = await run_history(bus, teams.other, "app-ci-1", run.metadata.uid)
+        return next((r.event for r in history if isinstance(r.event, RunRejected)), None)
+
+    event = await eventually(rejected, what="the run rejected")
+    assert event.reason == "NotOnboarded"
+    assert event.message.startswith(f"namespace {teams.other} is not onboarded to c8s: run `c8s team onboard")
+    assert not task.done() and await _jobs(k8s_api, teams.other) == []
+    stop.set()
+    await asyncio.wait_for(task, 10)

@@ -1,9 +1,11 @@
 """`c8s team onboard` and the RBAC files it relies on, offline.
 
-Covers: the printed manifest is one RoleBinding per reader, in the namespace, to ClusterRole
-c8s-team-secret-reader for ServiceAccounts deploy/ defines; that ClusterRole grants only `get` on
-Secrets and no ClusterRoleBinding of deploy/ binds it; no ClusterRole of deploy/200-rbac.yaml
-mentions Secrets; a malformed or reserved namespace is a usage error naming the accepted names;
+Covers: the printed manifest is one RoleBinding per grant, in the namespace, to ClusterRole
+c8s-team-secret-reader (the four readers) or c8s-team-step-runner (the scheduler) for
+ServiceAccounts deploy/ defines; the first grants only `get` on Secrets, the second only creating
+and patching Jobs and listing and patching pods, and no ClusterRoleBinding of deploy/ binds either;
+no ClusterRole of deploy/200-rbac.yaml mentions Secrets, creates Jobs or writes pods; a malformed
+or reserved namespace is a usage error naming the accepted names;
 the apiserver's 403 leaves the Kubernetes adapter as Forbidden.
 """
 
@@ -20,7 +22,7 @@ import yaml
 from adapters.kube.errors import Status, from_status
 from c8s.cli import build_parser, main
 from c8s.commands import team
-from c8s.onboarding import GRANTS, ROLE
+from c8s.onboarding import GRANTS, SECRET_READER, STEP_RUNNER
 from ports.resources import Forbidden
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -43,15 +45,21 @@ def team_parser() -> argparse.ArgumentParser:
 
 
 def test_manifest_binds_the_readers_in_the_namespace() -> None:
-    """One RoleBinding per reader, in the namespace, to the team role, for deploy/'s ServiceAccounts."""
+    """One RoleBinding per grant, in the namespace, to its team role, for deploy/'s ServiceAccounts."""
     accounts = {d["metadata"]["name"] for d in _docs("200-rbac.yaml") if d["kind"] == "ServiceAccount"}
     bindings = _printed("team-b")
     assert [b["kind"] for b in bindings] == ["RoleBinding"] * len(GRANTS)
-    for binding, (account, _) in zip(bindings, GRANTS, strict=True):
+    roles = {}
+    for binding, grant in zip(bindings, GRANTS, strict=True):
         assert binding["metadata"]["namespace"] == "team-b"
-        assert binding["roleRef"] == {"apiGroup": RBAC, "kind": "ClusterRole", "name": ROLE}
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": "c8s-system"}]
-        assert account in accounts
+        assert binding["roleRef"] == {"apiGroup": RBAC, "kind": "ClusterRole", "name": grant.role}
+        subject = {"kind": "ServiceAccount", "name": grant.account, "namespace": "c8s-system"}
+        assert binding["subjects"] == [subject]
+        assert grant.account in accounts
+        roles[grant.account] = grant.role
+    assert roles == {"c8s-webhook": SECRET_READER, "c8s-notifier": SECRET_READER,
+                     "c8s-log-shipper": SECRET_READER, "c8s-admission": SECRET_READER,
+                     "c8s-scheduler": STEP_RUNNER}
 
 
 def test_system_namespace_option_moves_the_subjects() -> None:
@@ -60,20 +68,29 @@ def test_system_namespace_option_moves_the_subjects() -> None:
     assert {b["subjects"][0]["namespace"] for b in bindings} == {"ci-system"}
 
 
-def test_team_role_reads_secrets_only_and_is_bound_by_no_clusterrolebinding() -> None:
-    """The team role is `get` on Secrets, and deploy/ never binds it cluster-wide."""
-    (role,) = _docs("210-team-roles.yaml")
-    assert (role["kind"], role["metadata"]["name"]) == ("ClusterRole", ROLE)
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+def test_team_roles_grant_their_verbs_only_and_are_bound_by_no_clusterrolebinding() -> None:
+    """The reader is `get` on Secrets, the step runner Jobs and pods; deploy/ binds neither cluster-wide."""
+    roles = {d["metadata"]["name"]: d for d in _docs("210-team-roles.yaml")}
+    assert {r["kind"] for r in roles.values()} == {"ClusterRole"}
+    assert set(roles) == {SECRET_READER, STEP_RUNNER}
+    assert roles[SECRET_READER]["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    assert roles[STEP_RUNNER]["rules"] == [
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "patch"]},
+    ]
     every = [d for p in sorted(DEPLOY.glob("*.yaml")) for d in _docs(p.name)]
-    assert [d for d in every if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == ROLE] == []
+    bound = [d for d in every if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] in roles]
+    assert bound == []
 
 
-def test_no_service_clusterrole_mentions_secrets() -> None:
-    """No ClusterRole bound cluster-wide grants anything on Secrets."""
+def test_no_service_clusterrole_mentions_secrets_or_runs_pods() -> None:
+    """No ClusterRole bound cluster-wide grants anything on Secrets, creates Jobs or writes pods."""
     roles = [d for d in _docs("200-rbac.yaml") if d["kind"] == "ClusterRole"]
-    granting = [r["metadata"]["name"] for r in roles for rule in r["rules"] if "secrets" in rule["resources"]]
-    assert granting == []
+    rules = [(r["metadata"]["name"], rule) for r in roles for rule in r["rules"]]
+    assert [name for name, rule in rules if "secrets" in rule["resources"]] == []
+    assert [name for name, rule in rules if "jobs" in rule["resources"] and "create" in rule["verbs"]] == []
+    writes = {"create", "update", "patch", "delete"}
+    assert [name for name, rule in rules if "pods" in rule["resources"] and writes & set(rule["verbs"])] == []
 
 
 @pytest.mark.parametrize(("namespace", "said"), [
