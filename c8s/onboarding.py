@@ -8,7 +8,9 @@ each, so an operator can see and drop one:
 - `c8s-team-secret-reader` (`get` on Secrets) to the webhook, notifier, log-shipper and admission;
 - `c8s-team-step-runner` (create and patch Jobs, list and patch pods) to the scheduler, which runs
   the steps there. Cluster-wide, a compromised scheduler could start a pod under any
-  ServiceAccount of any namespace (kube-system included) or rewrite a running pod's image.
+  ServiceAccount of any namespace (kube-system included) or rewrite a running pod's image;
+- `c8s-team-job-stopper` (patch Jobs) to the job-watcher, which suspends a step's Job whose pod
+  can never start. Cluster-wide, it could stop any Job of the cluster.
 
 `GRANTS` is the single list of who gets what and why; tests/k8s/test_onboarding.py applies
 `manifest()` on the real apiserver and checks the can-i matrix.
@@ -27,6 +29,7 @@ import yaml
 SYSTEM_NAMESPACE = "c8s-system"
 SECRET_READER = "c8s-team-secret-reader"
 STEP_RUNNER = "c8s-team-step-runner"
+JOB_STOPPER = "c8s-team-job-stopper"
 MANAGED_BY = "c8s-team-onboard"
 
 
@@ -58,6 +61,7 @@ GRANTS: tuple[Grant, ...] = (
         "checks that the Secrets a PipelineConfig or connection names exist with their keys",
     ),
     Grant("c8s-scheduler", STEP_RUNNER, "creates each step's Job here, and stops its pods on cancel"),
+    Grant("c8s-job-watcher", JOB_STOPPER, "suspends a step's Job whose pod can never start"),
 )
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -103,12 +107,14 @@ def _rolebinding(namespace: str, system: str, grant: Grant) -> dict[str, Any]:
 
 def manifest(namespace: str, system: str = SYSTEM_NAMESPACE) -> str:
     """The YAML stream `kubectl apply -f -` takes, with a header saying what it grants."""
-    readers = ", ".join(g.account for g in GRANTS if g.role == SECRET_READER)
-    runners = ", ".join(g.account for g in GRANTS if g.role == STEP_RUNNER)
+    def who(role: str) -> str:
+        return ", ".join(g.account for g in GRANTS if g.role == role)
+
     header = (
-        f"# c8s onboarding of namespace {namespace}: lets {readers}\n"
-        f"# (ServiceAccounts of {system}) get Secrets in {namespace}, and {runners} run steps\n"
-        f"# there (create and patch Jobs, list and patch pods); nothing else.\n"
+        f"# c8s onboarding of namespace {namespace}: lets {who(SECRET_READER)}\n"
+        f"# (ServiceAccounts of {system}) get Secrets in {namespace}, {who(STEP_RUNNER)} run steps\n"
+        f"# there (create and patch Jobs, list and patch pods) and {who(JOB_STOPPER)} suspend\n"
+        f"# a step's Job; nothing else.\n"
         f"# Apply as a cluster admin: c8s team onboard {namespace} | kubectl apply -f -\n"
     )
     body = yaml.safe_dump_all(rolebindings(namespace, system), sort_keys=False, width=100)

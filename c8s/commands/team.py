@@ -15,6 +15,7 @@ from typing import TextIO
 from c8s.commands import HelpFormatter, Subparsers
 from c8s.onboarding import (
     GRANTS,
+    JOB_STOPPER,
     SECRET_READER,
     STEP_RUNNER,
     SYSTEM_NAMESPACE,
@@ -27,10 +28,11 @@ WIDTH = 96
 
 DESCRIPTION = (
     textwrap.fill(
-        "c8s's services hold no cluster-wide right on Secrets or Jobs. In each namespace where teams "
-        "keep PipelineConfigs and RepositoryConnections and run pipelines, a cluster admin lends them "
-        f"what they need there by binding ClusterRoles {SECRET_READER} (`get` on Secrets) and "
-        f"{STEP_RUNNER} (create and patch Jobs, list and patch pods; deploy/210-team-roles.yaml):",
+        "c8s's services hold no cluster-wide right on Secrets, and none to write Jobs or pods. In each "
+        "namespace where teams keep PipelineConfigs and RepositoryConnections and run pipelines, a "
+        f"cluster admin lends them what they need there by binding ClusterRoles {SECRET_READER} "
+        f"(`get` on Secrets), {STEP_RUNNER} (create and patch Jobs, list and patch pods) and "
+        f"{JOB_STOPPER} (patch Jobs), all in deploy/210-team-roles.yaml:",
         WIDTH,
         break_on_hyphens=False,
     )

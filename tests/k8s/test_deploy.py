@@ -136,6 +136,7 @@ ALLOWED_AND_DENIED = [
     ("job-watcher", "watch", "jobs.batch", "", "", True),
     ("job-watcher", "watch", "pods", "", "", True),
     ("job-watcher", "create", "jobs.batch", "", TEAM, False),
+    ("job-watcher", "patch", "jobs.batch", "", TEAM, False),  # only once TEAM is onboarded
     ("job-watcher", "get", "pods", "log", TEAM, False),
     ("job-watcher", "get", "secrets", "", TEAM, False),
     ("log-shipper", "get", "pods", "log", TEAM, True),

@@ -8,11 +8,11 @@ that is not onboarded, in c8s-system and across all namespaces (nobody); with a 
 token, the Kubernetes store reads a Secret of an onboarded namespace, and in another one fails with
 NotOnboarded naming the namespace and the command that fixes it; the admission webhook's decision
 refuses a PipelineConfig naming a Secret there with 403 and that message, and admits it once onboarded.
-Jobs: only the scheduler may create Jobs and patch pods, and only in an onboarded namespace (the
-can-i matrix); with its real token the executor creates a step's Job there, and elsewhere fails
-with NotOnboarded and creates nothing; the scheduler service, on a real bus with that executor,
-rejects a run in a namespace that is not onboarded (reason NotOnboarded, the fix in the message)
-and keeps serving.
+Jobs: only the scheduler may create Jobs and patch pods, and the job-watcher patch Jobs, and only in
+an onboarded namespace (the can-i matrix); with its real token the executor creates a step's Job
+there, and elsewhere fails with NotOnboarded and creates nothing; the scheduler service, on a real
+bus with that executor, rejects a run in a namespace that is not onboarded (reason NotOnboarded,
+the fix in the message) and keeps serving.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from api.meta import ObjectMeta
 from api.pipelineconfig import PipelineConfig, PipelineConfigSpec, Step
 from api.pipelinerun import PipelineRun, PipelineRunSpec
 from api.secret import Secret
-from c8s.onboarding import GRANTS, SECRET_READER, STEP_RUNNER, manifest
+from c8s.onboarding import GRANTS, JOB_STOPPER, SECRET_READER, STEP_RUNNER, manifest
 from events.run import RunRejected
 from ports.bus import run_history
 from ports.resources import NotOnboarded
@@ -63,6 +63,7 @@ pytestmark = pytest.mark.k8s
 
 READERS = {g.account.removeprefix("c8s-") for g in GRANTS if g.role == SECRET_READER}
 RUNNERS = {g.account.removeprefix("c8s-") for g in GRANTS if g.role == STEP_RUNNER}
+STOPPERS = {g.account.removeprefix("c8s-") for g in GRANTS if g.role == JOB_STOPPER}
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ STEP_WRITES = (("create", "jobs.batch"), ("patch", "jobs.batch"), ("patch", "pod
 
 @pytest.mark.parametrize("account", ACCOUNTS)
 def test_step_rights_per_namespace(teams: Teams, account: str) -> None:
-    """Only the scheduler may create and patch Jobs and patch pods, and only in an onboarded namespace."""
+    """Only the scheduler may create and patch Jobs and patch pods, and the job-watcher patch Jobs, and
+    only in an onboarded namespace."""
     places = (teams.onboarded, teams.other, SYSTEM, "kube-system", "")
     granted = {(ns or "*", verb, resource) for ns in places for verb, resource in STEP_WRITES
                if can_i(teams.plane, account, verb, resource, "", ns)}
@@ -126,8 +128,8 @@ def test_step_rights_per_namespace(teams: Teams, account: str) -> None:
         # it lists a Job's pods to stop them, there only (others watch pods everywhere: read only)
         assert [can_i(teams.plane, account, "list", "pods", "", ns) for ns in places] == [
             True, False, False, False, False]
-    elif account == "job-watcher":  # suspends a Job it must stop: not a pod spec, everywhere
-        assert granted == {(ns or "*", "patch", "jobs.batch") for ns in places}
+    elif account in STOPPERS:  # suspends a step's Job whose pod can never start
+        assert granted == {(teams.onboarded, "patch", "jobs.batch")}
     else:
         assert granted == set()
 

@@ -1,10 +1,11 @@
 """`c8s team onboard` and the RBAC files it relies on, offline.
 
 Covers: the printed manifest is one RoleBinding per grant, in the namespace, to ClusterRole
-c8s-team-secret-reader (the four readers) or c8s-team-step-runner (the scheduler) for
-ServiceAccounts deploy/ defines; the first grants only `get` on Secrets, the second only creating
-and patching Jobs and listing and patching pods, and no ClusterRoleBinding of deploy/ binds either;
-no ClusterRole of deploy/200-rbac.yaml mentions Secrets, creates Jobs or writes pods; a malformed
+c8s-team-secret-reader (the four readers), c8s-team-step-runner (the scheduler) or
+c8s-team-job-stopper (the job-watcher) for ServiceAccounts deploy/ defines; the first grants only
+`get` on Secrets, the second only creating and patching Jobs and listing and patching pods, the
+third only patching Jobs, and no ClusterRoleBinding of deploy/ binds any of them;
+no ClusterRole of deploy/200-rbac.yaml mentions Secrets or writes Jobs or pods; a malformed
 or reserved namespace is a usage error naming the accepted names;
 the apiserver's 403 leaves the Kubernetes adapter as Forbidden.
 """
@@ -22,7 +23,7 @@ import yaml
 from adapters.kube.errors import Status, from_status
 from c8s.cli import build_parser, main
 from c8s.commands import team
-from c8s.onboarding import GRANTS, SECRET_READER, STEP_RUNNER
+from c8s.onboarding import GRANTS, JOB_STOPPER, SECRET_READER, STEP_RUNNER
 from ports.resources import Forbidden
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -59,7 +60,7 @@ def test_manifest_binds_the_readers_in_the_namespace() -> None:
         roles[grant.account] = grant.role
     assert roles == {"c8s-webhook": SECRET_READER, "c8s-notifier": SECRET_READER,
                      "c8s-log-shipper": SECRET_READER, "c8s-admission": SECRET_READER,
-                     "c8s-scheduler": STEP_RUNNER}
+                     "c8s-scheduler": STEP_RUNNER, "c8s-job-watcher": JOB_STOPPER}
 
 
 def test_system_namespace_option_moves_the_subjects() -> None:
@@ -69,28 +70,32 @@ def test_system_namespace_option_moves_the_subjects() -> None:
 
 
 def test_team_roles_grant_their_verbs_only_and_are_bound_by_no_clusterrolebinding() -> None:
-    """The reader is `get` on Secrets, the step runner Jobs and pods; deploy/ binds neither cluster-wide."""
+    """The reader is `get` on Secrets, the step runner Jobs and pods, the job stopper a Job patch;
+    deploy/ binds none of them cluster-wide."""
     roles = {d["metadata"]["name"]: d for d in _docs("210-team-roles.yaml")}
     assert {r["kind"] for r in roles.values()} == {"ClusterRole"}
-    assert set(roles) == {SECRET_READER, STEP_RUNNER}
+    assert set(roles) == {SECRET_READER, STEP_RUNNER, JOB_STOPPER}
     assert roles[SECRET_READER]["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
     assert roles[STEP_RUNNER]["rules"] == [
         {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "patch"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "patch"]},
     ]
+    stopper = [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["patch"]}]
+    assert roles[JOB_STOPPER]["rules"] == stopper
     every = [d for p in sorted(DEPLOY.glob("*.yaml")) for d in _docs(p.name)]
     bound = [d for d in every if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] in roles]
     assert bound == []
 
 
 def test_no_service_clusterrole_mentions_secrets_or_runs_pods() -> None:
-    """No ClusterRole bound cluster-wide grants anything on Secrets, creates Jobs or writes pods."""
+    """No ClusterRole bound cluster-wide grants anything on Secrets or writes Jobs or pods."""
     roles = [d for d in _docs("200-rbac.yaml") if d["kind"] == "ClusterRole"]
     rules = [(r["metadata"]["name"], rule) for r in roles for rule in r["rules"]]
     assert [name for name, rule in rules if "secrets" in rule["resources"]] == []
-    assert [name for name, rule in rules if "jobs" in rule["resources"] and "create" in rule["verbs"]] == []
     writes = {"create", "update", "patch", "delete"}
-    assert [name for name, rule in rules if "pods" in rule["resources"] and writes & set(rule["verbs"])] == []
+    written = [(name, kind) for name, rule in rules for kind in ("jobs", "pods")
+               if kind in rule["resources"] and writes & set(rule["verbs"])]
+    assert written == []
 
 
 @pytest.mark.parametrize(("namespace", "said"), [
