@@ -116,11 +116,18 @@ class KubeWorkloads:
         await self.connection.close()
 
     async def stop(self, namespace: str, job: str) -> None:
+        """Suspend the Job (its pod can never start); a refusal is logged, not raised: the Job's own
+        deadline stops it anyway. 403: the namespace does not lend c8s-team-job-stopper."""
         batch: Any = client.BatchV1Api(await self.connection.api())
-        with contextlib.suppress(client.ApiException):
+        try:
             await batch.patch_namespaced_job(
                 job, namespace, {"spec": {"suspend": True}}, _content_type=MERGE_PATCH
             )
+        except client.ApiException as e:
+            if e.status != 404:  # 404: gone already
+                log.warning(
+                    "job_watcher.stop_refused", namespace=namespace, job=job, status=e.status, reason=e.reason
+                )
 
     async def _pump(self, kind: Kind, lister: Any, queue: asyncio.Queue[Change]) -> None:
         while True:
