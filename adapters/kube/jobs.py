@@ -32,9 +32,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from msgspec import Struct
 
 from adapters.kube.connection import MERGE_PATCH, KubeConnection, outage
-from adapters.kube.errors import status_of
+from adapters.kube.errors import translate
 from adapters.runtime.settings import CommonSettings, from_env
-from ports.resources import NotOnboarded, StoreUnavailable
+from ports.resources import Forbidden, NotOnboarded, StoreUnavailable
 from steps.job_manifest import ANNOTATION_CANCELLED, PodTools, job_manifest
 from steps.plans import StepPlan, StepRef
 from steps.upload_grant import expiry, mint
@@ -147,7 +147,7 @@ def _outages(namespace: str, doing: str) -> Iterator[None]:
     except (ApiException, OSError, TimeoutError) as e:
         if outage(e):
             raise StoreUnavailable(f"{doing}: {e}") from e
-        if isinstance(e, ApiException) and e.status == 403:
-            status = status_of(e)
-            raise NotOnboarded(namespace, f"{doing}: {status.message or status.reason}") from e
+        error = translate(e, doing)
+        if isinstance(error, Forbidden):
+            raise NotOnboarded(namespace, str(error)) from e
         raise

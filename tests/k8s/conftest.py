@@ -31,6 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "controlplane"))
 
 import plane as plane_mod
 
+from adapters.jetstream.bus import NatsBus
+from adapters.jetstream.server import NatsServer
+from adapters.jetstream.settings import BusSettings
 from tests.k8s.waiting import eventually
 
 T = TypeVar("T")
@@ -90,6 +93,17 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[plane_mo
     runner.stop()
     if runner.error is not None:
         raise runner.error
+
+
+@pytest.fixture
+async def bus(tmp_path: Path) -> AsyncIterator[NatsBus]:
+    """A real nats-server of the test's own, and a bus on it with c8s's streams."""
+    with NatsServer(tmp_path / "jetstream") as server:
+        settings = BusSettings(servers=[server.url], name="tests", request_timeout=2.0)
+        connected = await NatsBus.connect(settings)
+        await connected.ensure_streams()
+        yield connected
+        await connected.close()
 
 
 @pytest.fixture

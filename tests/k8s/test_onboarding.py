@@ -33,7 +33,6 @@ from kubernetes_asyncio import client
 
 from adapters.jetstream.bus import NatsBus
 from adapters.jetstream.kv.store import KvStore
-from adapters.jetstream.server import NatsServer
 from adapters.kube.client import KubeSettings, api_client
 from adapters.kube.connection import KubeConnection
 from adapters.kube.jobs import KubeExecutor
@@ -53,7 +52,6 @@ from services.admission.reviews import read_request
 from services.scheduler.service import Scheduler
 from services.scheduler.service import serve as serve_scheduler
 from steps.job_manifest import PodTools
-from tests.integration.conftest import bus_settings
 from tests.k8s.executor.steps import plan_for
 from tests.k8s.rbac import ACCOUNTS, SYSTEM, can_i, kubectl, rbac_applied
 from tests.k8s.test_crds import crds  # noqa: F401 - the session fixture that applies the CRDs
@@ -111,9 +109,10 @@ def test_secret_rights_per_namespace(teams: Teams, account: str) -> None:
     assert granted == expected
 
 
-#: (verb, resource): the writes running steps takes (the first three), and others it must not bring.
-STEP_WRITES = (("create", "jobs.batch"), ("patch", "jobs.batch"), ("patch", "pods"), ("delete", "jobs.batch"),
-               ("create", "pods"), ("delete", "pods"), ("update", "pods"))
+#: (verb, resource): the writes running steps takes, and the others it must not bring along.
+RUNNER_WRITES = (("create", "jobs.batch"), ("patch", "jobs.batch"), ("patch", "pods"))
+STEP_WRITES = (*RUNNER_WRITES, ("delete", "jobs.batch"), ("create", "pods"), ("delete", "pods"),
+               ("update", "pods"))
 
 
 @pytest.mark.parametrize("account", ACCOUNTS)
@@ -124,7 +123,7 @@ def test_step_rights_per_namespace(teams: Teams, account: str) -> None:
     granted = {(ns or "*", verb, resource) for ns in places for verb, resource in STEP_WRITES
                if can_i(teams.plane, account, verb, resource, "", ns)}
     if account in RUNNERS:
-        assert granted == {(teams.onboarded, v, r) for v, r in STEP_WRITES[:3]}
+        assert granted == {(teams.onboarded, v, r) for v, r in RUNNER_WRITES}
         # it lists a Job's pods to stop them, there only (others watch pods everywhere: read only)
         assert [can_i(teams.plane, account, "list", "pods", "", ns) for ns in places] == [
             True, False, False, False, False]
@@ -239,15 +238,6 @@ async def test_scheduler_creates_jobs_only_in_an_onboarded_namespace(
     assert await _jobs(k8s_api, teams.other) == []
     with pytest.raises(NotOnboarded):
         await as_scheduler.cancel(elsewhere.ref)
-
-
-@pytest.fixture
-async def bus(tmp_path: Path) -> AsyncIterator[NatsBus]:
-    with NatsServer(tmp_path / "jetstream") as server:
-        connected = await NatsBus.connect(bus_settings(server))
-        await connected.ensure_streams()
-        yield connected
-        await connected.close()
 
 
 async def test_scheduler_rejects_a_run_in_a_namespace_not_onboarded(

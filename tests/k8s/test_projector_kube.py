@@ -11,13 +11,10 @@ run's events cost in apiserver requests.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from adapters.jetstream.bus import NatsBus
-from adapters.jetstream.server import NatsServer
-from adapters.jetstream.settings import BusSettings
 from adapters.kube.client import KubeSettings
 from adapters.kube.store import KubeStore
 from api.pipelinerun import PipelineRun
@@ -34,16 +31,6 @@ from tests.support import histories as h
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("c8s_crds")]
 __all__ = ["c8s_crds"]
-
-
-@pytest.fixture
-async def bus(tmp_path: Path) -> AsyncIterator[NatsBus]:
-    with NatsServer(tmp_path / "jetstream") as server:
-        settings = BusSettings(servers=[server.url], name="tests", request_timeout=2.0)
-        connected = await NatsBus.connect(settings)
-        await connected.ensure_streams()
-        yield connected
-        await connected.close()
 
 
 @pytest.fixture

@@ -1,22 +1,19 @@
 """Fixtures of the executor-side tests: the c8s CRDs (a PipelineRun owns each Job), a local git
 repository to check out, the executor over the plane with a file:// object store behind the
-job-watcher's artifact upload endpoint (step pods get an upload token, no storage credential), a
-real nats-server and bus."""
+job-watcher's artifact upload endpoint (step pods get an upload token, no storage credential). The
+bus on a real nats-server is tests/k8s/conftest.py's."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import plane as plane_mod
 import pytest
 from kubernetes_asyncio import client
 
-from adapters.jetstream.bus import NatsBus
-from adapters.jetstream.server import NatsServer
-from adapters.jetstream.settings import BusSettings
 from adapters.kube.connection import KubeConnection
 from adapters.kube.jobs import KubeExecutor
 from adapters.object_store import FsspecObjectStore
@@ -70,20 +67,6 @@ async def upload_url(objects_url: str) -> AsyncIterator[str]:
 def executor(kube: KubeConnection, objects_url: str, upload_url: str) -> KubeExecutor:
     tools = PodTools(artifacts_command=SIDECAR_COMMAND, object_store_url=objects_url, upload_url=upload_url)
     return KubeExecutor(kube, tools, UPLOAD_KEY)
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    with NatsServer(tmp_path / "jetstream") as server:
-        yield server
-
-
-@pytest.fixture
-async def bus(nats_server: NatsServer) -> AsyncIterator[NatsBus]:
-    b = await NatsBus.connect(BusSettings(servers=[nats_server.url], name="tests", request_timeout=2.0))
-    await b.ensure_streams()
-    yield b
-    await b.close()
 
 
 @pytest.fixture
